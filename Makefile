@@ -1,0 +1,52 @@
+# TradAI CDK: set-up, tests, synth and deploys. Every target installs what it needs
+# from the pinned files into .venv/ and node_modules/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+STAGE ?= TradaiDev
+
+# Node 20 is what these machines have; jsii and the CLI would warn on every run.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install test synth diff deploy deploy-local destroy-local clean
+
+help:
+	@echo "make deploy-local   deploy TradaiDev into a local AWS emulator and verify it (KEEP=1 keeps it running)"
+	@echo "make test           unit, snapshot, cfn-lint and handler tests"
+	@echo "make synth          write cdk.out/ for all three stages (no AWS credentials needed)"
+	@echo "make diff STAGE=TradaiProd     cdk diff against a real account"
+	@echo "make deploy STAGE=TradaiProd   cdk deploy 'STAGE/*' to a real account"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+test: install
+	$(PY) -m pytest
+
+synth: install
+	$(CDK) synth --quiet '**'
+
+diff: install
+	$(CDK) diff '$(STAGE)/*'
+
+deploy: install
+	$(CDK) deploy '$(STAGE)/*'
+
+clean:
+	rm -rf cdk.out .pytest_cache

@@ -1,0 +1,1 @@
+"""Lambda `tradai-update-nat-routes`: point private default routes at a newly launched NAT instance."""

@@ -1,0 +1,1 @@
+"""Helpers shared by the Lambda handler families (stdlib only)."""

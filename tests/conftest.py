@@ -1,0 +1,53 @@
+"""Session fixtures: the whole app is synthesized once and shared by every test."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+
+from tradai_cdk.app import build_app, stage_id
+from tradai_cdk.config import ENVIRONMENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = ("persistent", "foundation", "compute", "edge")
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    env: str
+    stack: str
+    template_path: Path
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.template_path.read_text())
+
+    @property
+    def template(self) -> Template:
+        return Template.from_json(self.json)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
+    """Every (env, stack) of the app, from one synth with cdk.json's context (as the CLI runs it)."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(context=context, outdir=str(outdir))
+    assembly = app.synth()
+    stacks = {}
+    for env in ENVIRONMENTS:
+        stage = assembly.get_nested_assembly(f"assembly-{stage_id(env)}")
+        for artifact in stage.stacks:
+            stack = artifact.stack_name.split("-")[1]
+            stacks[(env, stack)] = SynthesizedStack(env, stack, Path(stage.directory) / artifact.template_file)
+    assert sorted(stacks) == sorted((env, stack) for env in ENVIRONMENTS for stack in STACKS)
+    return stacks
+
+
+@pytest.fixture(scope="session")
+def templates(synthesized) -> dict[tuple[str, str], Template]:
+    return {key: stack.template for key, stack in synthesized.items()}

@@ -1,0 +1,132 @@
+"""Expectations copied row by row from CANONICAL-CONFIG v9.3.0 (independent of the app's config).
+
+Tests compare the synthesized templates with these rows, so a typo in the
+config module cannot agree with itself.
+"""
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# 1.1 VPC
+VPC_CIDR = "10.0.0.0/16"
+REGION = "eu-central-1"
+AZS = ("eu-central-1a", "eu-central-1b")
+
+# 1.2 Subnets: name, AZ, CIDR, route table
+SUBNETS = (
+    ("Public-1", "eu-central-1a", "10.0.1.0/24", "Public RT"),
+    ("Public-2", "eu-central-1b", "10.0.2.0/24", "Public RT"),
+    ("Private-1", "eu-central-1a", "10.0.11.0/24", "Private RT"),
+    ("Private-2", "eu-central-1b", "10.0.12.0/24", "Private RT"),
+    ("Database-1", "eu-central-1a", "10.0.21.0/24", "Database RT"),
+    ("Database-2", "eu-central-1b", "10.0.22.0/24", "Database RT"),
+)
+
+# 1.4 NAT instance
+NAT_INSTANCE_TYPE = "t4g.nano"
+NAT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+NAT_ASG = {"MinSize": "1", "MaxSize": "1", "DesiredCapacity": "1"}
+NAT_SUBNET = "Public-1"
+NAT_INSTANCE_ACTIONS = {"ec2:AssociateAddress", "ec2:ModifyInstanceAttribute"}
+NAT_LAMBDA_ROUTE_ACTIONS = {"ec2:CreateRoute", "ec2:ReplaceRoute"}
+NAT_LAMBDA_LIFECYCLE_ACTION = "autoscaling:CompleteLifecycleAction"
+
+# 4.1 Security groups: direction, from, to, protocol, peer (CIDR or SG name)
+SECURITY_GROUPS = {
+    "tradai-alb-sg": {
+        ("ingress", 80, 80, "tcp", "0.0.0.0/0"),
+        ("ingress", 443, 443, "tcp", "0.0.0.0/0"),
+        ("egress", 8000, 8003, "tcp", "tradai-ecs-sg"),
+        ("egress", 5000, 5000, "tcp", "tradai-ecs-sg"),
+    },
+    "tradai-ecs-sg": {
+        ("ingress", 8000, 8000, "tcp", "tradai-alb-sg"),
+        ("ingress", 8002, 8002, "tcp", "tradai-alb-sg"),
+        ("ingress", 8003, 8003, "tcp", "tradai-alb-sg"),
+        ("ingress", 5000, 5000, "tcp", "tradai-alb-sg"),
+        ("ingress", 8000, 8003, "tcp", "tradai-lambda-sg"),
+        ("egress", 443, 443, "tcp", "0.0.0.0/0"),
+        ("egress", 5432, 5432, "tcp", "tradai-rds-sg"),
+    },
+    "tradai-lambda-sg": {
+        ("egress", 443, 443, "tcp", "0.0.0.0/0"),
+        ("egress", 8000, 8003, "tcp", "tradai-ecs-sg"),
+        ("egress", 5000, 5000, "tcp", "tradai-ecs-sg"),
+    },
+    "tradai-rds-sg": {
+        ("ingress", 5432, 5432, "tcp", "tradai-ecs-sg"),
+        ("ingress", 5432, 5432, "tcp", "tradai-lambda-sg"),
+    },
+    "tradai-nat-sg": {
+        ("ingress", 0, 65535, "tcp", "10.0.11.0/24"),
+        ("ingress", 0, 65535, "tcp", "10.0.12.0/24"),
+        ("egress", 0, 65535, "tcp", "0.0.0.0/0"),
+    },
+}
+
+# 7. Lambda functions: name, memory, timeout, VPC
+LAMBDA_RUNTIME = "python3.11"
+UPDATE_NAT_ROUTES = ("tradai-update-nat-routes", 128, 120, False)
+
+# 9.2 Tags (ManagedBy translated to cdk)
+REQUIRED_TAGS = {"Application": "tradai", "ManagedBy": "cdk", "CostCenter": "trading-platform",
+                 "Owner": "platform-team"}
+
+# 10. Environment differences
+LOG_RETENTION_DAYS = {"dev": 30, "staging": 30, "prod": 90}
+DELETION_PROTECTION = {"dev": False, "staging": False, "prod": True}
+
+# 3.1 S3 buckets: component -> (versioning, glacier after days, expire after days); all SSE-S3
+BUCKETS = {
+    "configs": (True, None, None),
+    "results": (True, 30, None),
+    "arcticdb": (True, None, None),
+    "logs": (False, None, 90),
+    "mlflow": (True, None, None),
+}
+
+# 3.2 DynamoDB tables: key -> (partition, sort, GSIs, TTL attribute, PITR)
+# GSI: (name, hash, range, projection, non-key attributes)
+TABLES = {
+    "workflow-state": ("run_id", None, (
+        ("status-created_at-index", "status", "created_at", "ALL", ()),
+        ("trace_id-index", "trace_id", None, "INCLUDE", ("job_id", "status", "created_at", "execution_arn")),
+    ), "ttl", True),
+    "idempotency": ("idempotency_key", None, (), "expiration", False),
+    "health-state": ("service_name", None, (), "expires_at", True),
+    "trading-state": ("strategy_id", None, (), "ttl", True),
+    "deployments": ("strategy_name", "deployment_id", (
+        ("environment-created_at-index", "environment", "created_at", "ALL", ()),
+    ), "ttl", True),
+    "drift-state": ("model_name", None, (), "expires_at", True),
+    "retraining-state": ("model_name", None, (), "expires_at", True),
+    "rollback-state": ("model_name", None, (), None, True),
+    "shadow-test-state": ("test_id", None, (
+        ("model_name-status_created_at-index", "model_name", "status_created_at", "ALL", ()),
+    ), "expires_at", True),
+    "notifications": ("notification_id", None, (), "expire_at", True),
+    "infra-drift-state": ("stack_name", None, (
+        ("has_drift-last_check-index", "has_drift", "last_check", "ALL", ()),
+    ), None, True),
+    "config-versions": ("strategy_name", "config_id", (
+        ("config_hash-index", "config_hash", None, "KEYS_ONLY", ()),
+        ("status-index", "strategy_name", "status", "ALL", ()),
+    ), "ttl", True),
+}
+
+# 3.3 RDS (staging follows dev, section 10)
+RDS_ENGINE_VERSION = "15.13"
+RDS = {
+    "dev": {"DBInstanceClass": "db.t4g.micro", "AllocatedStorage": "20", "MultiAZ": False, "BackupRetentionPeriod": 7},
+    "staging": {"DBInstanceClass": "db.t4g.micro", "AllocatedStorage": "20", "MultiAZ": False,
+                "BackupRetentionPeriod": 7},
+    "prod": {"DBInstanceClass": "db.t4g.small", "AllocatedStorage": "50", "MultiAZ": True,
+             "BackupRetentionPeriod": 14},
+}
+
+# 4.2 Cognito
+USER_POOL_NAME = "tradai-users"
+PASSWORD_POLICY = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True,
+                   "RequireSymbols": True}
+
+# 8. Secrets
+SECRETS = ("tradai/database-url", "tradai/mlflow-credentials", "tradai/binance-api", "tradai/jwt-secret")

@@ -1,0 +1,121 @@
+"""Bad configuration fails before synth, naming the field, the bad value and what is allowed."""
+
+import dataclasses
+
+import pytest
+
+from tradai_cdk.config import ConfigError, config_for, validate
+from tradai_cdk.config.model import SgRule
+
+
+@pytest.fixture
+def dev():
+    return config_for("dev")
+
+
+def _replace_subnet(config, subnet_name, **changes):
+    subnets = tuple(dataclasses.replace(s, **changes) if s.name == subnet_name else s
+                    for s in config.network.subnets)
+    return dataclasses.replace(config, network=dataclasses.replace(config.network, subnets=subnets))
+
+
+def _expect(config, field_fragment, value_fragment, allowed_fragment):
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    message = str(error.value)
+    assert field_fragment in error.value.field, message
+    assert value_fragment in repr(error.value.value), message
+    assert allowed_fragment in error.value.allowed, message
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_environment_is_valid(env):
+    validate(config_for(env))
+
+
+def test_unknown_environment():
+    with pytest.raises(ConfigError, match=r"environment = 'qa'; allowed: one of dev, staging, prod"):
+        config_for("qa")
+
+
+def test_malformed_cidr(dev):
+    _expect(_replace_subnet(dev, "Private-1", cidr="10.0.11.0/33"),
+            "subnets[Private-1].cidr", "10.0.11.0/33", "IPv4 CIDR")
+
+
+def test_cidr_with_host_bits(dev):
+    _expect(_replace_subnet(dev, "Private-1", cidr="10.0.11.7/24"), "subnets[Private-1].cidr", "10.0.11.7/24",
+            "no host bits")
+
+
+def test_overlapping_subnets(dev):
+    _expect(_replace_subnet(dev, "Private-2", cidr="10.0.11.128/25"),
+            "subnets[Private-2].cidr", "10.0.11.128/25", "does not overlap Private-1")
+
+
+def test_subnet_outside_the_vpc(dev):
+    _expect(_replace_subnet(dev, "Database-2", cidr="10.1.22.0/24"),
+            "subnets[Database-2].cidr", "10.1.22.0/24", "inside the VPC 10.0.0.0/16")
+
+
+def test_subnet_in_an_unknown_az(dev):
+    _expect(_replace_subnet(dev, "Public-2", availability_zone="eu-central-1c"),
+            "subnets[Public-2].availability_zone", "eu-central-1c", "eu-central-1a, eu-central-1b")
+
+
+def test_duplicate_subnet_names(dev):
+    _expect(_replace_subnet(dev, "Public-2", name="Public-1"), "network.subnets", "Public-1", "unique")
+
+
+def test_duplicate_service_ports(dev):
+    services = (dev.services[0], dataclasses.replace(dev.services[1], port=dev.services[0].port)) + dev.services[2:]
+    _expect(dataclasses.replace(dev, services=services), "services ports", "8000", "unique")
+
+
+def test_service_port_outside_the_security_group_rules(dev):
+    services = (dataclasses.replace(dev.services[0], port=9000),) + dev.services[1:]
+    _expect(dataclasses.replace(dev, services=services), "services[backend-api].port", "9000",
+            "a port the ECS SG admits from the ALB")
+
+
+def test_bad_log_retention(dev):
+    profile = dataclasses.replace(dev.profile, log_retention_days=45)
+    _expect(dataclasses.replace(dev, profile=profile), "profile.log_retention_days", "45", "30, 60, 90")
+
+
+def test_missing_required_value(dev):
+    rds = dataclasses.replace(dev.rds, instance_class="")
+    _expect(dataclasses.replace(dev, rds=rds), "config.rds.instance_class", "''", "required")
+
+
+def test_rule_referencing_an_unknown_group(dev):
+    bad = SgRule("ingress", "tcp", 5432, 5432, "From nowhere", peer_group="bastion")
+    groups = tuple(dataclasses.replace(sg, rules=sg.rules + (bad,)) if sg.key == "rds" else sg
+                   for sg in dev.security_groups)
+    _expect(dataclasses.replace(dev, security_groups=groups), "security_groups[rds].rules[2].peer_group",
+            "bastion", "one of alb, ecs, lambda, rds, nat")
+
+
+def test_port_range_out_of_bounds(dev):
+    bad = SgRule("ingress", "tcp", 70000, 70000, "Too high", peer_cidr="10.0.0.0/16")
+    groups = tuple(dataclasses.replace(sg, rules=(bad,)) if sg.key == "nat" else sg for sg in dev.security_groups)
+    _expect(dataclasses.replace(dev, security_groups=groups), "security_groups[nat].rules[0].from_port", "70000",
+            "0 to 65535")
+
+
+def test_lambda_memory_out_of_range(dev):
+    lambdas = (dataclasses.replace(dev.lambdas[0], memory_mib=64),) + dev.lambdas[1:]
+    _expect(dataclasses.replace(dev, lambdas=lambdas), "lambdas[backtest-consumer].memory_mib", "64", "128 to 10240")
+
+
+def test_nat_outside_a_public_subnet(dev):
+    nat = dataclasses.replace(dev.nat, subnet="Private-1")
+    _expect(dataclasses.replace(dev, nat=nat), "nat.subnet", "Private-1", "Public-1, Public-2")
+
+
+def test_include_projection_without_attributes(dev):
+    table = dev.tables[0]
+    gsis = (dataclasses.replace(table.gsis[1], non_key_attributes=()),)
+    tables = (dataclasses.replace(table, gsis=table.gsis[:1] + gsis),) + dev.tables[1:]
+    _expect(dataclasses.replace(dev, tables=tables), "tables[workflow-state].gsis[trace_id-index].non_key_attributes",
+            "()", "exactly when the projection is INCLUDE")

@@ -1,0 +1,57 @@
+"""Spec section 4.1: every security group carries exactly its table's rules."""
+
+import pytest
+
+import spec
+from cfn import ref, resources, tags
+
+# CDK's rule for a group that may send nothing: matches no real traffic.
+NO_EGRESS_PLACEHOLDER = ("egress", 252, 86, "icmp", "255.255.255.255/32")
+
+
+def _rules(template: dict) -> dict[str, set]:
+    """GroupName -> {(direction, from, to, protocol, peer)} from inline and standalone rules."""
+    groups = resources(template, "AWS::EC2::SecurityGroup")
+    names = {logical_id: props["GroupName"] for logical_id, props in groups.items()}
+
+    def peer(rule):
+        for key in ("CidrIp", "SourceSecurityGroupId", "DestinationSecurityGroupId"):
+            if key in rule:
+                return rule[key] if key == "CidrIp" else names[ref(rule[key])]
+        raise AssertionError(f"rule without a peer: {rule}")
+
+    def row(direction, rule):
+        return (direction, rule["FromPort"], rule["ToPort"], rule["IpProtocol"], peer(rule))
+
+    found = {name: set() for name in names.values()}
+    for logical_id, props in groups.items():
+        for direction, key in (("ingress", "SecurityGroupIngress"), ("egress", "SecurityGroupEgress")):
+            found[names[logical_id]] |= {row(direction, rule) for rule in props.get(key, [])}
+    for direction, resource_type in (("ingress", "AWS::EC2::SecurityGroupIngress"),
+                                     ("egress", "AWS::EC2::SecurityGroupEgress")):
+        for rule in resources(template, resource_type).values():
+            found[names[ref(rule["GroupId"])]].add(row(direction, rule))
+    return found
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_security_groups_have_exactly_the_spec_rules(env, synthesized):
+    found = _rules(synthesized[(env, "foundation")].json)
+    assert set(found) == set(spec.SECURITY_GROUPS)
+    for name, expected in spec.SECURITY_GROUPS.items():
+        has_egress = any(rule[0] == "egress" for rule in expected)
+        placeholder = set() if has_egress else {NO_EGRESS_PLACEHOLDER}
+        assert found[name] == expected | placeholder, name
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_no_group_allows_all_egress(env, synthesized):
+    for props in resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup").values():
+        for rule in props.get("SecurityGroupEgress", []):
+            assert rule["IpProtocol"] != "-1", props["GroupName"]
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_security_group_name_tags(env, synthesized):
+    for props in resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup").values():
+        assert tags(props)["Name"] == f"{props['GroupName']}-{env}"

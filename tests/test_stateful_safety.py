@@ -1,0 +1,53 @@
+"""Stateful resources: retained and protected in prod, and never silently renamed.
+
+Renaming a construct changes its logical id, and CloudFormation then
+*replaces* the resource: a new empty table, bucket or database, and the old
+one deleted (or orphaned). The committed list below makes such a rename fail
+here first.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+STATEFUL_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::RDS::DBInstance", "AWS::Cognito::UserPool",
+                  "AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::SecretsManager::Secret")
+# Where AWS offers deletion protection, the property and the value that turns it on.
+DELETION_PROTECTION = {
+    "AWS::DynamoDB::Table": ("DeletionProtectionEnabled", True),
+    "AWS::RDS::DBInstance": ("DeletionProtection", True),
+    "AWS::Cognito::UserPool": ("DeletionProtection", "ACTIVE"),
+}
+COMMITTED = Path(__file__).with_name("stateful_resources.json")
+
+
+def _stateful(template: dict) -> dict[str, dict]:
+    return {logical_id: r for logical_id, r in template.get("Resources", {}).items() if r["Type"] in STATEFUL_TYPES}
+
+
+def test_prod_stateful_resources_are_retained_and_protected(synthesized):
+    for (env, stack), synth in synthesized.items():
+        if env != "prod":
+            continue
+        for logical_id, resource in _stateful(synth.json).items():
+            where = f"{stack}/{logical_id} ({resource['Type']})"
+            kept = ("Retain", "Snapshot") if resource["Type"] == "AWS::RDS::DBInstance" else ("Retain",)
+            assert resource.get("DeletionPolicy") in kept, f"{where} lacks DeletionPolicy Retain"
+            assert resource.get("UpdateReplacePolicy") in kept, f"{where} lacks UpdateReplacePolicy Retain"
+            if resource["Type"] in DELETION_PROTECTION:
+                prop, on = DELETION_PROTECTION[resource["Type"]]
+                assert resource["Properties"].get(prop) == on, f"{where} lacks deletion protection"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_stateful_logical_ids_match_the_committed_list(env, synthesized):
+    committed = json.loads(COMMITTED.read_text())
+    for stack, expected in committed.items():
+        found = sorted(_stateful(synthesized[(env, stack)].json))
+        missing = sorted(set(expected) - set(found))
+        added = sorted(set(found) - set(expected))
+        assert not missing, (
+            f"{env}/{stack}: stateful logical ids disappeared: {missing}. A renamed construct makes CloudFormation "
+            f"REPLACE the resource (data loss). Restore the old id, or migrate deliberately and update {COMMITTED.name}.")
+        assert not added, f"{env}/{stack}: new stateful resources {added}: add them to {COMMITTED.name}."

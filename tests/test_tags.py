@@ -1,0 +1,47 @@
+"""Spec section 9.2: the required tags on every taggable resource of every stack."""
+
+import pytest
+
+import spec
+from cfn import resources, tags
+
+# Types that must carry tags (the Tags property) wherever they appear.
+MUST_BE_TAGGED = ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway",
+                  "AWS::EC2::SecurityGroup", "AWS::EC2::EIP", "AWS::EC2::FlowLog", "AWS::IAM::Role",
+                  "AWS::Lambda::Function", "AWS::Logs::LogGroup", "AWS::SQS::Queue")
+
+
+def _taggable(template: dict):
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        if resource["Type"] in MUST_BE_TAGGED or "Tags" in props:
+            yield logical_id, resource["Type"], props
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_required_tags_on_every_taggable_resource(env, synthesized):
+    expected = dict(spec.REQUIRED_TAGS, Environment=env)
+    for (stack_env, stack), synth in synthesized.items():
+        if stack_env != env:
+            continue
+        for logical_id, resource_type, props in _taggable(synth.json):
+            assert isinstance(props.get("Tags"), list), f"{stack}/{logical_id} ({resource_type}) has no Tags"
+            found = tags(props) if resource_type != "AWS::AutoScaling::AutoScalingGroup" else {
+                t["Key"]: t["Value"] for t in props["Tags"]}
+            assert expected.items() <= found.items(), f"{stack}/{logical_id}"
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_launch_template_tags_what_it_launches(env, synthesized):
+    (template,) = resources(synthesized[(env, "foundation")].json, "AWS::EC2::LaunchTemplate").values()
+    for spec_of_tags in template["TagSpecifications"]:
+        found = tags(spec_of_tags)
+        assert dict(spec.REQUIRED_TAGS, Environment=env, Service="nat-instance").items() <= found.items()
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_nat_resources_carry_their_service_tag(env, synthesized):
+    template = synthesized[(env, "foundation")].json
+    for resource_type in ("AWS::EC2::EIP", "AWS::Lambda::Function", "AWS::AutoScaling::AutoScalingGroup"):
+        for props in resources(template, resource_type).values():
+            assert {t["Key"]: t["Value"] for t in props["Tags"]}["Service"] == "nat-instance"

@@ -1,0 +1,1 @@
+"""TradAI infrastructure as an AWS CDK application."""

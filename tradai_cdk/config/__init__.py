@@ -1,0 +1,8 @@
+"""Configuration: one frozen ``TradaiConfig`` per environment (spec v9.3.0)."""
+
+from .canonical import ENVIRONMENTS
+from .loader import config_for
+from .model import TradaiConfig
+from .validation import ConfigError, validate
+
+__all__ = ["ENVIRONMENTS", "ConfigError", "TradaiConfig", "config_for", "validate"]

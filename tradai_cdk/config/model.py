@@ -1,0 +1,322 @@
+"""Typed, immutable shape of TradAI's configuration (spec v9.3.0).
+
+Only types live here; the values are in ``canonical.py``. Every stack and
+construct reads these objects, never a literal of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+
+class SubnetTier(str, Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    DATABASE = "database"
+
+
+class ComputeMode(str, Enum):
+    """Where the long-running ECS services run (spec section 10)."""
+
+    CONSOLIDATED_EC2 = "consolidated-ec2"
+    FARGATE = "fargate"
+
+
+class ExecutorMode(str, Enum):
+    """BACKEND_EXECUTOR_MODE values (spec 2.4)."""
+
+    LOCAL = "local"
+    ECS = "ecs"
+    SQS = "sqs"
+    STEPFUNCTIONS = "stepfunctions"
+
+
+@dataclass(frozen=True)
+class Naming:
+    """``{project}-{component}-{environment}[-{suffix}]`` (spec 9.1)."""
+
+    project: str
+    env: str
+
+    def name(self, component: str, suffix: Optional[str] = None) -> str:
+        parts = [self.project, component, self.env] + ([suffix] if suffix else [])
+        return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    name: str
+    tier: SubnetTier
+    availability_zone: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    vpc_cidr: str
+    region: str
+    availability_zones: tuple[str, ...]
+    dns_hostnames: bool
+    dns_support: bool
+    subnets: tuple[SubnetSpec, ...]
+    gateway_endpoints: tuple[str, ...]
+    flow_log_traffic_type: str
+
+    def subnets_of(self, tier: SubnetTier) -> tuple[SubnetSpec, ...]:
+        return tuple(s for s in self.subnets if s.tier is tier)
+
+    def subnet(self, name: str) -> SubnetSpec:
+        return next(s for s in self.subnets if s.name == name)
+
+
+@dataclass(frozen=True)
+class NatConfig:
+    """NAT-instance HA (spec 1.4)."""
+
+    instance_type: str
+    ami_ssm_parameter: str
+    subnet: str
+    asg_min: int
+    asg_max: int
+    asg_desired: int
+    route_function: str
+    lifecycle_heartbeat_seconds: int
+    health_check_grace_seconds: int
+
+
+@dataclass(frozen=True)
+class SgRule:
+    """One row of a spec 4.1 table; the peer is a CIDR or another SG's key."""
+
+    direction: str
+    protocol: str
+    from_port: int
+    to_port: int
+    description: str
+    peer_cidr: Optional[str] = None
+    peer_group: Optional[str] = None
+
+    def covers(self, port: int) -> bool:
+        return self.from_port <= port <= self.to_port
+
+
+@dataclass(frozen=True)
+class SecurityGroupSpec:
+    key: str
+    name: str
+    description: str
+    rules: tuple[SgRule, ...]
+
+    def ingress(self) -> tuple[SgRule, ...]:
+        return tuple(r for r in self.rules if r.direction == "ingress")
+
+    def egress(self) -> tuple[SgRule, ...]:
+        return tuple(r for r in self.rules if r.direction == "egress")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A long-running ECS service (spec 2.1-2.3)."""
+
+    name: str
+    cpu: int
+    memory_mib: int
+    port: int
+    health_check_path: str
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """An on-demand ECS task definition, desired count 0 (spec 2.2)."""
+
+    name: str
+    cpu: int
+    memory_mib: int
+    capacity_provider: str
+
+
+@dataclass(frozen=True)
+class DiscoveryEntry:
+    """A Cloud Map service in the private namespace (spec 2.3)."""
+
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    name: str
+    type: str = "S"
+
+
+@dataclass(frozen=True)
+class GsiSpec:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: Optional[KeyAttribute]
+    projection: str
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One DynamoDB table of spec 3.2; the physical name is tradai-<key>-<env>."""
+
+    key: str
+    partition_key: KeyAttribute
+    sort_key: Optional[KeyAttribute]
+    gsis: tuple[GsiSpec, ...]
+    ttl_attribute: Optional[str]
+    point_in_time_recovery: bool
+    purpose: str
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """One S3 bucket of spec 3.1; the physical name is tradai-<component>-<env>."""
+
+    component: str
+    purpose: str
+    versioned: bool
+    glacier_after_days: Optional[int] = None
+    expire_after_days: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class RdsConfig:
+    engine_version: str
+    instance_class: str
+    allocated_storage_gib: int
+    storage_type: str
+    multi_az: bool
+    backup_retention_days: int
+    force_ssl: bool
+    publicly_accessible: bool
+    port: int
+    database_name: str
+
+
+@dataclass(frozen=True)
+class CognitoConfig:
+    user_pool_name: str
+    mfa: str
+    mfa_types: tuple[str, ...]
+    password_min_length: int
+    require_uppercase: bool
+    require_lowercase: bool
+    require_digits: bool
+    require_symbols: bool
+    account_recovery: str
+    advanced_security: bool
+
+
+@dataclass(frozen=True)
+class WafRule:
+    name: str
+    priority: int
+    action: str
+    rate_limit_per_5min: Optional[int] = None
+    managed_rule_group: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One row of spec 5.1; ``integration`` is a service name or ``sqs``."""
+
+    method: str
+    path: str
+    integration: str
+    auth_required: bool
+
+
+@dataclass(frozen=True)
+class ThrottleConfig:
+    rate_limit: int
+    burst_limit: int
+    route_overrides: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    base_name: str
+    fifo: bool
+    retention_seconds: int
+    content_based_deduplication: bool = False
+    visibility_timeout_seconds: Optional[int] = None
+    receive_wait_seconds: Optional[int] = None
+    max_receive_count: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class LambdaSpec:
+    """One row of spec 7; ``trigger`` is sqs|schedule|stepfunctions|backend-api|asg-lifecycle."""
+
+    name: str
+    memory_mib: int
+    timeout_seconds: int
+    in_vpc: bool
+    trigger: str
+    schedule_minutes: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    contents: str
+    rotation: str
+
+
+@dataclass(frozen=True)
+class EnvironmentProfile:
+    """The per-environment column of spec section 10 (plus 3.3's RDS storage/backups)."""
+
+    compute_mode: ComputeMode
+    consolidated_instance_type: Optional[str]
+    service_desired_count: int
+    log_retention_days: int
+    deletion_protection: bool
+    waf_enabled: bool
+    cloudtrail_enabled: bool
+    executor_mode: ExecutorMode
+
+
+@dataclass(frozen=True)
+class TradaiConfig:
+    """Everything one environment (dev, staging or prod) is built from."""
+
+    env: str
+    spec_version: str
+    naming: Naming
+    tags: tuple[tuple[str, str], ...]
+    profile: EnvironmentProfile
+    network: NetworkConfig
+    nat: NatConfig
+    security_groups: tuple[SecurityGroupSpec, ...]
+    services: tuple[ServiceSpec, ...]
+    on_demand_tasks: tuple[TaskSpec, ...]
+    service_discovery: tuple[DiscoveryEntry, ...]
+    task_family_prefix: str
+    tables: tuple[TableSpec, ...]
+    buckets: tuple[BucketSpec, ...]
+    rds: RdsConfig
+    cognito: CognitoConfig
+    waf_rules: tuple[WafRule, ...]
+    api_routes: tuple[ApiRoute, ...]
+    throttling: ThrottleConfig
+    backtest_queue: QueueSpec
+    backtest_dlq: QueueSpec
+    lambdas: tuple[LambdaSpec, ...]
+    lambda_runtime: str
+    secrets: tuple[SecretSpec, ...]
+
+    def security_group(self, key: str) -> SecurityGroupSpec:
+        return next(sg for sg in self.security_groups if sg.key == key)
+
+    def lambda_spec(self, name: str) -> LambdaSpec:
+        return next(fn for fn in self.lambdas if fn.name == name)
+
+    def function_name(self, name: str) -> str:
+        """Physical Lambda name: account-unique, so it carries the environment."""
+        return self.naming.name(name)

@@ -1,0 +1,182 @@
+"""Checks that reject a bad configuration before any construct is built.
+
+Every failure is a ``ConfigError`` naming the field, the bad value and what
+is allowed, so ``cdk synth`` stops with a message a reviewer can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections import Counter
+from typing import Iterable
+
+from .model import SubnetTier, TradaiConfig
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
+                      731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+PROTOCOLS = ("tcp", "udp", "icmp")
+DIRECTIONS = ("ingress", "egress")
+PROJECTIONS = ("ALL", "INCLUDE", "KEYS_ONLY")
+KEY_TYPES = ("S", "N", "B")
+LAMBDA_MEMORY_RANGE = (128, 10240)
+LAMBDA_TIMEOUT_RANGE = (1, 900)
+RDS_BACKUP_RANGE = (0, 35)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be deployed."""
+
+    def __init__(self, field: str, value: object, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"invalid configuration: {field} = {value!r}; allowed: {allowed}")
+
+
+def validate(config: TradaiConfig) -> None:
+    """Raise ``ConfigError`` on the first value that breaks a rule below."""
+    _check_required(config, "config")
+    _check_network(config)
+    _check_security_groups(config)
+    _check_services(config)
+    _check_tables(config)
+    _check_unique("buckets", (b.component for b in config.buckets))
+    _check_lambdas(config)
+    _check_one_of("profile.log_retention_days", config.profile.log_retention_days, LOG_RETENTION_DAYS)
+    _check_range("rds.backup_retention_days", config.rds.backup_retention_days, RDS_BACKUP_RANGE)
+    _check_range("profile.service_desired_count", config.profile.service_desired_count, (0, 100))
+
+
+def _check_required(obj: object, path: str) -> None:
+    """No field may be None or empty unless its type says Optional."""
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        where = f"{path}.{field.name}"
+        optional = "Optional" in str(field.type)
+        if value is None or value == "":
+            if not optional:
+                raise ConfigError(where, value, "a non-empty value (required)")
+        elif dataclasses.is_dataclass(value):
+            _check_required(value, where)
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    _check_required(item, f"{where}[{index}]")
+
+
+def _network(field: str, cidr: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(cidr)
+    except ValueError as error:
+        raise ConfigError(field, cidr, f"an IPv4 CIDR block with no host bits set ({error})") from None
+
+
+def _check_network(config: TradaiConfig) -> None:
+    net = config.network
+    vpc = _network("network.vpc_cidr", net.vpc_cidr)
+    _check_range("network.vpc_cidr prefix", vpc.prefixlen, (16, 28))
+    _check_unique("network.subnets", (s.name for s in net.subnets))
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for subnet in net.subnets:
+        field = f"network.subnets[{subnet.name}].cidr"
+        block = _network(field, subnet.cidr)
+        if not block.subnet_of(vpc):
+            raise ConfigError(field, subnet.cidr, f"a block inside the VPC {net.vpc_cidr}")
+        for other_name, other in seen:
+            if block.overlaps(other):
+                raise ConfigError(field, subnet.cidr, f"a block that does not overlap {other_name} ({other})")
+        seen.append((subnet.name, block))
+        _check_one_of(f"network.subnets[{subnet.name}].availability_zone",
+                      subnet.availability_zone, net.availability_zones)
+    for tier in SubnetTier:
+        azs = {s.availability_zone for s in net.subnets_of(tier)}
+        if azs != set(net.availability_zones):
+            raise ConfigError(f"network.subnets ({tier.value})", sorted(azs),
+                              f"one {tier.value} subnet in each of {', '.join(net.availability_zones)}")
+    public = [s.name for s in net.subnets_of(SubnetTier.PUBLIC)]
+    _check_one_of("nat.subnet", config.nat.subnet, public)
+    if not config.nat.asg_min <= config.nat.asg_desired <= config.nat.asg_max:
+        raise ConfigError("nat.asg_desired", config.nat.asg_desired,
+                          f"between asg_min={config.nat.asg_min} and asg_max={config.nat.asg_max}")
+
+
+def _check_security_groups(config: TradaiConfig) -> None:
+    keys = [sg.key for sg in config.security_groups]
+    _check_unique("security_groups", keys)
+    _check_unique("security_groups names", (sg.name for sg in config.security_groups))
+    for sg in config.security_groups:
+        for index, rule in enumerate(sg.rules):
+            field = f"security_groups[{sg.key}].rules[{index}]"
+            _check_one_of(f"{field}.direction", rule.direction, DIRECTIONS)
+            _check_one_of(f"{field}.protocol", rule.protocol, PROTOCOLS)
+            _check_range(f"{field}.from_port", rule.from_port, (0, 65535))
+            _check_range(f"{field}.to_port", rule.to_port, (rule.from_port, 65535))
+            if (rule.peer_cidr is None) == (rule.peer_group is None):
+                raise ConfigError(f"{field}.peer", (rule.peer_cidr, rule.peer_group),
+                                  "exactly one of peer_cidr or peer_group")
+            if rule.peer_cidr is not None:
+                _network(f"{field}.peer_cidr", rule.peer_cidr)
+            else:
+                _check_one_of(f"{field}.peer_group", rule.peer_group, keys)
+
+
+def _check_services(config: TradaiConfig) -> None:
+    _check_unique("services", (s.name for s in config.services))
+    _check_unique("services ports", (s.port for s in config.services))
+    _check_unique("service_discovery", (d.name for d in config.service_discovery))
+    _check_unique("service_discovery ports", (d.port for d in config.service_discovery))
+    _check_unique("on_demand_tasks", (t.name for t in config.on_demand_tasks))
+    ecs_from_alb = [r for r in config.security_group("ecs").ingress() if r.peer_group == "alb"]
+    for service in config.services:
+        if not any(rule.covers(service.port) for rule in ecs_from_alb):
+            allowed = ", ".join(f"{r.from_port}-{r.to_port}" for r in ecs_from_alb)
+            raise ConfigError(f"services[{service.name}].port", service.port,
+                              f"a port the ECS SG admits from the ALB ({allowed})")
+        if not service.health_check_path.startswith("/"):
+            raise ConfigError(f"services[{service.name}].health_check_path",
+                              service.health_check_path, "an absolute path starting with '/'")
+
+
+def _check_tables(config: TradaiConfig) -> None:
+    _check_unique("tables", (t.key for t in config.tables))
+    for table in config.tables:
+        keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+        for gsi in table.gsis:
+            field = f"tables[{table.key}].gsis[{gsi.name}]"
+            _check_one_of(f"{field}.projection", gsi.projection, PROJECTIONS)
+            if (gsi.projection == "INCLUDE") != bool(gsi.non_key_attributes):
+                raise ConfigError(f"{field}.non_key_attributes", gsi.non_key_attributes,
+                                  "attributes exactly when the projection is INCLUDE")
+            keys += [gsi.partition_key] + ([gsi.sort_key] if gsi.sort_key else [])
+        _check_unique(f"tables[{table.key}].gsis", (g.name for g in table.gsis))
+        types: dict[str, str] = {}
+        for key in keys:
+            _check_one_of(f"tables[{table.key}] key {key.name}.type", key.type, KEY_TYPES)
+            if types.setdefault(key.name, key.type) != key.type:
+                raise ConfigError(f"tables[{table.key}] key {key.name}.type", key.type,
+                                  f"the type it has elsewhere in the table ({types[key.name]})")
+
+
+def _check_lambdas(config: TradaiConfig) -> None:
+    _check_unique("lambdas", (fn.name for fn in config.lambdas))
+    for fn in config.lambdas:
+        _check_range(f"lambdas[{fn.name}].memory_mib", fn.memory_mib, LAMBDA_MEMORY_RANGE)
+        _check_range(f"lambdas[{fn.name}].timeout_seconds", fn.timeout_seconds, LAMBDA_TIMEOUT_RANGE)
+
+
+def _check_unique(field: str, values: Iterable[object]) -> None:
+    duplicates = [value for value, count in Counter(values).items() if count > 1]
+    if duplicates:
+        raise ConfigError(field, duplicates[0], "unique values (this one appears more than once)")
+
+
+def _check_one_of(field: str, value: object, allowed: Iterable[object]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(field, value, f"one of {', '.join(map(str, allowed))}")
+
+
+def _check_range(field: str, value: int, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(field, value, f"an integer from {low} to {high}")

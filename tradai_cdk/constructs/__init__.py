@@ -1,0 +1,1 @@
+"""Reusable L3 constructs; each takes typed props and reads no global config."""

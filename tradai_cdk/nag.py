@@ -1,0 +1,84 @@
+"""Every cdk-nag (and CloudFormation Validate) acknowledgement, each with its specific reason."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+
+def _ack(construct: IConstruct, rule_id: str, reason: str) -> None:
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def acknowledge_findings(stage) -> None:
+    """Acknowledge the deliberate findings of one ``TradaiStage``."""
+    _acknowledge_foundation(stage.foundation)
+    _acknowledge_persistent(stage.persistent)
+    for stack in (stage.persistent, stage.compute, stage.edge):
+        if not any(isinstance(child, cdk.CfnResource) for child in stack.node.find_all()):
+            _ack(stack, "CloudFormation-Validate::F0001",
+                 "This tier's stack exists so stage wiring and stack names are fixed; its resources arrive "
+                 "with the tier's issue, and `cdk deploy` skips a stack without resources.")
+
+
+def _partition(stack: cdk.Stack) -> str:
+    """The partition as cdk-nag prints it: literal when context pins it, else the pseudo parameter."""
+    partition = stack.resolve(stack.partition)
+    return partition if isinstance(partition, str) else "<AWS::Partition>"
+
+
+def _iam4(managed_policy: str) -> str:
+    """AWS managed policy ARNs always carry the partition pseudo parameter."""
+    return f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{managed_policy}]"
+
+
+def _iam5(stack: cdk.Stack, resource: str) -> str:
+    """The id cdk-nag gives a wildcard finding on ``resource`` (an ARN tail after region:account:)."""
+    if resource == "*":
+        return "AwsSolutions-IAM5[Resource::*]"
+    service, tail = resource.split(":", 1)
+    return f"AwsSolutions-IAM5[Resource::arn:{_partition(stack)}:{service}:{stack.region}:{stack.account}:{tail}]"
+
+
+def _acknowledge_foundation(foundation) -> None:
+    _ack(foundation.network, "CloudFormation-Validate::W3010",
+         "Spec 1.1/1.2 pin each subnet to eu-central-1a or eu-central-1b; the AZ names are the contract.")
+    _ack(foundation.security_groups["alb"], "AwsSolutions-EC23",
+         "Spec 4.1: the public ALB accepts 80 (redirect) and 443 from 0.0.0.0/0; WAF filters requests.")
+    nat = foundation.nat
+    _ack(nat.instance_role, _iam4("AmazonSSMManagedInstanceCore"),
+         "AmazonSSMManagedInstanceCore gives Session Manager access to the NAT instance instead of SSH keys.")
+    _ack(nat.instance_role, _iam5(foundation, "ec2:instance/*"),
+         "instance/* is narrowed by the aws:ResourceTag/aws:autoscaling:groupName condition to the NAT ASG's own "
+         "instances, whose IDs do not exist at deploy time.")
+    _ack(nat.route_function.role, _iam5(foundation, "*"),
+         "ec2:DescribeInstances/DescribeRouteTables/DescribeNetworkInterfaces and X-Ray PutTraceSegments have "
+         "no resource-level permissions.")
+    _ack(nat.route_function.role, _iam5(
+        foundation, f"autoscaling:autoScalingGroup:*:autoScalingGroupName/{nat.auto_scaling_group_name}"),
+         "An ASG ARN embeds a UUID generated at creation, so the policy matches the group by its fixed name.")
+    _ack(nat.route_function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+    _ack(nat.route_function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+    _ack(nat.auto_scaling_group, "AwsSolutions-AS3",
+         "Launches are reported through the lifecycle hook to EventBridge; the route Lambda emits RouteUpdated/"
+         "RouteUpdateFailed metrics and an alarm watches failures, so SNS scaling notifications would duplicate them.")
+    _ack(nat.dead_letter_queue, "Serverless-SQSRedrivePolicy",
+         "This queue is itself the dead-letter queue of the route-update Lambda and its EventBridge target.")
+
+
+def _acknowledge_persistent(persistent) -> None:
+    config = persistent.config
+    _ack(persistent.tables["idempotency"], "AwsSolutions-DDB3",
+         "Spec 3.2: the idempotency table holds short-lived deduplication records and has no PITR.")
+    for secret in [persistent.master_secret, *persistent.secrets.values()]:
+        _ack(secret, "AwsSolutions-SMG4",
+             "Spec 8: rotation is manual (automatic rotation is Phase 2); tradai/<env>/database-url is derived "
+             "from the master secret, so rotating one alone would break the other.")
+    _ack(persistent.database, "AwsSolutions-RDS11", "Spec 4.1 fixes PostgreSQL on 5432 in the SG rules.")
+    if not config.rds.multi_az:
+        _ack(persistent.database, "AwsSolutions-RDS3", f"Spec 3.3/10: Multi-AZ is off in {config.env}.")
+    if not config.profile.deletion_protection:
+        _ack(persistent.database, "AwsSolutions-RDS10", f"Spec 10: no deletion protection in {config.env}.")
+    if not config.cognito.advanced_security:
+        _ack(persistent.user_pool, "AwsSolutions-COG8",
+             "Spec 4.2: advanced security (Plus feature plan) is not enabled; MFA with TOTP is required instead.")

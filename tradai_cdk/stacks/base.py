@@ -1,0 +1,38 @@
+"""Stack base class: pinned availability zones, so synth needs no AZ lookup."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ..config import TradaiConfig
+from ..config.validation import LOG_RETENTION_DAYS
+
+
+class TradaiStack(cdk.Stack):
+    """A stack of one environment; its AZs come from the config, never a lookup."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: TradaiConfig,
+                 availability_zones: Sequence[str], **kwargs):
+        self._pinned_azs = list(availability_zones)
+        super().__init__(scope, construct_id,
+                         termination_protection=config.profile.deletion_protection, **kwargs)
+        self.config = config
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return self._pinned_azs
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """CloudWatch retention enum for a validated number of days."""
+    finite = [member for member in logs.RetentionDays if member is not logs.RetentionDays.INFINITE]
+    return dict(zip(LOG_RETENTION_DAYS, finite))[days]
+
+
+def stateful_removal_policy(config: TradaiConfig) -> cdk.RemovalPolicy:
+    """RETAIN where the environment demands deletion protection (prod), else DESTROY."""
+    return cdk.RemovalPolicy.RETAIN if config.profile.deletion_protection else cdk.RemovalPolicy.DESTROY

@@ -1,0 +1,68 @@
+"""Foundation stack: network (spec 1), security groups (4.1) and NAT-instance HA (1.4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2, aws_lambda as lambda_
+from constructs import Construct
+
+from ..config.model import SubnetTier
+from ..constructs.nat_instance_ha import NatInstanceHA, RouteFunctionProps
+from ..constructs.security_group_set import SecurityGroupSet
+from ..constructs.tiered_vpc import SubnetLayout, TieredVpc
+from .base import TradaiStack, log_retention, stateful_removal_policy
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src"
+SUBNET_TYPES = {
+    SubnetTier.PUBLIC: ec2.SubnetType.PUBLIC,
+    SubnetTier.PRIVATE: ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    SubnetTier.DATABASE: ec2.SubnetType.PRIVATE_ISOLATED,
+}
+
+
+def lambda_code() -> lambda_.Code:
+    """All handler packages as one asset (plain folder: no bundling, no Docker)."""
+    return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"])
+
+
+class FoundationStack(TradaiStack):
+    """VPC, subnets, route tables, endpoints, flow logs, SGs and the NAT instance."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        config = self.config
+        net = config.network
+        retention = log_retention(config.profile.log_retention_days)
+
+        self.network = TieredVpc(
+            self, "Network", cidr=net.vpc_cidr, name=config.naming.name,
+            subnets=[SubnetLayout(s.name, SUBNET_TYPES[s.tier], s.availability_zone, s.cidr, s.tier.value)
+                     for s in net.subnets],
+            gateway_endpoints=net.gateway_endpoints, endpoint_route_tables=[SubnetTier.PRIVATE.value],
+            flow_log_traffic_type=net.flow_log_traffic_type, flow_log_retention=retention,
+            removal_policy=stateful_removal_policy(config))
+        self.vpc = self.network.vpc
+
+        self.security_groups = SecurityGroupSet(self, "SecurityGroups", vpc=self.vpc,
+                                                groups=config.security_groups, name_tag=config.naming.name)
+
+        nat, route_fn = config.nat, config.lambda_spec(config.nat.route_function)
+        self.nat = NatInstanceHA(
+            self, "NatInstance",
+            subnet=self.network.subnets[nat.subnet],
+            security_group=self.security_groups["nat"],
+            route_table_ids=[self.network.route_tables[SubnetTier.PRIVATE.value].ref],
+            instance_type=nat.instance_type,
+            ami_parameter_name=nat.ami_ssm_parameter,
+            auto_scaling_group_name=config.naming.name("nat-asg"),
+            name_tag=config.naming.name("nat"),
+            route_function=RouteFunctionProps(
+                function_name=config.function_name(route_fn.name), code=lambda_code(),
+                handler="nat_routes.handler.handler", runtime=lambda_.Runtime(config.lambda_runtime, lambda_.RuntimeFamily.PYTHON),
+                memory_mib=route_fn.memory_mib, timeout=cdk.Duration.seconds(route_fn.timeout_seconds)),
+            log_retention=retention,
+            lifecycle_heartbeat=cdk.Duration.seconds(nat.lifecycle_heartbeat_seconds),
+            health_check_grace=cdk.Duration.seconds(nat.health_check_grace_seconds))
+        cdk.Tags.of(self.nat).add("Service", "nat-instance")

@@ -1,0 +1,33 @@
+"""A TradAI environment: the persistent, foundation, compute and edge stacks."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from ..config import TradaiConfig
+from ..nag import acknowledge_findings
+from ..stacks import ComputeStack, EdgeStack, FoundationStack, PersistentStack
+
+
+class TradaiStage(cdk.Stage):
+    """Wires the stacks of one environment; values flow config -> stacks -> constructs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: TradaiConfig, env: cdk.Environment):
+        super().__init__(scope, construct_id, env=env)
+        azs = config.network.availability_zones
+        self.foundation = FoundationStack(self, "Foundation", config=config, availability_zones=azs,
+                                          stack_name=config.naming.name("foundation"))
+        network = self.foundation.network
+        self.persistent = PersistentStack(
+            self, "Persistent", config=config, availability_zones=azs, stack_name=config.naming.name("persistent"),
+            vpc=network.vpc, database_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_ISOLATED),
+            database_security_group=self.foundation.security_groups["rds"])
+        self.compute = ComputeStack(self, "Compute", config=config, availability_zones=azs,
+                                    stack_name=config.naming.name("compute"))
+        self.edge = EdgeStack(self, "Edge", config=config, availability_zones=azs,
+                              stack_name=config.naming.name("edge"))
+        for key, value in config.tags:
+            cdk.Tags.of(self).add(key, value)
+        acknowledge_findings(self)
