@@ -130,3 +130,36 @@ PASSWORD_POLICY = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowerc
 
 # 8. Secrets
 SECRETS = ("tradai/database-url", "tradai/mlflow-credentials", "tradai/binance-api", "tradai/jwt-secret")
+
+# 2.1/2.2 services: name -> (cpu, memory MiB, port, health check path)
+SERVICES = {
+    "backend-api": (512, 1024, 8000, "/api/v1/health"),
+    "data-collection": (256, 512, 8002, "/api/v1/health"),
+    "mlflow": (512, 1024, 5000, "/mlflow/"),
+    "strategy-service": (512, 1024, 8003, "/api/v1/health"),
+}
+# 2.2 on-demand tasks: name -> (cpu, memory MiB, launch type)
+ON_DEMAND_TASKS = {
+    "strategy-container": (1024, 2048, "FARGATE_SPOT"),
+    "live-trading": (1024, 2048, "FARGATE"),
+    "dry-run-trading": (1024, 2048, "FARGATE_SPOT"),
+}
+ECS_TASK_PREFIX = "strategy-"
+# 2.3 service discovery: name -> port
+SERVICE_DISCOVERY = {"backend-api": 8000, "data-collection": 8002, "mlflow": 5000, "strategy-service": 8003,
+                     "live-trading": 8004, "dry-run-trading": 8005}
+# 2.5 strategy container defaults
+STRATEGY_ENV = {"CONFIG_PATH": "/freqtrade/user_data/config.json",
+                "RESULTS_DIR": "/freqtrade/user_data/backtest_results", "EXPERIMENT_NAME": "default"}
+
+# 6. SQS
+BACKTEST_QUEUE = {"FifoQueue": True, "ContentBasedDeduplication": True, "VisibilityTimeout": 900,
+                  "MessageRetentionPeriod": 345600, "ReceiveMessageWaitTimeSeconds": 20}
+BACKTEST_DLQ = {"FifoQueue": True, "MessageRetentionPeriod": 1209600}
+MAX_RECEIVE_COUNT = 3
+
+# 10. Environment differences (compute)
+COMPUTE_MODE = {"dev": "ec2", "staging": "ec2", "prod": "fargate"}
+CONSOLIDATED_INSTANCE = "t3.small"
+T3_SMALL = {"vcpus": 2, "memory_mib": 2048, "max_enis": 3}
+DESIRED_COUNT = {"dev": 1, "staging": 1, "prod": 2}

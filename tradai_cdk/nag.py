@@ -14,6 +14,7 @@ def acknowledge_findings(stage) -> None:
     """Acknowledge the deliberate findings of one ``TradaiStage``."""
     _acknowledge_foundation(stage.foundation)
     _acknowledge_persistent(stage.persistent)
+    _acknowledge_compute(stage.compute, stage.persistent)
     for stack in (stage.persistent, stage.compute, stage.edge):
         if not any(isinstance(child, cdk.CfnResource) for child in stack.node.find_all()):
             _ack(stack, "CloudFormation-Validate::F0001",
@@ -82,3 +83,38 @@ def _acknowledge_persistent(persistent) -> None:
     if not config.cognito.advanced_security:
         _ack(persistent.user_pool, "AwsSolutions-COG8",
              "Spec 4.2: advanced security (Plus feature plan) is not enabled; MFA with TOTP is required instead.")
+
+
+def _acknowledge_compute(compute, persistent) -> None:
+    for definition in _task_definitions(compute):
+        _ack(definition, "AwsSolutions-ECS2",
+             "Plain environment variables carry only names, URLs and modes; credentials come from Secrets Manager.")
+        if definition.execution_role is not None:
+            _ack(definition.execution_role, _iam5(compute, "*"),
+                 "ecr:GetAuthorizationToken has no resource-level permissions (execution role pulls the image).")
+    for role in _workload_roles(compute):
+        for bucket in persistent.buckets.values():
+            _ack(role, f"AwsSolutions-IAM5[Resource::{bucket.objects_arn()}]",
+                 f"Object-level access to {bucket.bucket_name} is this workload's declared grant; "
+                 "S3 object ARNs need the /* suffix.")
+    _ack(compute.backtest_dlq, "Serverless-SQSRedrivePolicy",
+         "This queue is itself the dead-letter queue of the backtest queue (spec 6.2).")
+    if compute.shared_host is not None:
+        host = compute.shared_host
+        _ack(host, "AwsSolutions-AS3",
+             "The single shared ECS host is replaced by its ASG on failure; ECS service events report task moves.")
+        _ack(host.role, _iam4("AmazonSSMManagedInstanceCore"),
+             "Session Manager access to the shared ECS host instead of SSH.")
+        _ack(host.role, _iam5(compute, "*"),
+             "ECS agent calls (ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken, logs) have no resource scope.")
+        _ack(host.role, "AwsSolutions-IAM5[Action::ecs:Submit*]",
+             "ECS agent state reporting (SubmitContainerStateChange/SubmitTaskStateChange) as CDK grants it.")
+
+
+def _task_definitions(compute):
+    return [service.task_definition for service in compute.services.values()] + \
+        list(compute.task_definitions.values())
+
+
+def _workload_roles(compute):
+    return [definition.task_role for definition in _task_definitions(compute)]

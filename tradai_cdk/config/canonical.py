@@ -11,7 +11,9 @@ from .model import (
     ApiRoute,
     BucketSpec,
     CognitoConfig,
+    ComputeConfig,
     ComputeMode,
+    ConsolidatedHost,
     DiscoveryEntry,
     EnvironmentProfile,
     ExecutorMode,
@@ -121,17 +123,50 @@ SECURITY_GROUPS = (
 
 # 2.1 ports and health checks, 2.2 task sizes (long-running services).
 SERVICES = (
-    ServiceSpec("backend-api", 512, 1024, 8000, "/api/v1/health"),
-    ServiceSpec("data-collection", 256, 512, 8002, "/api/v1/health"),
-    ServiceSpec("mlflow", 512, 1024, 5000, "/mlflow/"),
-    ServiceSpec("strategy-service", 512, 1024, 8003, "/api/v1/health"),
+    ServiceSpec("backend-api", 512, 1024, 8000, "/api/v1/health", image="backend-api"),
+    ServiceSpec("data-collection", 256, 512, 8002, "/api/v1/health", image="data-collection"),
+    ServiceSpec("mlflow", 512, 1024, 5000, "/mlflow/", image="mlflow"),
+    ServiceSpec("strategy-service", 512, 1024, 8003, "/api/v1/health", image="strategy-service"),
 )
 
-# 2.2 on-demand task definitions (desired count 0).
+# 2.2 on-demand task definitions (desired count 0); all three run the strategy (freqtrade) image.
 ON_DEMAND_TASKS = (
-    TaskSpec("strategy-container", 1024, 2048, "FARGATE_SPOT"),
-    TaskSpec("live-trading", 1024, 2048, "FARGATE"),
-    TaskSpec("dry-run-trading", 1024, 2048, "FARGATE_SPOT"),
+    TaskSpec("strategy-container", 1024, 2048, "FARGATE_SPOT", image="strategy"),
+    TaskSpec("live-trading", 1024, 2048, "FARGATE", image="strategy"),
+    TaskSpec("dry-run-trading", 1024, 2048, "FARGATE_SPOT", image="strategy"),
+)
+
+# 2.2/2.5 cluster-wide compute settings; strategy_env_defaults are 2.5's optional defaults
+# that do not depend on the environment (the rest is wired from the deployed resources).
+COMPUTE = ComputeConfig(
+    container_insights=True,
+    capacity_providers=("FARGATE", "FARGATE_SPOT"),
+    image_tag="latest",
+    ecr_keep_images=20,
+    mlflow_base_path="/mlflow",
+    strategy_env_defaults=(
+        ("CONFIG_PATH", "/freqtrade/user_data/config.json"),
+        ("RESULTS_DIR", "/freqtrade/user_data/backtest_results"),
+        ("EXPERIMENT_NAME", "default"),
+    ),
+)
+
+# 10. Consolidated EC2 host of dev/staging: t3.small = 2 vCPU, 2 GiB, 3 ENIs. The services
+# run in bridge mode with soft memory reservations that fit what the host offers ECS.
+CONSOLIDATED_HOST = ConsolidatedHost(
+    instance_type="t3.small",
+    vcpus=2,
+    memory_mib=2048,
+    max_enis=3,
+    kernel_reserved_memory_mib=150,
+    ecs_reserved_memory_mib=256,
+    ami_ssm_parameter="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    memory_reservations=(
+        ("backend-api", 384),
+        ("data-collection", 192),
+        ("mlflow", 448),
+        ("strategy-service", 320),
+    ),
 )
 
 # 2.3 service discovery (namespace tradai-{env}.local).
@@ -290,17 +325,17 @@ SECRETS = (
 # 10. Environment differences.
 PROFILES = {
     "dev": EnvironmentProfile(
-        compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_instance_type="t3.small",
+        compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
         service_desired_count=1, log_retention_days=30, deletion_protection=False,
         waf_enabled=False, cloudtrail_enabled=False, executor_mode=ExecutorMode.SQS,
     ),
     "staging": EnvironmentProfile(
-        compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_instance_type="t3.small",
+        compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
         service_desired_count=1, log_retention_days=30, deletion_protection=False,
         waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.SQS,
     ),
     "prod": EnvironmentProfile(
-        compute_mode=ComputeMode.FARGATE, consolidated_instance_type=None,
+        compute_mode=ComputeMode.FARGATE, consolidated_host=None,
         service_desired_count=2, log_retention_days=90, deletion_protection=True,
         waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.SQS,
     ),

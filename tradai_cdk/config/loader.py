@@ -20,6 +20,7 @@ def config_for(env: str) -> TradaiConfig:
         network=c.NETWORK,
         nat=c.NAT,
         security_groups=c.SECURITY_GROUPS,
+        compute=c.COMPUTE,
         services=c.SERVICES,
         on_demand_tasks=c.ON_DEMAND_TASKS,
         service_discovery=c.SERVICE_DISCOVERY,

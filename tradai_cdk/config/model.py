@@ -118,13 +118,14 @@ class SecurityGroupSpec:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A long-running ECS service (spec 2.1-2.3)."""
+    """A long-running ECS service (spec 2.1-2.3); ``image`` names its ECR repository."""
 
     name: str
     cpu: int
     memory_mib: int
     port: int
     health_check_path: str
+    image: str
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class TaskSpec:
     cpu: int
     memory_mib: int
     capacity_provider: str
+    image: str
 
 
 @dataclass(frozen=True)
@@ -269,17 +271,52 @@ class SecretSpec:
 
 
 @dataclass(frozen=True)
+class ConsolidatedHost:
+    """The one EC2 host of dev/staging (spec 10) and the soft memory each service reserves on it."""
+
+    instance_type: str
+    vcpus: int
+    memory_mib: int
+    max_enis: int
+    kernel_reserved_memory_mib: int
+    ecs_reserved_memory_mib: int
+    ami_ssm_parameter: str
+    memory_reservations: tuple[tuple[str, int], ...]
+
+    def reservation(self, service: str) -> int:
+        return dict(self.memory_reservations)[service]
+
+    @property
+    def schedulable_memory_mib(self) -> int:
+        """Memory the ECS agent registers: nominal RAM less what the kernel and ECS_RESERVED_MEMORY keep."""
+        return self.memory_mib - self.kernel_reserved_memory_mib - self.ecs_reserved_memory_mib
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """Cluster-wide settings of the compute tier (spec 2)."""
+
+    container_insights: bool
+    capacity_providers: tuple[str, ...]
+    image_tag: str
+    ecr_keep_images: int
+    mlflow_base_path: str
+    strategy_env_defaults: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class EnvironmentProfile:
     """The per-environment column of spec section 10 (plus 3.3's RDS storage/backups)."""
 
     compute_mode: ComputeMode
-    consolidated_instance_type: Optional[str]
+    consolidated_host: Optional[ConsolidatedHost]
     service_desired_count: int
     log_retention_days: int
     deletion_protection: bool
     waf_enabled: bool
     cloudtrail_enabled: bool
     executor_mode: ExecutorMode
+    certificate_arn: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +331,7 @@ class TradaiConfig:
     network: NetworkConfig
     nat: NatConfig
     security_groups: tuple[SecurityGroupSpec, ...]
+    compute: ComputeConfig
     services: tuple[ServiceSpec, ...]
     on_demand_tasks: tuple[TaskSpec, ...]
     service_discovery: tuple[DiscoveryEntry, ...]
@@ -314,8 +352,16 @@ class TradaiConfig:
     def security_group(self, key: str) -> SecurityGroupSpec:
         return next(sg for sg in self.security_groups if sg.key == key)
 
+    def service(self, name: str) -> ServiceSpec:
+        return next(s for s in self.services if s.name == name)
+
     def lambda_spec(self, name: str) -> LambdaSpec:
         return next(fn for fn in self.lambdas if fn.name == name)
+
+    @property
+    def namespace(self) -> str:
+        """Cloud Map private DNS namespace (spec 2.3)."""
+        return f"{self.naming.project}-{self.env}.local"
 
     def function_name(self, name: str) -> str:
         """Physical Lambda name: account-unique, so it carries the environment."""

@@ -11,7 +11,7 @@ import ipaddress
 from collections import Counter
 from typing import Iterable
 
-from .model import SubnetTier, TradaiConfig
+from .model import ComputeMode, ExecutorMode, SubnetTier, TradaiConfig
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
@@ -23,6 +23,8 @@ KEY_TYPES = ("S", "N", "B")
 LAMBDA_MEMORY_RANGE = (128, 10240)
 LAMBDA_TIMEOUT_RANGE = (1, 900)
 RDS_BACKUP_RANGE = (0, 35)
+# stepfunctions joins once the backtest state machine exists to point BACKEND_EXECUTOR_MODE at.
+SUPPORTED_EXECUTOR_MODES = (ExecutorMode.LOCAL, ExecutorMode.ECS, ExecutorMode.SQS)
 
 
 class ConfigError(ValueError):
@@ -39,6 +41,7 @@ def validate(config: TradaiConfig) -> None:
     _check_network(config)
     _check_security_groups(config)
     _check_services(config)
+    _check_compute_mode(config)
     _check_tables(config)
     _check_unique("buckets", (b.component for b in config.buckets))
     _check_lambdas(config)
@@ -135,6 +138,27 @@ def _check_services(config: TradaiConfig) -> None:
         if not service.health_check_path.startswith("/"):
             raise ConfigError(f"services[{service.name}].health_check_path",
                               service.health_check_path, "an absolute path starting with '/'")
+
+
+def _check_compute_mode(config: TradaiConfig) -> None:
+    profile = config.profile
+    _check_one_of("profile.executor_mode", profile.executor_mode, SUPPORTED_EXECUTOR_MODES)
+    host = profile.consolidated_host
+    if profile.compute_mode is ComputeMode.FARGATE:
+        return
+    if host is None:
+        raise ConfigError("profile.consolidated_host", None, f"a host when compute_mode is {profile.compute_mode.value}")
+    reservations = dict(host.memory_reservations)
+    for service in config.services:
+        if service.name not in reservations:
+            raise ConfigError("profile.consolidated_host.memory_reservations", sorted(reservations),
+                              f"a reservation for every service (missing {service.name})")
+    if sum(reservations.values()) > host.schedulable_memory_mib:
+        raise ConfigError("profile.consolidated_host.memory_reservations", sum(reservations.values()),
+                          f"at most {host.schedulable_memory_mib} MiB in total (what {host.instance_type} offers ECS)")
+    cpu = sum(service.cpu for service in config.services)
+    if cpu > host.vcpus * 1024:
+        raise ConfigError("services cpu (consolidated)", cpu, f"at most {host.vcpus * 1024} CPU units")
 
 
 def _check_tables(config: TradaiConfig) -> None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Optional
 
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_iam as iam, aws_s3 as s3
 from constructs import Construct
+
+
+READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+BUCKET_READ_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
 
 
 class TradaiBucket(Construct):
@@ -16,6 +21,7 @@ class TradaiBucket(Construct):
                  removal_policy: cdk.RemovalPolicy, glacier_after_days: Optional[int] = None,
                  expire_after_days: Optional[int] = None, access_logs: Optional[s3.IBucket] = None):
         super().__init__(scope, construct_id)
+        self.bucket_name = bucket_name
         rules = []
         if glacier_after_days:
             rules.append(s3.LifecycleRule(id="glacier", transitions=[s3.Transition(
@@ -29,3 +35,24 @@ class TradaiBucket(Construct):
             lifecycle_rules=rules or None, removal_policy=removal_policy,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=f"s3-access/{bucket_name}/" if access_logs else None)
+
+    @property
+    def bucket_arn(self) -> str:
+        """Built from the physical name: consumers in other stacks need no cross-stack reference."""
+        return f"arn:{cdk.Stack.of(self).partition}:s3:::{self.bucket_name}"
+
+    def objects_arn(self) -> str:
+        return f"{self.bucket_arn}/*"
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        """List the bucket and read its objects."""
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(BUCKET_READ_ACTIONS),
+                                   resource_arns=[self.bucket_arn])
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(READ_OBJECT_ACTIONS),
+                                   resource_arns=[self.objects_arn()])
+
+    def grant_read_write(self, grantee: iam.IGrantable) -> None:
+        """Read, plus put and delete objects."""
+        self.grant_read(grantee)
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(WRITE_OBJECT_ACTIONS),
+                                   resource_arns=[self.objects_arn()])

@@ -12,6 +12,9 @@ from ..config.model import GsiSpec, KeyAttribute, TableSpec
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
           "B": dynamodb.AttributeType.BINARY}
+READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+                "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
+WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 _PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "INCLUDE": dynamodb.ProjectionType.INCLUDE,
                 "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY}
 
@@ -27,6 +30,7 @@ class TradaiTable(Construct):
                  deletion_protection: bool, removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, construct_id)
         self.spec = spec
+        self._name = table_name
         self.table = dynamodb.Table(
             self, "Table", table_name=table_name,
             partition_key=_attribute(spec.partition_key), sort_key=_attribute(spec.sort_key),
@@ -47,19 +51,26 @@ class TradaiTable(Construct):
 
     @property
     def table_name(self) -> str:
-        return self.table.table_name
+        """The physical name as a plain string: consumers in other stacks need no cross-stack reference."""
+        return self._name
 
     @property
     def table_arn(self) -> str:
-        return self.table.table_arn
+        return cdk.Stack.of(self).format_arn(service="dynamodb", resource="table", resource_name=self._name)
+
+    def _arns(self) -> list[str]:
+        """The table and each of its indexes by name: no index wildcard."""
+        return [self.table_arn] + [f"{self.table_arn}/index/{gsi.name}" for gsi in self.spec.gsis]
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """GetItem/Query/Scan on the table and its indexes."""
-        return self.table.grant_read_data(grantee)
+        """Get/Query/Scan on the table and its indexes."""
+        return iam.Grant.add_to_principal(grantee=grantee, actions=list(READ_ACTIONS), resource_arns=self._arns())
 
     def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
-        """PutItem/UpdateItem/DeleteItem/BatchWrite."""
-        return self.table.grant_write_data(grantee)
+        """Put/Update/Delete items (no index access: indexes are read-only)."""
+        return iam.Grant.add_to_principal(grantee=grantee, actions=list(WRITE_ACTIONS),
+                                          resource_arns=[self.table_arn])
 
-    def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self.table.grant_read_write_data(grantee)
+    def grant_read_write(self, grantee: iam.IGrantable) -> None:
+        self.grant_read(grantee)
+        self.grant_write(grantee)

@@ -1,9 +1,285 @@
-"""Compute stack of a stage."""
+"""Compute stack: ECS cluster, services, on-demand tasks, ALB, Cloud Map, ECR, backtest queue (spec 2, 6, 10)."""
 
 from __future__ import annotations
 
-from .base import TradaiStack
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import (
+    aws_autoscaling as autoscaling,
+    aws_ec2 as ec2,
+    aws_ecr as ecr,
+    aws_ecs as ecs,
+    aws_elasticloadbalancingv2 as elbv2,
+    aws_iam as iam,
+    aws_logs as logs,
+    aws_secretsmanager as secretsmanager,
+    aws_servicediscovery as servicediscovery,
+    aws_sqs as sqs,
+)
+from constructs import Construct
+
+from ..config.model import ComputeMode, ExecutorMode, QueueSpec, TaskSpec
+from ..constructs.tradai_service import (
+    FargatePlacement,
+    LoadBalancing,
+    ServiceProps,
+    SharedHostPlacement,
+    TradaiService,
+)
+from ..constructs.tradai_bucket import TradaiBucket
+from ..constructs.tradai_table import TradaiTable
+from .base import TradaiStack, log_retention, pascal
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one workload may touch; becomes both its IAM grants and its environment variables."""
+
+    tables_rw: Sequence[str] = ()
+    tables_read: Sequence[str] = ()
+    buckets_rw: Sequence[str] = ()
+    buckets_read: Sequence[str] = ()
+    secrets: Sequence[str] = ()
+
+
+# Least privilege per workload (keys of config.tables / config.buckets / config.secrets).
+SERVICE_ACCESS = {
+    "backend-api": Access(tables_rw=("workflow-state", "deployments", "config-versions", "rollback-state"),
+                          tables_read=("trading-state", "health-state"), buckets_rw=("configs",),
+                          buckets_read=("results",), secrets=("tradai/database-url", "tradai/jwt-secret")),
+    "data-collection": Access(tables_rw=("health-state",), buckets_rw=("arcticdb",),
+                              secrets=("tradai/binance-api",)),
+    "mlflow": Access(buckets_rw=("mlflow",), secrets=("tradai/database-url", "tradai/mlflow-credentials")),
+    "strategy-service": Access(tables_rw=("deployments", "config-versions", "trading-state"),
+                               buckets_read=("configs",)),
+}
+TASK_ACCESS = {
+    "strategy-container": Access(tables_rw=("workflow-state",), buckets_rw=("results",),
+                                 buckets_read=("configs", "arcticdb")),
+    "live-trading": Access(tables_rw=("trading-state",), buckets_read=("configs", "arcticdb"),
+                           secrets=("tradai/binance-api",)),
+    "dry-run-trading": Access(tables_rw=("trading-state",), buckets_read=("configs", "arcticdb")),
+}
+ALB_PATHS = {"mlflow": ["/mlflow", "/mlflow/*"]}
+# Internal services answer on the ALB only to requests that name them (diagnostics, health checks).
+SERVICE_HEADER = "X-Tradai-Service"
+RULE_PRIORITIES = {"mlflow": 10, "data-collection": 20, "strategy-service": 30}
+DEFAULT_SERVICE = "backend-api"
+
+
+def _env_name(key: str, suffix: str) -> str:
+    return f"{key.upper().replace('-', '_')}_{suffix}"
 
 
 class ComputeStack(TradaiStack):
-    """Filled by its tier's issue."""
+    """Everything that runs containers, and the ALB in front of the services."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
+                 private_subnets: Sequence[ec2.ISubnet], public_subnets: Sequence[ec2.ISubnet],
+                 security_groups: Mapping[str, ec2.ISecurityGroup], tables: Mapping[str, TradaiTable],
+                 buckets: Mapping[str, TradaiBucket], secrets: Mapping[str, secretsmanager.ISecret], **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        config = self.config
+        self._tables, self._buckets, self._secrets = tables, buckets, secrets
+        self._retention = log_retention(config.profile.log_retention_days)
+        # Imported read-only: the SG rules are exactly spec 4.1's, so CDK must not add its own.
+        ecs_sg = self._frozen("EcsSecurityGroup", security_groups["ecs"])
+        alb_sg = self._frozen("AlbSecurityGroup", security_groups["alb"])
+
+        self.repositories = self._repositories()
+        self.cluster = ecs.Cluster(self, "Cluster", cluster_name=f"{config.naming.project}-{config.env}", vpc=vpc,
+                                   container_insights_v2=ecs.ContainerInsights.ENABLED
+                                   if config.compute.container_insights else ecs.ContainerInsights.DISABLED,
+                                   enable_fargate_capacity_providers=True)
+        self.host_capacity = self._shared_host(vpc, private_subnets, ecs_sg)
+        self.namespace = servicediscovery.PrivateDnsNamespace(self, "Namespace", name=config.namespace, vpc=vpc)
+        self.discovery = {entry.name: self._discovery_service(entry.name) for entry in config.service_discovery}
+        self.load_balancer, self.listener = self._load_balancer(vpc, public_subnets, alb_sg, buckets["logs"])
+        self.backtest_dlq, self.backtest_queue = self._queues()
+
+        self.shared_host = self.host_capacity.auto_scaling_group if self.host_capacity else None
+        self.services = {}
+        for spec in sorted(config.services, key=lambda s: s.name != DEFAULT_SERVICE):
+            placement = (FargatePlacement(subnets=private_subnets, security_group=ecs_sg)
+                         if self.host_capacity is None else SharedHostPlacement(
+                             capacity_provider=self.host_capacity.capacity_provider_name,
+                             memory_reservation_mib=config.profile.consolidated_host.reservation(spec.name)))
+            self.services[spec.name] = TradaiService(
+                self, pascal(spec.name), cluster=self.cluster, placement=placement,
+                discovery=self.discovery[spec.name],
+                load_balancing=self._routing(spec.name, vpc),
+                props=self._service_props(spec))
+            cdk.Tags.of(self.services[spec.name]).add("Service", spec.name)
+        self.task_definitions = {task.name: self._on_demand_task(task) for task in config.on_demand_tasks}
+
+    def _frozen(self, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
+        return ec2.SecurityGroup.from_security_group_id(self, construct_id, group.security_group_id,
+                                                        mutable=False, allow_all_outbound=False)
+
+    def _repositories(self) -> dict[str, ecr.Repository]:
+        config = self.config
+        images = sorted({s.image for s in config.services} | {t.image for t in config.on_demand_tasks})
+        return {image: ecr.Repository(
+            self, f"{pascal(image)}Repository", repository_name=config.naming.name(image),
+            image_scan_on_push=True, removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[ecr.LifecycleRule(description="Keep the newest images",
+                                               max_image_count=config.compute.ecr_keep_images)])
+            for image in images}
+
+    def _image(self, image: str) -> ecs.ContainerImage:
+        tag = self.node.try_get_context("image_tag") or self.config.compute.image_tag
+        return ecs.ContainerImage.from_ecr_repository(self.repositories[image], tag=tag)
+
+    def _shared_host(self, vpc, subnets, security_group) -> ecs.AsgCapacityProvider | None:
+        """Dev/staging: one EC2 host carries all four services (spec 10)."""
+        config = self.config
+        if config.profile.compute_mode is not ComputeMode.CONSOLIDATED_EC2:
+            return None
+        host = config.profile.consolidated_host
+        group = autoscaling.AutoScalingGroup(
+            self, "SharedHost", vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
+            auto_scaling_group_name=config.naming.name("ecs-host"),
+            instance_type=ec2.InstanceType(host.instance_type),
+            machine_image=ec2.MachineImage.from_ssm_parameter(host.ami_ssm_parameter,
+                                                             os=ec2.OperatingSystemType.LINUX),
+            security_group=security_group, require_imdsv2=True, min_capacity=1, max_capacity=1,
+            ssm_session_permissions=True, health_checks=autoscaling.HealthChecks.ec2(),
+            block_devices=[autoscaling.BlockDevice(device_name="/dev/xvda", volume=autoscaling.BlockDeviceVolume.ebs(
+                30, encrypted=True, volume_type=autoscaling.EbsDeviceVolumeType.GP3))])
+        group.add_user_data(f"echo ECS_RESERVED_MEMORY={host.ecs_reserved_memory_mib} >> /etc/ecs/ecs.config")
+        # ECS managed draining replaces CDK's SNS + Lambda drain hook.
+        provider = ecs.AsgCapacityProvider(self, "SharedHostCapacity", auto_scaling_group=group,
+                                           capacity_provider_name=config.naming.name("ecs-host-capacity"),
+                                           enable_managed_termination_protection=False,
+                                           enable_managed_draining=True)
+        self.cluster.add_asg_capacity_provider(provider)
+        return provider
+
+    def _discovery_service(self, name: str) -> servicediscovery.Service:
+        """A records for awsvpc tasks; SRV for services on the shared host (ECS allows only SRV in bridge mode)."""
+        on_shared_host = self.host_capacity is not None and name in {s.name for s in self.config.services}
+        record = servicediscovery.DnsRecordType.SRV if on_shared_host else servicediscovery.DnsRecordType.A
+        return self.namespace.create_service(f"{pascal(name)}Discovery", name=name, dns_record_type=record,
+                                             dns_ttl=cdk.Duration.seconds(10))
+
+    def _load_balancer(self, vpc, subnets, security_group, logs_bucket):
+        config = self.config
+        alb = elbv2.ApplicationLoadBalancer(
+            self, "LoadBalancer", vpc=vpc, internet_facing=True, security_group=security_group,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)), load_balancer_name=config.naming.name("alb"),
+            drop_invalid_header_fields=True, deletion_protection=config.profile.deletion_protection)
+        alb.set_attribute("access_logs.s3.enabled", "true")
+        alb.set_attribute("access_logs.s3.bucket", logs_bucket.bucket_name)
+        alb.set_attribute("access_logs.s3.prefix", "alb")
+        certificate = config.profile.certificate_arn
+        if certificate is None:
+            return alb, alb.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False)
+        alb.add_redirect(source_port=80, target_port=443, open=False)
+        return alb, alb.add_listener(
+            "Https", port=443, protocol=elbv2.ApplicationProtocol.HTTPS, open=False,
+            certificates=[elbv2.ListenerCertificate.from_arn(certificate)],
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS)
+
+    def _routing(self, service: str, vpc) -> LoadBalancing:
+        if service == DEFAULT_SERVICE:
+            return LoadBalancing(listener=self.listener, vpc=vpc)
+        condition = (elbv2.ListenerCondition.path_patterns(ALB_PATHS[service]) if service in ALB_PATHS
+                     else elbv2.ListenerCondition.http_header(SERVICE_HEADER, [service]))
+        return LoadBalancing(listener=self.listener, vpc=vpc, priority=RULE_PRIORITIES[service],
+                             conditions=[condition])
+
+    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """Spec 6: the FIFO backtest queue and its dead-letter queue."""
+        config = self.config
+
+        def fifo_name(spec: QueueSpec) -> str:
+            return f"{config.naming.name(spec.base_name)}.fifo"
+
+        dlq_spec, queue_spec = config.backtest_dlq, config.backtest_queue
+        dlq = sqs.Queue(self, "BacktestDlq", queue_name=fifo_name(dlq_spec), fifo=dlq_spec.fifo,
+                        retention_period=cdk.Duration.seconds(dlq_spec.retention_seconds),
+                        encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        queue = sqs.Queue(
+            self, "BacktestQueue", queue_name=fifo_name(queue_spec), fifo=queue_spec.fifo,
+            content_based_deduplication=queue_spec.content_based_deduplication,
+            visibility_timeout=cdk.Duration.seconds(queue_spec.visibility_timeout_seconds),
+            retention_period=cdk.Duration.seconds(queue_spec.retention_seconds),
+            receive_message_wait_time=cdk.Duration.seconds(queue_spec.receive_wait_seconds),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=dlq_spec.max_receive_count),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        return dlq, queue
+
+    def _access(self, access: Access) -> tuple[dict[str, str], dict[str, ecs.Secret], list]:
+        """Environment variables, ECS secrets and grants for one workload's ``Access``."""
+        env, secrets, grants = {}, {}, []
+        for keys, suffix, source, grant in (
+                (access.tables_rw, "TABLE", self._tables, "grant_read_write"),
+                (access.tables_read, "TABLE", self._tables, "grant_read"),
+                (access.buckets_rw, "BUCKET", self._buckets, "grant_read_write"),
+                (access.buckets_read, "BUCKET", self._buckets, "grant_read")):
+            for key in keys:
+                resource = source[key]
+                env[_env_name(key, suffix)] = resource.table_name if suffix == "TABLE" else resource.bucket_name
+                grants.append(getattr(resource, grant))
+        for name in access.secrets:
+            variable = name.split("/", 1)[1].upper().replace("-", "_")
+            secrets[variable] = ecs.Secret.from_secrets_manager(self._secrets[name])
+        return env, secrets, grants
+
+    def _service_props(self, spec) -> ServiceProps:
+        config = self.config
+        env, secrets, grants = self._access(SERVICE_ACCESS[spec.name])
+        env.update({"TRADAI_ENV": config.env, "SERVICE_NAME": spec.name, "PORT": str(spec.port)})
+        if spec.name == "backend-api":
+            env.update(self._executor_environment())
+            grants.append(self.backtest_queue.grant_send_messages)
+        return ServiceProps(
+            service_name=config.naming.name(spec.name), family=config.naming.name(spec.name),
+            container_name=spec.name, cpu=spec.cpu, memory_mib=spec.memory_mib, port=spec.port,
+            health_check_path=spec.health_check_path, desired_count=config.profile.service_desired_count,
+            image=self._image(spec.image), log_retention=self._retention, environment=env, secrets=secrets,
+            grants=grants)
+
+    def _executor_environment(self) -> dict[str, str]:
+        """BACKEND_EXECUTOR_MODE (spec 2.4) and what the chosen mode needs."""
+        mode = self.config.profile.executor_mode
+        env = {"BACKEND_EXECUTOR_MODE": mode.value}
+        if mode in (ExecutorMode.ECS, ExecutorMode.SQS):
+            env.update(ECS_CLUSTER=self.cluster.cluster_arn, ECS_TASK_PREFIX=self.config.task_family_prefix)
+        if mode is ExecutorMode.SQS:
+            env["SQS_QUEUE_URL"] = self.backtest_queue.queue_url
+        return env
+
+    def _on_demand_task(self, task: TaskSpec) -> ecs.FargateTaskDefinition:
+        """Desired count 0: the backtest pipeline runs these with per-run overrides (spec 2.2, 2.5)."""
+        config = self.config
+        env, secrets, grants = self._access(TASK_ACCESS[task.name])
+        role = iam.Role(self, f"{pascal(task.name)}TaskRole",
+                        assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+        for grant in grants:
+            grant(role)
+        family = f"{config.task_family_prefix}{task.name.removeprefix(config.task_family_prefix)}-{config.env}"
+        definition = ecs.FargateTaskDefinition(self, f"{pascal(task.name)}Task", family=family, cpu=task.cpu,
+                                               memory_limit_mib=task.memory_mib, task_role=role)
+        mlflow = config.service("mlflow")
+        env.update(dict(config.compute.strategy_env_defaults))
+        env.update({
+            "DYNAMODB_TABLE": self._tables["workflow-state"].table_name,
+            "S3_RESULTS_BUCKET": self._buckets["results"].bucket_name,
+            "ARCTICDB_S3_URI": f"s3://{self._buckets['arcticdb'].bucket_name}",
+            "MLFLOW_TRACKING_URI": f"http://{mlflow.name}.{config.namespace}:{mlflow.port}"
+                                   f"{config.compute.mlflow_base_path}",
+        })
+        ports = {entry.name: entry.port for entry in config.service_discovery}
+        definition.add_container(
+            "strategy", image=self._image(task.image), essential=True, environment=env, secrets=secrets,
+            port_mappings=[ecs.PortMapping(container_port=ports[task.name])] if task.name in ports else None,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=task.name, log_group=logs.LogGroup(
+                self, f"{pascal(task.name)}Logs", log_group_name=f"/ecs/{family}", retention=self._retention,
+                removal_policy=cdk.RemovalPolicy.DESTROY)))
+        cdk.Tags.of(definition).add("CapacityProvider", task.capacity_provider)
+        cdk.Tags.of(definition).add("Service", task.name)
+        return definition
+

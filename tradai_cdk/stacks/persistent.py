@@ -23,7 +23,7 @@ from constructs import Construct
 
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_table import TradaiTable
-from .base import TradaiStack, log_retention, stateful_removal_policy
+from .base import TradaiStack, log_retention, pascal, stateful_removal_policy
 
 LOGS_BUCKET = "logs"
 ALB_LOG_PREFIX = "alb"
@@ -43,7 +43,7 @@ class PersistentStack(TradaiStack):
         config = self.config
         self.removal_policy = stateful_removal_policy(config)
         self.tables = {
-            spec.key: TradaiTable(self, _pascal(spec.key), table_name=config.naming.name(spec.key), spec=spec,
+            spec.key: TradaiTable(self, pascal(spec.key), table_name=config.naming.name(spec.key), spec=spec,
                                   deletion_protection=config.profile.deletion_protection,
                                   removal_policy=self.removal_policy)
             for spec in config.tables}
@@ -52,18 +52,19 @@ class PersistentStack(TradaiStack):
         self.secrets = self._secrets()
         self.user_pool, self.user_pool_client = self._user_pool()
 
-    def _buckets(self) -> dict[str, s3.Bucket]:
+    def _buckets(self) -> dict[str, TradaiBucket]:
         config = self.config
         by_component = {spec.component: spec for spec in config.buckets}
         ordered = [by_component[LOGS_BUCKET]] + [s for s in config.buckets if s.component != LOGS_BUCKET]
-        buckets: dict[str, s3.Bucket] = {}
+        buckets: dict[str, TradaiBucket] = {}
         for spec in ordered:
+            logs_bucket = buckets.get(LOGS_BUCKET)
             buckets[spec.component] = TradaiBucket(
-                self, f"{_pascal(spec.component)}Bucket", bucket_name=config.naming.name(spec.component),
+                self, f"{pascal(spec.component)}Bucket", bucket_name=config.naming.name(spec.component),
                 versioned=spec.versioned, removal_policy=self.removal_policy,
                 glacier_after_days=spec.glacier_after_days, expire_after_days=spec.expire_after_days,
-                access_logs=buckets.get(LOGS_BUCKET)).bucket
-        self._allow_log_delivery(buckets[LOGS_BUCKET])
+                access_logs=logs_bucket.bucket if logs_bucket else None)
+        self._allow_log_delivery(buckets[LOGS_BUCKET].bucket)
         return buckets
 
     def _allow_log_delivery(self, bucket: s3.Bucket) -> None:
@@ -92,7 +93,7 @@ class PersistentStack(TradaiStack):
             self, "DatabaseMasterSecret", username=DB_MASTER_USER, secret_name=self._secret_name("database-master"),
             exclude_characters=URL_UNSAFE)
         self.master_secret.apply_removal_policy(self.removal_policy)
-        log_groups = [logs.LogGroup(self, f"DatabaseLogs{_pascal(kind)}",
+        log_groups = [logs.LogGroup(self, f"DatabaseLogs{pascal(kind)}",
                                     log_group_name=f"/aws/rds/instance/{identifier}/{kind}",
                                     retention=log_retention(config.profile.log_retention_days),
                                     removal_policy=self.removal_policy)
@@ -136,7 +137,7 @@ class PersistentStack(TradaiStack):
         for spec in self.config.secrets:
             short = spec.name.split("/", 1)[1]
             secrets[spec.name] = secretsmanager.Secret(
-                self, f"{_pascal(short)}Secret", secret_name=self._secret_name(short),
+                self, f"{pascal(short)}Secret", secret_name=self._secret_name(short),
                 description=f"{spec.contents} (rotation: {spec.rotation})",
                 removal_policy=self.removal_policy, **generators[spec.name]())
         return secrets
@@ -176,6 +177,3 @@ class PersistentStack(TradaiStack):
             id_token_validity=cdk.Duration.hours(1), refresh_token_validity=cdk.Duration.days(30))
         return pool, client
 
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
