@@ -15,6 +15,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := 1
 
 .PHONY: help install test synth diff deploy deploy-local destroy-local clean
 
@@ -48,5 +49,11 @@ diff: install
 deploy: install
 	$(CDK) deploy '$(STAGE)/*'
 
+deploy-local: install
+	$(PY) -m local_emulator deploy $(if $(filter 1 yes true,$(KEEP)),--keep)
+
+destroy-local:
+	$(PY) -m local_emulator destroy
+
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .local-emulator

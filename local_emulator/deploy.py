@@ -1,0 +1,209 @@
+"""``deploy``: emulator up, real ``cdk synth/bootstrap/deploy``, smoke checks, drills, report.
+
+``--keep`` then leaves the emulator serving in the foreground until Ctrl-C or
+``destroy`` (which signals the pid in ``.local-emulator/emulator.json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from typing import Iterator
+
+import moto
+from botocore.exceptions import ClientError
+
+from tradai_cdk.config import config_for
+
+from . import ACCOUNT, ENV_NAME, REGION, STAGE, STATE_DIR, patches
+from .assembly import StackArtifact, stage_stacks
+from .cdk import run_cdk
+from .drills import run_drills
+from .report import classify, has_failures, render
+from .server import Emulator
+from .smoke import check_stack
+from .smoke.model import CheckContext, StackView
+
+ASSEMBLY = STATE_DIR / "cdk.out"
+PID_FILE = STATE_DIR / "emulator.json"
+LOG_FILE = STATE_DIR / "emulator.log"
+
+
+def deploy(keep: bool = False) -> int:
+    """Deploy every stack of the stage into a fresh emulator; 0 only if nothing FAILED or is MISSING."""
+    running = kept_emulator()
+    if running:
+        print(f"An emulator is already running (pid {running['pid']}, {running['endpoint']}): "
+              "run `make destroy-local` first.")
+        return 1
+    emulator = Emulator(LOG_FILE)
+    with _exit_on_signals():
+        try:
+            endpoint = emulator.start()
+            PID_FILE.write_text(json.dumps({"pid": os.getpid(), "endpoint": endpoint}))
+            _isolate_environment(emulator.aws_env())
+            print(f"local emulator: moto {moto.__version__} at {endpoint} (server log {LOG_FILE})", flush=True)
+            ok = _deploy_and_check(emulator)
+            if keep:
+                _serve(endpoint)
+            return 0 if ok else 1
+        finally:
+            emulator.stop()
+            PID_FILE.unlink(missing_ok=True)
+
+
+def destroy() -> int:
+    """Stop an emulator left running by ``deploy --keep``."""
+    running = kept_emulator()
+    if not running:
+        PID_FILE.unlink(missing_ok=True)
+        print("No local emulator is running.")
+        return 0
+    os.kill(running["pid"], signal.SIGTERM)
+    for _ in range(100):
+        if not _is_ours(running["pid"]):
+            print(f"Stopped the local emulator (pid {running['pid']}).")
+            return 0
+        time.sleep(0.1)
+    print(f"The emulator (pid {running['pid']}) did not stop within 10 s.")
+    return 1
+
+
+def kept_emulator() -> dict | None:
+    """The pid file's content if that pid is a live local_emulator process."""
+    try:
+        info = json.loads(PID_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if _is_ours(info.get("pid", -1)) else None
+
+
+def _deploy_and_check(emulator: Emulator) -> bool:
+    """synth, bootstrap, deploy; the report runs even after a failed deploy, to name what is missing."""
+    steps = {
+        "synth": ("synth", "--quiet", "--output", str(ASSEMBLY), f"{STAGE}/*"),
+        "bootstrap": ("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--app", str(ASSEMBLY)),
+        "deploy": ("deploy", f"{STAGE}/*", "--app", str(ASSEMBLY), "--require-approval", "never",
+                   "--method=direct", "--progress", "events"),
+    }
+    shutil.rmtree(ASSEMBLY, ignore_errors=True)
+    for name, args in steps.items():
+        _banner(f"cdk {name}")
+        if run_cdk(*args) != 0:
+            print(f"\ncdk {name} FAILED (its output is above).")
+            _print_emulator_errors()
+            if name == "deploy":
+                _check(emulator)
+            return False
+    return _check(emulator)
+
+
+def _check(emulator: Emulator) -> bool:
+    """Smoke-check every stack, run the drills, print the report; True if all is well."""
+    _banner(f"smoke check against config_for({ENV_NAME!r})")
+    artifacts = stage_stacks(ASSEMBLY, STAGE)
+    views = {a.construct_id: StackView(a, _deployed(emulator, a)) for a in artifacts}
+    ctx = CheckContext(config_for(ENV_NAME), views, emulator.client, emulator.aws_env())
+    stacks, notes = {}, {}
+    for artifact in artifacts:
+        key = f"{artifact.stack_name} ({STAGE}/{artifact.construct_id})"
+        stacks[key], notes[key] = _stack_rows(views[artifact.construct_id], ctx)
+    drills = run_drills(ctx)
+    print(render(stacks, notes))
+    print("\n== handler drills ==")
+    for drill in drills:
+        print(f"   {drill.status:<8} {drill.name}: {drill.detail}")
+    failed = has_failures(stacks) or any(d.status == "FAILED" for d in drills)
+    print("\nlocal deploy FAILED: see the FAILED / MISSING rows and drills above." if failed else
+          "\nlocal deploy OK: nothing FAILED or MISSING (CREATED and IGNORED rows are not verified).")
+    return not failed
+
+
+def _stack_rows(view: StackView, ctx: CheckContext) -> tuple[list, list[str]]:
+    """Report rows and notes of one stack, from its checkers and what the patches recorded."""
+    artifact = view.artifact
+    mine = [{lid: text for (stack, lid), text in record.items() if stack == artifact.stack_name}
+            for record in (patches.FAULTS, patches.BLOCKED, patches.SKIPPED_OUTPUTS)]
+    faults, blocked, skipped_outputs = mine
+    notes = [f"output {name} not produced by the emulator: {why}" for name, why in skipped_outputs.items()]
+    if not artifact.resources:
+        notes.append("no resources: the CLI skips this stack")
+    elif not view.deployed:
+        notes.append("stack not created in the emulator")
+    findings = check_stack(view, ctx).items if view.deployed else []
+    rows = classify({lid: body["Type"] for lid, body in artifact.resources.items()}, view.deployed,
+                    patches.implemented, findings, faults, blocked)
+    return rows, notes
+
+
+def _deployed(emulator: Emulator, artifact: StackArtifact) -> dict[str, str]:
+    """Logical id -> physical id of what the emulator created (ignored types are absent)."""
+    try:
+        pages = emulator.client("cloudformation").get_paginator("list_stack_resources").paginate(
+            StackName=artifact.stack_name)
+        return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+                for page in pages for r in page["StackResourceSummaries"]
+                if r["LogicalResourceId"] and r["ResourceStatus"] == "CREATE_COMPLETE"}
+    except ClientError:
+        return {}
+
+
+def _serve(endpoint: str) -> None:
+    print(f"""
+The emulator keeps running at {endpoint} (pid {os.getpid()}). Point the AWS CLI or boto3 at it:
+  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\
+         AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}
+  aws cloudformation describe-stacks; aws ec2 describe-route-tables
+  boto3.client("ec2", endpoint_url="{endpoint}", region_name="{REGION}",
+               aws_access_key_id="testing", aws_secret_access_key="testing")
+Stop it with Ctrl-C here, or `make destroy-local` from another shell.""", flush=True)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        print("Stopping the emulator.")
+
+
+def _isolate_environment(aws_env: dict[str, str]) -> None:
+    """Drop every inherited AWS_* setting (profiles, keys, endpoints) and use the emulator's only."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        del os.environ[name]
+    missing = str(STATE_DIR / "no-aws-config")
+    os.environ.update(aws_env, AWS_CONFIG_FILE=missing, AWS_SHARED_CREDENTIALS_FILE=missing)
+
+
+def _print_emulator_errors(lines: int = 20) -> None:
+    errors = [line for line in LOG_FILE.read_text().splitlines() if " - - [" not in line]
+    if errors:
+        print(f"Last emulator log lines ({LOG_FILE}):")
+        print("\n".join(f"   {line}" for line in errors[-lines:]))
+
+
+def _banner(text: str) -> None:
+    print(f"\n---- {text} ----", flush=True)
+
+
+def _is_ours(pid: int) -> bool:
+    try:
+        return b"local_emulator" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _exit_on_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP unwind as KeyboardInterrupt (even if SIGINT was inherited as
+    ignored), so the CLI's process group and the server are always stopped."""
+    def stop(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

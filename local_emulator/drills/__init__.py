@@ -1,0 +1,52 @@
+"""Handler drills: run a deployed function's handler in-process against the emulator.
+
+moto cannot run Lambda code without Docker, so a drill imports the handler
+from the function's synthesized code asset, with the deployed function's
+Handler and Environment plus the emulator endpoint, and checks what it did.
+``DRILLS`` maps a config Lambda name (``cfg.lambdas``) to its drill; a drill
+is ``drill(ctx, invoke) -> detail``, where ``invoke(event)`` runs the handler,
+and raises (e.g. ``invoke.DrillFailure``) when the emulator state is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
+
+from ..smoke.model import CheckContext
+from . import nat_routes
+from .invoke import invoke_in_process
+
+Drill = Callable[[CheckContext, Callable[[dict], Any]], str]
+
+DRILLS: dict[str, Drill] = {
+    "update-nat-routes": nat_routes.failover,
+}
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    name: str
+    status: str
+    detail: str
+
+
+def run_drills(ctx: CheckContext) -> list[DrillResult]:
+    """Run each drill whose function is deployed; a drill without its function is SKIPPED."""
+    results = []
+    for key, drill in DRILLS.items():
+        name = ctx.cfg.function_name(key)
+        found = [(view, fn) for view in ctx.views.values()
+                 for fn in view.of_type("AWS::Lambda::Function") if fn.physical_id == name]
+        if not found:
+            results.append(DrillResult(name, "SKIPPED", "function not deployed"))
+            continue
+        view, fn = found[0]
+        try:
+            detail = drill(ctx, partial(invoke_in_process, ctx, view, fn))
+            results.append(DrillResult(name, "PASSED", detail))
+        except Exception as exc:  # noqa: BLE001 - every drill error is a reported failure
+            results.append(DrillResult(name, "FAILED", f"{type(exc).__name__}: {exc}"))
+    return results
+

@@ -1,0 +1,79 @@
+"""NAT failover drill: launch events for the NAT instance and its replacement move the default route."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from tradai_cdk.config.model import SubnetTier
+
+from .. import ACCOUNT, REGION, patches
+from ..smoke import foundation
+from ..smoke.model import CheckContext
+from .invoke import DrillFailure
+
+LAUNCHING = foundation.LAUNCHING
+
+
+def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
+    """Hook the current NAT instance, terminate it, hook the replacement; check route + CONTINUE each time."""
+    view = ctx.views["Foundation"]
+    ec2, autoscaling = ctx.client("ec2"), ctx.client("autoscaling")
+    subnets = foundation.deployed_subnets(view, ec2, ctx.cfg)
+    table = foundation.route_table_of(view, ec2, ctx.cfg, SubnetTier.PRIVATE, subnets)
+    group = foundation.nat_group(view, ctx, subnets)
+    if table is None or group is None:
+        raise DrillFailure("no private route table or NAT Auto Scaling group deployed")
+    hook = _launch_hook(view, group["AutoScalingGroupName"])
+    first = _launch(ctx, invoke, group, hook, table["RouteTableId"])
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=False)
+    group = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[group["AutoScalingGroupName"]])["AutoScalingGroups"][0]
+    second = _launch(ctx, invoke, group, hook, table["RouteTableId"])
+    if second == first:
+        raise DrillFailure(f"the group did not replace terminated instance {first}")
+    return (f"{table['RouteTableId']} {foundation.DEFAULT_ROUTE} -> {first}, after replacement -> {second}; "
+            f"lifecycle hook {hook} completed with CONTINUE both times")
+
+
+def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) -> str:
+    """Send the launch event of the group's instance; return its id once route and hook are right."""
+    instance_id = group["Instances"][0]["InstanceId"]
+    token = str(uuid.uuid4())
+    outcome = invoke(_launch_event(group, hook, instance_id, token))
+    if outcome.result.get("status") != "continued":
+        raise DrillFailure(f"handler returned {outcome.result}; log: {outcome.log[-2000:]}")
+    ec2 = ctx.client("ec2")
+    route = foundation.default_route(ec2.describe_route_tables(RouteTableIds=[table_id])["RouteTables"][0])
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    interfaces = {eni["NetworkInterfaceId"] for eni in instance["NetworkInterfaces"]}
+    if route is None or not (route.get("InstanceId") == instance_id or route.get("NetworkInterfaceId") in interfaces):
+        raise DrillFailure(f"{table_id} {foundation.DEFAULT_ROUTE} route is {route}, not via {instance_id}")
+    expected = {"AutoScalingGroupName": group["AutoScalingGroupName"], "LifecycleHookName": hook,
+                "LifecycleActionToken": token, "InstanceId": instance_id, "LifecycleActionResult": "CONTINUE"}
+    if expected not in patches.LIFECYCLE_ACTIONS:
+        raise DrillFailure(f"no CompleteLifecycleAction {expected}; recorded {patches.LIFECYCLE_ACTIONS}")
+    return instance_id
+
+
+def _launch_hook(view, group_name: str) -> str:
+    """The launch hook declared on the group in the template (moto does not keep hooks)."""
+    group = view.by_physical_id("AWS::AutoScaling::AutoScalingGroup")[group_name]
+    hooks = [h["LifecycleHookName"] for h in group.properties.get("LifecycleHookSpecificationList", [])
+             if h.get("LifecycleTransition") == LAUNCHING]
+    if not hooks:
+        raise DrillFailure(f"{group.logical_id} declares no {LAUNCHING} lifecycle hook")
+    return hooks[0]
+
+
+def _launch_event(group: dict, hook: str, instance_id: str, token: str) -> dict:
+    """The EventBridge event Auto Scaling emits for a launch lifecycle action."""
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "EC2 Instance-launch Lifecycle Action",
+        "source": "aws.autoscaling", "account": ACCOUNT, "region": REGION,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resources": [group["AutoScalingGroupARN"]],
+        "detail": {"LifecycleActionToken": token, "AutoScalingGroupName": group["AutoScalingGroupName"],
+                   "LifecycleHookName": hook, "EC2InstanceId": instance_id, "LifecycleTransition": LAUNCHING},
+    }

@@ -1,0 +1,188 @@
+"""The harness's patches to moto 5.2.5, applied in-process before the server starts.
+
+Each one fixes the emulator, never the app; none makes a resource look verified:
+
+1. A resource whose creation raises inside moto's CloudFormation is recorded in
+   ``FAULTS`` (stack, logical id) -> error and treated as not created. Unpatched,
+   CreateStack answers a bare HTTP 500 and every later ListStackResources of
+   that stack fails, so nobody could tell which resource broke. A resource that
+   needs ``Fn::GetAtt`` of a type moto does not implement, or a stack output
+   that moto could not produce, goes to ``BLOCKED`` instead (reported as
+   ignored by the emulator, not as an app failure).
+2. ``Fn::GetStackOutput``, which CDK emits for weak cross-stack references
+   (``@aws-cdk/core:defaultCrossStackReferences: weak``), is unknown to moto:
+   the consumer got the raw dict. The patch resolves it from the producer
+   stack's outputs, as CloudFormation does.
+3. An output referencing a resource of a type moto does not implement made
+   CreateStack crash (HTTP 500: ``'NoneType' has no attribute
+   'has_cfn_attr'``). Such outputs are left out and listed in ``SKIPPED_OUTPUTS``.
+4. ``AWS::EC2::SubnetRouteTableAssociation`` is recorded by moto but never
+   applied, so DescribeRouteTables shows no association. The patch also makes
+   the association.
+5. ``Ref`` to an ``AWS::RDS::DBParameterGroup`` gave the model object instead
+   of the group name, which crashes every DBInstance using a custom group.
+6. ``CompleteLifecycleAction`` is not implemented (HTTP 500). The patch accepts
+   it for an existing Auto Scaling group and records it in ``LIFECYCLE_ACTIONS``
+   so the NAT drill can check what the handler sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import moto
+from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.models import cloudformation_backends
+from moto.core.responses import EmptyResult
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.subnets import SubnetRouteTableAssociation
+from moto.rds.models import DBParameterGroup
+
+MOTO_VERSION = "5.2.5"
+FAULTS: dict[tuple[str, str], str] = {}
+BLOCKED: dict[tuple[str, str], str] = {}
+SKIPPED_OUTPUTS: dict[tuple[str, str], str] = {}
+LIFECYCLE_ACTIONS: list[dict[str, str]] = []
+LOG = logging.getLogger("local_emulator.patches")
+
+_create = parsing.parse_and_create_resource
+_clean_json = parsing.clean_json
+_parse_output = parsing.parse_output
+_validate_outputs = parsing.ResourceMap.validate_outputs
+_associate = SubnetRouteTableAssociation.create_from_cloudformation_json
+
+
+class _Blocked(ValidationError):
+    """Raised where moto cannot go on because of a type it does not implement."""
+
+
+def implemented(resource_type: str) -> bool:
+    """Whether moto's CloudFormation creates resources of this type."""
+    return resource_type in parsing.get_model_map() or resource_type.startswith("Custom::")
+
+
+def _unimplemented_targets(value: Any, resources_map, intrinsics: tuple[str, ...]) -> list[str]:
+    """'LogicalId (Type)' of each resource of an unimplemented type that ``value`` references."""
+    if isinstance(value, list):
+        return [t for item in value for t in _unimplemented_targets(item, resources_map, intrinsics)]
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for key, inner in value.items():
+        if key in intrinsics:
+            target = inner[0] if key == "Fn::GetAtt" else inner
+            rtype = resources_map._resource_json_map.get(target, {}).get("Type")
+            if rtype and not implemented(rtype):
+                found.append(f"{target} ({rtype})")
+        found += _unimplemented_targets(inner, resources_map, intrinsics)
+    return found
+
+
+def _create_or_record(logical_id, resource_json, resources_map, account_id, region_name):
+    key = (resources_map["AWS::StackName"], logical_id)
+    if key in FAULTS or key in BLOCKED:
+        return None
+    needs = _unimplemented_targets(resource_json.get("Properties", {}), resources_map, ("Fn::GetAtt",))
+    if needs:
+        BLOCKED[key] = f"needs Fn::GetAtt of {', '.join(needs)}, not implemented by moto"
+        return None
+    try:
+        return _create(logical_id, resource_json, resources_map, account_id, region_name)
+    except _Blocked as exc:
+        BLOCKED[key] = exc.message
+    except Exception as exc:  # noqa: BLE001 - any emulator error is reported, not raised
+        FAULTS[key] = f"{type(exc).__name__}: {exc}"
+        LOG.warning("%s/%s (%s) failed in moto: %s", *key, resource_json.get("Type"), FAULTS[key])
+    return None
+
+
+def _clean_json_with_stack_outputs(resource_json: Any, resources_map) -> Any:
+    if isinstance(resource_json, dict) and "Fn::GetStackOutput" in resource_json:
+        spec = _clean_json(resource_json["Fn::GetStackOutput"], resources_map)
+        return _stack_output(spec, resources_map)
+    return _clean_json(resource_json, resources_map)
+
+
+def _stack_output(spec: dict, resources_map) -> str:
+    stack_name, output = spec["StackName"], spec["OutputName"]
+    if (stack_name, output) in SKIPPED_OUTPUTS:
+        raise _Blocked(message=f"needs output {output} of {stack_name}: {SKIPPED_OUTPUTS[stack_name, output]}")
+    backend = cloudformation_backends[resources_map._account_id][spec.get("Region") or resources_map._region_name]
+    stack = next((s for s in backend.stacks.values()
+                  if s.name == stack_name and not s.status.startswith("DELETE")), None)
+    value = next((o["OutputValue"] for o in (stack.outputs or []) if o["OutputKey"] == output), None) if stack else None
+    if value is None:
+        raise ValidationError(message=f"Fn::GetStackOutput: stack {stack_name} has no output {output}")
+    return value
+
+
+def _parse_output_if_implemented(output_logical_id, output_json, resources_map):
+    key = (resources_map["AWS::StackName"], output_logical_id)
+    needs = _unimplemented_targets(output_json.get("Value"), resources_map, ("Ref", "Fn::GetAtt"))
+    if needs:
+        SKIPPED_OUTPUTS[key] = f"references {', '.join(needs)}, not implemented by moto"
+        return None
+    try:
+        return _parse_output(output_logical_id, output_json, resources_map)
+    except _Blocked as exc:
+        SKIPPED_OUTPUTS[key] = exc.message
+        return None
+
+
+def _validate_implemented_outputs(self) -> None:
+    outputs = self._template.get("Outputs") or {}
+    template = self._template
+    self._template = {**template, "Outputs": {
+        name: body for name, body in outputs.items()
+        if not _unimplemented_targets(body.get("Value"), self, ("Ref", "Fn::GetAtt"))}}
+    try:
+        _validate_outputs(self)
+    finally:
+        self._template = template
+
+
+def _associate_too(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    association = _associate(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    ec2_backends[account_id][region_name].associate_route_table(association.route_table_id,
+                                                                 subnet_id=association.subnet_id)
+    return association
+
+
+def _complete_lifecycle_action(self: AutoScalingResponse) -> EmptyResult:
+    call = {name: self._get_param(name) for name in (
+        "AutoScalingGroupName", "LifecycleHookName", "LifecycleActionToken", "InstanceId",
+        "LifecycleActionResult")}
+    if call["AutoScalingGroupName"] not in self.autoscaling_backend.autoscaling_groups:
+        raise AutoScalingValidationError(f"No Auto Scaling group named {call['AutoScalingGroupName']}")
+    LIFECYCLE_ACTIONS.append(call)
+    return EmptyResult()
+
+
+def _parameter_group_name(self: DBParameterGroup) -> str:
+    return self.name
+
+
+PATCHES = (  # (owner, attribute, replacement), in the order of the list above
+    (parsing, "parse_and_create_resource", _create_or_record),
+    (parsing, "clean_json", _clean_json_with_stack_outputs),
+    (parsing, "parse_output", _parse_output_if_implemented),
+    (parsing.ResourceMap, "validate_outputs", _validate_implemented_outputs),
+    (SubnetRouteTableAssociation, "create_from_cloudformation_json", classmethod(_associate_too)),
+    (DBParameterGroup, "physical_resource_id", property(_parameter_group_name)),
+    (AutoScalingResponse, "complete_lifecycle_action", _complete_lifecycle_action),
+)
+
+
+def apply() -> None:
+    """Install the patches (idempotent) and clear what they recorded."""
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(f"local_emulator patches are written for moto {MOTO_VERSION}, found "
+                           f"{moto.__version__}: re-check each patch in {__file__} before changing the pin")
+    for owner, attribute, replacement in PATCHES:
+        setattr(owner, attribute, replacement)
+    for record in (FAULTS, BLOCKED, SKIPPED_OUTPUTS, LIFECYCLE_ACTIONS):
+        record.clear()

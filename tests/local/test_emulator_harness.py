@@ -1,0 +1,122 @@
+"""Fast tests of the local emulator harness: report classification, assembly reading, moto patches.
+
+No cdk CLI and no server: the patches are exercised on moto in-process.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_emulator import patches
+from local_emulator.assembly import stage_stacks
+from local_emulator.report import STACK_ROW, Status, classify, has_failures
+from local_emulator.smoke.model import Findings
+
+RESOURCES = {
+    "Vpc": "AWS::EC2::VPC",
+    "Sg": "AWS::EC2::SecurityGroup",
+    "Egress": "AWS::EC2::SecurityGroupEgress",
+    "Role": "AWS::IAM::Role",
+    "Subnet": "AWS::EC2::Subnet",
+    "Db": "AWS::RDS::DBInstance",
+    "Queue": "AWS::SQS::Queue",
+    "Consumer": "AWS::Lambda::Function",
+}
+
+
+def test_every_resource_gets_one_status_and_unverifiable_ones_are_never_verified():
+    findings = Findings()
+    findings.expect("Vpc", "CIDR", "10.0.0.0/16", "10.0.0.0/16")
+    findings.dropped("Vpc", "EnableDnsHostnames", True, True)  # template right, moto does not apply it
+    findings.ok("Sg", "name tradai-alb-sg")
+    findings.not_kept("Sg", "egress rules (2 in config)")
+    findings.expect("Subnet", "CIDR", "10.0.1.0/24", "10.0.9.0/24")
+    findings.dropped("Role", "MaxSessionDuration", 3600, 7200)  # template wrong: a failure, not "not kept"
+    findings.missing("security group tradai-rds-sg")
+    findings.expect(None, "NAT gateways in the VPC", 0, 0)
+
+    rows = classify(RESOURCES, deployed={"Vpc", "Sg", "Role", "Subnet"},
+                    supported=lambda t: t != "AWS::EC2::SecurityGroupEgress", findings=findings.items,
+                    faults={"Db": "AttributeError: boom"}, blocked={"Consumer": "needs Fn::GetAtt of X"})
+    status = {row.logical_id: row.status for row in rows if row.logical_id != STACK_ROW}
+
+    assert status == {
+        "Vpc": Status.CREATED, "Sg": Status.CREATED, "Egress": Status.IGNORED, "Role": Status.FAILED,
+        "Subnet": Status.FAILED, "Db": Status.MISSING, "Queue": Status.MISSING, "Consumer": Status.IGNORED,
+    }
+    by_id = {row.logical_id: row for row in rows}
+    assert "EnableDnsHostnames" in by_id["Vpc"].detail and "verified: CIDR 10.0.0.0/16" in by_id["Vpc"].detail
+    assert "MaxSessionDuration in the template: expected 3600, got 7200" in by_id["Role"].detail
+    assert "AttributeError: boom" in by_id["Db"].detail
+    assert "expected 10.0.1.0/24, got 10.0.9.0/24" in by_id["Subnet"].detail
+    assert [(r.status, r.detail) for r in rows if r.logical_id == STACK_ROW] == [
+        (Status.MISSING, "security group tradai-rds-sg"), (Status.VERIFIED, "NAT gateways in the VPC 0")]
+    assert has_failures({"stack": rows})
+    assert not has_failures({"stack": [r for r in rows if r.status not in (Status.FAILED, Status.MISSING)]})
+
+
+def test_stage_stacks_reads_the_stage_assembly(tmp_path):
+    stage = tmp_path / "assembly-TradaiDev"
+    stage.mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
+        "Tree": {"type": "cdk:tree"},
+        "assembly-TradaiDev": {"type": "cdk:cloud-assembly",
+                               "properties": {"directoryName": stage.name, "displayName": "TradaiDev"}}}}))
+    (stage / "manifest.json").write_text(json.dumps({"artifacts": {
+        "F.assets": {"type": "cdk:asset-manifest"},
+        "F": {"type": "aws:cloudformation:stack", "displayName": "TradaiDev/Foundation",
+              "properties": {"templateFile": "F.template.json", "stackName": "tradai-foundation-dev"}}}}))
+    (stage / "F.template.json").write_text(json.dumps({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC"}}}))
+
+    [stack] = stage_stacks(tmp_path, "TradaiDev")
+
+    assert (stack.construct_id, stack.stack_name, stack.directory) == ("Foundation", "tradai-foundation-dev", stage)
+    assert stack.resources == {"Vpc": {"Type": "AWS::EC2::VPC"}}
+
+
+@pytest.fixture
+def patched_moto(monkeypatch):
+    """moto in-process with the harness patches, undone after the test."""
+    for owner, attribute, replacement in patches.PATCHES:
+        monkeypatch.setattr(owner, attribute, replacement, raising=False)
+    for record in (patches.FAULTS, patches.BLOCKED, patches.SKIPPED_OUTPUTS, patches.LIFECYCLE_ACTIONS):
+        record.clear()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        yield tuple(boto3.client(service, region_name="eu-central-1") for service in ("cloudformation", "ec2"))
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse")
+def test_patches_resolve_weak_references_and_name_what_moto_cannot_build(patched_moto):
+    cloudformation, ec2 = patched_moto
+    producer = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+    }, "Outputs": {"VpcRef": {"Value": {"Ref": "Vpc"}}, "AlarmArn": {"Value": {"Fn::GetAtt": ["Alarm", "Arn"]}}}}
+    vpc_ref = {"Fn::GetStackOutput": {"StackName": "producer", "Region": "eu-central-1", "OutputName": "VpcRef"}}
+    consumer = {"Resources": {
+        "Table": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": vpc_ref}},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": vpc_ref, "CidrBlock": "10.0.1.0/24"}},
+        "Association": {"Type": "AWS::EC2::SubnetRouteTableAssociation",
+                        "Properties": {"SubnetId": {"Ref": "Subnet"}, "RouteTableId": {"Ref": "Table"}}},
+        "Broken": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": vpc_ref, "CidrBlock": "192.168.0.0/24"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": {"Fn::GetStackOutput": {"StackName": "producer", "OutputName": "AlarmArn"}}}},
+    }}
+
+    cloudformation.create_stack(StackName="producer", TemplateBody=json.dumps(producer))
+    cloudformation.create_stack(StackName="consumer", TemplateBody=json.dumps(consumer))
+
+    [vpc_id] = [o["OutputValue"] for o in cloudformation.describe_stacks(StackName="producer")["Stacks"][0]["Outputs"]]
+    [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                 {"Name": "association.main", "Values": ["false"]}])["RouteTables"]
+    assert [a["SubnetId"] for a in table["Associations"]] == [
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]]
+    assert list(patches.FAULTS) == [("consumer", "Broken")]
+    assert list(patches.BLOCKED) == [("consumer", "Queue")]
+    assert "Alarm (AWS::CloudWatch::Alarm)" in patches.SKIPPED_OUTPUTS["producer", "AlarmArn"]
