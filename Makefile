@@ -17,7 +17,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := 1
 
-.PHONY: help install test synth diff deploy deploy-local destroy-local clean
+.PHONY: help install test synth diff deploy deploy-local destroy-local bench clean
 
 help:
 	@echo "make deploy-local   deploy TradaiDev into a local AWS emulator and verify it (KEEP=1 keeps it running)"
@@ -25,6 +25,7 @@ help:
 	@echo "make synth          write cdk.out/ for all three stages (no AWS credentials needed)"
 	@echo "make diff STAGE=TradaiProd     cdk diff against a real account"
 	@echo "make deploy STAGE=TradaiProd   cdk deploy 'STAGE/*' to a real account"
+	@echo "make bench          synth wall time and peak memory"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,9 @@ deploy-local: install
 
 destroy-local:
 	$(PY) -m local_emulator destroy
+
+bench: install
+	$(PY) bench/synth_benchmark.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .local-emulator

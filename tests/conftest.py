@@ -51,3 +51,16 @@ def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
 @pytest.fixture(scope="session")
 def templates(synthesized) -> dict[tuple[str, str], Template]:
     return {key: stack.template for key, stack in synthesized.items()}
+
+
+def _per_environment(stack: str):
+    """A fixture yielding (env, template JSON) of ``stack`` for each environment."""
+    @pytest.fixture(params=ENVIRONMENTS, name=stack)
+    def fixture(request, synthesized):
+        return request.param, synthesized[(request.param, stack)].json
+    return fixture
+
+
+foundation = _per_environment("foundation")
+persistent = _per_environment("persistent")
+compute = _per_environment("compute")

@@ -6,11 +6,6 @@ import spec
 from cfn import ref, resources, tags
 
 
-@pytest.fixture(params=spec.ENVIRONMENTS)
-def compute(request, synthesized):
-    return request.param, synthesized[(request.param, "compute")].json
-
-
 def _task_definitions(template):
     return {p["Family"]: p for p in resources(template, "AWS::ECS::TaskDefinition").values()}
 

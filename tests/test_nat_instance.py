@@ -1,14 +1,7 @@
 """Spec section 1.4 (and 7's tradai-update-nat-routes row): NAT-instance HA."""
 
-import pytest
-
 import spec
 from cfn import as_list, by_name_tag, ref, resources, statements
-
-
-@pytest.fixture(params=spec.ENVIRONMENTS)
-def foundation(request, synthesized):
-    return request.param, synthesized[(request.param, "foundation")].json
 
 
 def _only(template, resource_type):

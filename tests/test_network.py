@@ -1,16 +1,9 @@
 """Spec sections 1.1-1.3 and 9.1: VPC, subnets, route tables, endpoints, flow logs."""
 
-import pytest
-
 import spec
 from cfn import by_name_tag, ref, resources, tags
 
 RT_NAMES = {"Public RT": "public-rt", "Private RT": "private-rt", "Database RT": "database-rt"}
-
-
-@pytest.fixture(params=spec.ENVIRONMENTS)
-def foundation(request, synthesized):
-    return request.param, synthesized[(request.param, "foundation")].json
 
 
 def test_vpc_cidr_dns_and_name(foundation):
@@ -20,14 +13,12 @@ def test_vpc_cidr_dns_and_name(foundation):
     assert vpc["EnableDnsHostnames"] is True and vpc["EnableDnsSupport"] is True
     assert tags(vpc)["Name"] == f"tradai-vpc-{env}"
 
-
 def test_exactly_the_six_spec_subnets(foundation):
     env, template = foundation
     subnets = by_name_tag(template, "AWS::EC2::Subnet")
     expected = {f"tradai-{name.lower()}-{env}": (az, cidr) for name, az, cidr, _ in spec.SUBNETS}
     assert {name: (p["AvailabilityZone"], p["CidrBlock"]) for name, (_, p) in subnets.items()} == expected
     assert all(p["MapPublicIpOnLaunch"] is False for _, p in subnets.values())
-
 
 def test_three_route_tables_with_spec_associations(foundation):
     env, template = foundation
@@ -40,7 +31,6 @@ def test_three_route_tables_with_spec_associations(foundation):
         subnet_id = subnets[f"tradai-{name.lower()}-{env}"][0]
         assert table_of_subnet[subnet_id] == tables[f"tradai-{RT_NAMES[rt]}-{env}"][0], name
 
-
 def test_only_the_public_route_table_routes_to_the_internet_gateway(foundation):
     env, template = foundation
     (igw_id,) = resources(template, "AWS::EC2::InternetGateway")
@@ -51,11 +41,9 @@ def test_only_the_public_route_table_routes_to_the_internet_gateway(foundation):
     (attachment,) = resources(template, "AWS::EC2::VPCGatewayAttachment").values()
     assert ref(attachment["InternetGatewayId"]) == igw_id
 
-
 def test_no_nat_gateway_anywhere(foundation):
     _, template = foundation
     assert resources(template, "AWS::EC2::NatGateway") == {}
-
 
 def test_s3_and_dynamodb_gateway_endpoints_on_the_private_route_table(foundation):
     env, template = foundation
@@ -66,7 +54,6 @@ def test_s3_and_dynamodb_gateway_endpoints_on_the_private_route_table(foundation
         assert endpoint["VpcEndpointType"] == "Gateway"
         assert [ref(table) for table in endpoint["RouteTableIds"]] == [private_rt]
 
-
 def test_vpc_flow_logs_capture_all_traffic(foundation):
     env, template = foundation
     (flow_log,) = resources(template, "AWS::EC2::FlowLog").values()
@@ -75,7 +62,6 @@ def test_vpc_flow_logs_capture_all_traffic(foundation):
     assert flow_log["TrafficType"] == "ALL"
     groups = resources(template, "AWS::Logs::LogGroup")
     assert groups[ref(flow_log["LogDestination"])]["RetentionInDays"] == spec.LOG_RETENTION_DAYS[env]
-
 
 def test_vpc_and_subnets_are_retained_in_prod_only(foundation):
     env, template = foundation

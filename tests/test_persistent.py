@@ -6,11 +6,6 @@ import spec
 from cfn import ref, resources
 
 
-@pytest.fixture(params=spec.ENVIRONMENTS)
-def persistent(request, synthesized):
-    return request.param, synthesized[(request.param, "persistent")].json
-
-
 def _tables(template):
     return {p["TableName"]: p for p in resources(template, "AWS::DynamoDB::Table").values()}
 
