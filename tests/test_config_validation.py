@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from tradai_cdk.config import ConfigError, config_for, validate
-from tradai_cdk.config.model import SgRule
+from tradai_cdk.config.model import ExecutorMode, SgRule
 
 
 @pytest.fixture
@@ -119,3 +119,21 @@ def test_include_projection_without_attributes(dev):
     tables = (dataclasses.replace(table, gsis=table.gsis[:1] + gsis),) + dev.tables[1:]
     _expect(dataclasses.replace(dev, tables=tables), "tables[workflow-state].gsis[trace_id-index].non_key_attributes",
             "()", "exactly when the projection is INCLUDE")
+
+
+def test_services_that_do_not_fit_the_shared_host(dev):
+    host = dev.profile.consolidated_host
+    greedy = tuple((name, 1024) for name, _ in host.memory_reservations)
+    profile = dataclasses.replace(dev.profile, consolidated_host=dataclasses.replace(host, memory_reservations=greedy))
+    _expect(dataclasses.replace(dev, profile=profile), "consolidated_host.memory_reservations", "4096",
+            "what t3.small offers ECS")
+
+
+def test_shared_host_mode_without_a_host(dev):
+    profile = dataclasses.replace(dev.profile, consolidated_host=None)
+    _expect(dataclasses.replace(dev, profile=profile), "profile.consolidated_host", "None", "a host when")
+
+
+def test_executor_mode_without_its_resources(dev):
+    profile = dataclasses.replace(dev.profile, executor_mode=ExecutorMode.STEPFUNCTIONS)
+    _expect(dataclasses.replace(dev, profile=profile), "profile.executor_mode", "stepfunctions", "local, ecs, sqs")

@@ -140,7 +140,6 @@ ON_DEMAND_TASKS = (
 # that do not depend on the environment (the rest is wired from the deployed resources).
 COMPUTE = ComputeConfig(
     container_insights=True,
-    capacity_providers=("FARGATE", "FARGATE_SPOT"),
     image_tag="latest",
     ecr_keep_images=20,
     mlflow_base_path="/mlflow",

@@ -297,7 +297,6 @@ class ComputeConfig:
     """Cluster-wide settings of the compute tier (spec 2)."""
 
     container_insights: bool
-    capacity_providers: tuple[str, ...]
     image_tag: str
     ecr_keep_images: int
     mlflow_base_path: str

@@ -197,7 +197,12 @@ def _check_unique(field: str, values: Iterable[object]) -> None:
 def _check_one_of(field: str, value: object, allowed: Iterable[object]) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ConfigError(field, value, f"one of {', '.join(map(str, allowed))}")
+        raise ConfigError(field, _plain(value), f"one of {', '.join(str(_plain(a)) for a in allowed)}")
+
+
+def _plain(value: object) -> object:
+    """Enum members read as their configured value."""
+    return getattr(value, "value", value)
 
 
 def _check_range(field: str, value: int, bounds: tuple[int, int]) -> None:

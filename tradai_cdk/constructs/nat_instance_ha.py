@@ -44,11 +44,12 @@ class RouteFunctionProps:
 
 
 class NatInstanceHA(Construct):
-    """NAT instance (ASG min=max=desired=1) with a static EIP and a route-swap Lambda."""
+    """NAT instance ASG (``capacity`` = min, max, desired; one EIP serves one instance) and a route-swap Lambda."""
 
     def __init__(self, scope: Construct, construct_id: str, *, subnet: ec2.ISubnet,
                  security_group: ec2.ISecurityGroup, route_table_ids: Sequence[str],
                  instance_type: str, ami_parameter_name: str, auto_scaling_group_name: str,
+                 capacity: tuple[int, int, int],
                  name_tag: str, route_function: RouteFunctionProps, log_retention: logs.RetentionDays,
                  lifecycle_heartbeat: cdk.Duration = cdk.Duration.minutes(5),
                  health_check_grace: cdk.Duration = cdk.Duration.seconds(60)):
@@ -89,7 +90,7 @@ class NatInstanceHA(Construct):
 
         self.auto_scaling_group = autoscaling.CfnAutoScalingGroup(
             self, "Asg", auto_scaling_group_name=auto_scaling_group_name,
-            min_size="1", max_size="1", desired_capacity="1",
+            min_size=str(capacity[0]), max_size=str(capacity[1]), desired_capacity=str(capacity[2]),
             vpc_zone_identifier=[subnet.subnet_id],
             launch_template=autoscaling.CfnAutoScalingGroup.LaunchTemplateSpecificationProperty(
                 launch_template_id=self.launch_template.launch_template_id,

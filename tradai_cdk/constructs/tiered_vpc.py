@@ -33,11 +33,11 @@ class TieredVpc(Construct):
                  subnets: Sequence[SubnetLayout], name: Callable[[str], str],
                  gateway_endpoints: Sequence[str], endpoint_route_tables: Sequence[str],
                  flow_log_traffic_type: str, flow_log_retention: logs.RetentionDays,
-                 removal_policy: cdk.RemovalPolicy):
+                 removal_policy: cdk.RemovalPolicy, dns_hostnames: bool = True, dns_support: bool = True):
         super().__init__(scope, construct_id)
         region = cdk.Stack.of(self).region
-        self.cfn_vpc = ec2.CfnVPC(self, "Vpc", cidr_block=cidr, enable_dns_hostnames=True,
-                                  enable_dns_support=True, tags=[cdk.CfnTag(key="Name", value=name("vpc"))])
+        self.cfn_vpc = ec2.CfnVPC(self, "Vpc", cidr_block=cidr, enable_dns_hostnames=dns_hostnames,
+                                  enable_dns_support=dns_support, tags=[cdk.CfnTag(key="Name", value=name("vpc"))])
         self.cfn_vpc.apply_removal_policy(removal_policy)
         igw = ec2.CfnInternetGateway(self, "Igw", tags=[cdk.CfnTag(key="Name", value=name("igw"))])
         attachment = ec2.CfnVPCGatewayAttachment(self, "IgwAttachment", vpc_id=self.cfn_vpc.ref,

@@ -42,7 +42,8 @@ class FoundationStack(TradaiStack):
                      for s in net.subnets],
             gateway_endpoints=net.gateway_endpoints, endpoint_route_tables=[SubnetTier.PRIVATE.value],
             flow_log_traffic_type=net.flow_log_traffic_type, flow_log_retention=retention,
-            removal_policy=stateful_removal_policy(config))
+            removal_policy=stateful_removal_policy(config), dns_hostnames=net.dns_hostnames,
+            dns_support=net.dns_support)
         self.vpc = self.network.vpc
 
         self.security_groups = SecurityGroupSet(self, "SecurityGroups", vpc=self.vpc,
@@ -55,6 +56,7 @@ class FoundationStack(TradaiStack):
             security_group=self.security_groups["nat"],
             route_table_ids=[self.network.route_tables[SubnetTier.PRIVATE.value].ref],
             instance_type=nat.instance_type,
+            capacity=(nat.asg_min, nat.asg_max, nat.asg_desired),
             ami_parameter_name=nat.ami_ssm_parameter,
             auto_scaling_group_name=config.naming.name("nat-asg"),
             name_tag=config.naming.name("nat"),
