@@ -1,5 +1,7 @@
 """The synthesized idempotency table works with Powertools' idempotency utility (moto)."""
 
+from types import SimpleNamespace
+
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency import (
@@ -36,9 +38,11 @@ def test_powertools_deduplicates_with_the_tables_key_and_ttl_attribute(idempoten
     assert idempotency_table["TimeToLiveSpecification"]["AttributeName"] == EXPIRY_ATTR
     layer = DynamoDBPersistenceLayer(table_name=idempotency_table["TableName"], key_attr=KEY_ATTR,
                                      expiry_attr=EXPIRY_ATTR)
+    config = IdempotencyConfig()
+    config.register_lambda_context(SimpleNamespace(get_remaining_time_in_millis=lambda: 30_000))
     calls = []
 
-    @idempotent_function(data_keyword_argument="job", persistence_store=layer, config=IdempotencyConfig())
+    @idempotent_function(data_keyword_argument="job", persistence_store=layer, config=config)
     def submit(job: dict) -> dict:
         calls.append(job)
         return {"accepted": job["job_id"]}
