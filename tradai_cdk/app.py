@@ -12,7 +12,7 @@ from .config import ENVIRONMENTS, config_for
 from .stages import TradaiStage
 
 # Synth must work offline: without CDK_DEFAULT_ACCOUNT or `-c account=...`
-# the stages target this placeholder account (also the local emulator's).
+# the stages target this offline default account (also the local emulator's).
 OFFLINE_ACCOUNT = "123456789012"
 
 

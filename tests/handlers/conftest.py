@@ -27,7 +27,7 @@ _LOADER = botocore.loaders.create_loader()  # caches service models across per-t
 def client_response(status: int, parsed: dict) -> tuple[AWSResponse, dict]:
     """A `before-call` return value that short-circuits a botocore call with this response."""
     parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": status})
-    return AWSResponse("https://stub.invalid", status, {}, None), parsed
+    return AWSResponse("https://moto-unimplemented.invalid", status, {}, None), parsed
 
 
 def error_response(code: str, message: str) -> tuple[AWSResponse, dict]:
