@@ -2,20 +2,22 @@
 
 A checker is ``check(view, ctx, findings)``. ``TIER_CHECKERS`` maps a stack's
 construct id to its checkers; ``COMMON_CHECKERS`` run on every stack. A tier
-adds its module here, e.g. ``"Persistent": (persistent.check,)``.
+adds its module here.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from . import foundation, lambdas
+from . import compute, foundation, lambdas, persistent
 from .model import CheckContext, Findings, StackView
 
 Checker = Callable[[StackView, CheckContext, Findings], None]
 
 TIER_CHECKERS: dict[str, tuple[Checker, ...]] = {
     "Foundation": (foundation.check,),
+    "Persistent": (persistent.check,),
+    "Compute": (compute.check,),
 }
 COMMON_CHECKERS: tuple[Checker, ...] = (lambdas.check,)
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from tradai_cdk.config import TradaiConfig
 from tradai_cdk.config.model import SubnetTier
 
-from .model import CheckContext, Findings, StackView
+from .model import CheckContext, Findings, StackView, check_launch_template
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
@@ -206,7 +206,7 @@ def _nat(view, ctx, findings, subnets, groups) -> None:
                  if h.get("LifecycleTransition") == LAUNCHING]
         findings.dropped(lid, "launch lifecycle hook heartbeat s", nat.lifecycle_heartbeat_seconds,
                          hooks[0].get("HeartbeatTimeout") if hooks else None)
-        _launch_template(view, ec2, ctx, findings, group["LaunchTemplate"], groups.get("nat"))
+        _launch_template(view, ctx, findings, group["LaunchTemplate"], groups.get("nat"))
     addresses = view.of_type("AWS::EC2::EIP")
     if findings.expect(None, "Elastic IPs", 1, len(addresses)):
         described = ec2.describe_addresses(PublicIps=[addresses[0].physical_id])["Addresses"][0]
@@ -216,20 +216,13 @@ def _nat(view, ctx, findings, subnets, groups) -> None:
         findings.missing(f"Lambda function {function}")
 
 
-def _launch_template(view, ec2, ctx, findings, spec: dict, nat_group_id: Optional[str]) -> None:
+def _launch_template(view, ctx, findings, spec: dict, nat_group_id: Optional[str]) -> None:
     nat = ctx.cfg.nat
-    template = view.by_physical_id("AWS::EC2::LaunchTemplate").get(spec["LaunchTemplateId"])
-    if template is None:
-        findings.missing(f"launch template {spec['LaunchTemplateId']} of the NAT group")
+    checked = check_launch_template(view, ctx, findings, spec, owner="NAT", instance_type=nat.instance_type,
+                                    ami_parameter=nat.ami_ssm_parameter)
+    if checked is None:
         return
-    data = ec2.describe_launch_template_versions(LaunchTemplateId=spec["LaunchTemplateId"],
-                                                 Versions=[spec["Version"]])["LaunchTemplateVersions"][0]
-    data = data["LaunchTemplateData"]
-    lid = template.logical_id
-    findings.expect(lid, "instance type", nat.instance_type, data.get("InstanceType"))
-    findings.expect(lid, "IMDSv2 (HttpTokens)", "required", data.get("MetadataOptions", {}).get("HttpTokens"))
-    ami = ctx.client("ssm").get_parameter(Name=nat.ami_ssm_parameter)["Parameter"]["Value"]
-    findings.expect(lid, f"AMI from {nat.ami_ssm_parameter}", ami, data.get("ImageId"))
+    lid, data = checked
     attached = set(data.get("SecurityGroupIds", [])) | {
         g for eni in data.get("NetworkInterfaces", []) for g in eni.get("Groups", [])}
     findings.holds(lid, "NAT security group attached", nat_group_id in attached, sorted(attached))

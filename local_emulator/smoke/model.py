@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+
+from botocore.exceptions import ClientError
 
 from ..assembly import StackArtifact
 
@@ -37,9 +39,12 @@ class StackView:
         return self.artifact.stack_name
 
     def of_type(self, resource_type: str) -> list[Resource]:
-        return [Resource(lid, body["Type"], self.deployed[lid], body.get("Properties", {}))
-                for lid, body in self.artifact.resources.items()
-                if body["Type"] == resource_type and lid in self.deployed]
+        return [r for r in self.declared(resource_type) if r.logical_id in self.deployed]
+
+    def declared(self, resource_type: str) -> list[Resource]:
+        """Every template resource of the type, created or not (physical id "" if not)."""
+        return [Resource(lid, body["Type"], self.deployed.get(lid, ""), body.get("Properties", {}))
+                for lid, body in self.artifact.resources.items() if body["Type"] == resource_type]
 
     def by_physical_id(self, resource_type: str) -> dict[str, Resource]:
         return {r.physical_id: r for r in self.of_type(resource_type)}
@@ -91,6 +96,24 @@ class Findings:
         else:
             self.fail(logical_id, f"{what} in the template", expected, declared)
 
+    def applied(self, logical_id: str, what: str, expected: Any, actual: Any, declared: Any,
+                unset: Any = None) -> None:
+        """A property moto may drop: compared as deployed when the emulator shows a value other than
+        ``unset`` (its answer when nothing was applied), else only in the template (``dropped``)."""
+        if actual == unset:
+            self.dropped(logical_id, what, expected, declared)
+        else:
+            self.expect(logical_id, what, expected, actual)
+
+    def matches(self, logical_id: Optional[str], what: str, expected: dict, actual: dict) -> bool:
+        """Every entry of ``expected`` is in ``actual`` (which may hold more); a failure shows only the differences."""
+        wrong = {key: value for key, value in expected.items() if actual.get(key) != value}
+        if wrong:
+            self.fail(logical_id, what, wrong, {key: actual.get(key) for key in wrong})
+        else:
+            self.ok(logical_id, f"{what} {', '.join(f'{key}={value}' for key, value in expected.items())}")
+        return not wrong
+
     def holds(self, logical_id: Optional[str], what: str, condition: bool, otherwise: Any = "no") -> bool:
         """``what`` is verified if ``condition``, else failed with ``otherwise`` as the actual state."""
         if condition:
@@ -108,3 +131,49 @@ class CheckContext:
     views: dict[str, StackView]
     client: Callable[[str], Any]
     aws_env: dict[str, str]
+
+
+def named(view: StackView, findings: Findings, resource_type: str, name_property: str,
+          names: Iterable[Any]) -> dict[Any, Resource]:
+    """The created resources whose template ``name_property`` is one of ``names``, by name.
+
+    A name no template resource declares is MISSING; a declared one the emulator did not
+    create is left to that resource's own row (IGNORED or MISSING), so it never counts twice.
+    """
+    declared = {r.properties.get(name_property): r for r in view.declared(resource_type)}
+    names = list(names)
+    for name in names:
+        if name not in declared:
+            findings.missing(f"{resource_type} with {name_property} {name}")
+    return {name: declared[name] for name in names if name in declared and declared[name].logical_id in view.deployed}
+
+
+def optional(call: Callable[..., dict], missing: str, **kwargs: Any) -> Optional[dict]:
+    """``call(**kwargs)``, or None where the emulator answers error code ``missing`` (nothing configured)."""
+    try:
+        return call(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == missing:
+            return None
+        raise
+
+
+def check_launch_template(view: StackView, ctx: CheckContext, findings: Findings, spec: dict, *, owner: str,
+                          instance_type: str, ami_parameter: str) -> Optional[tuple[str, dict]]:
+    """Check an ASG's launch template (instance type, IMDSv2, AMI from its SSM parameter).
+
+    Returns the template's logical id and launch data for owner-specific checks, or None if it is missing.
+    """
+    template = view.by_physical_id("AWS::EC2::LaunchTemplate").get(spec["LaunchTemplateId"])
+    if template is None:
+        findings.missing(f"launch template {spec['LaunchTemplateId']} of the {owner} group")
+        return None
+    data = ctx.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=spec["LaunchTemplateId"], Versions=[spec["Version"]])["LaunchTemplateVersions"][0]
+    data = data["LaunchTemplateData"]
+    lid = template.logical_id
+    findings.expect(lid, "instance type", instance_type, data.get("InstanceType"))
+    findings.expect(lid, "IMDSv2 (HttpTokens)", "required", data.get("MetadataOptions", {}).get("HttpTokens"))
+    ami = ctx.client("ssm").get_parameter(Name=ami_parameter)["Parameter"]["Value"]
+    findings.expect(lid, f"AMI from {ami_parameter}", ami, data.get("ImageId"))
+    return lid, data

@@ -1,0 +1,200 @@
+"""Persistent tier: DynamoDB tables, S3 buckets, the PostgreSQL instance and its log groups.
+
+Secrets Manager and Cognito resources are not built by moto's CloudFormation: their rows
+say so (IGNORED BY EMULATOR), as do the bucket policies'.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from tradai_cdk.config.model import BucketSpec, KeyAttribute, SubnetTier
+
+from .foundation import deployed_subnets
+from .model import CheckContext, Findings, StackView, named, optional
+
+FOUNDATION = "Foundation"
+BILLING_MODE = "PAY_PER_REQUEST"  # spec 3.2: every table on demand and encrypted
+SSE_S3 = "AES256"  # spec 3.1: every bucket SSE-S3
+PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+GLACIER = "GLACIER"
+# What the persistent stack builds around the config: tradai-db-<env> with its log exports, the logs bucket.
+DB = "db"
+ENGINE = "postgres"
+RDS_LOG_EXPORTS = ("postgresql", "upgrade")
+LOGS_BUCKET = "logs"
+
+
+def check(view: StackView, ctx: CheckContext, findings: Findings) -> None:
+    """Compare the Persistent stack with ``cfg.tables``, ``cfg.buckets``, ``cfg.rds`` and the profile."""
+    _tables(view, ctx, findings)
+    _buckets(view, ctx, findings)
+    _database(view, ctx, findings)
+    identifier = ctx.cfg.naming.name(DB)
+    check_log_groups(view, ctx, findings, [f"/aws/rds/instance/{identifier}/{kind}" for kind in RDS_LOG_EXPORTS])
+
+
+def tier_subnet_ids(ctx: CheckContext, tier: SubnetTier) -> list[str]:
+    """Sorted ids of the Foundation stack's subnets of ``tier``."""
+    subnets = deployed_subnets(ctx.views[FOUNDATION], ctx.client("ec2"), ctx.cfg)
+    return sorted(subnets[s.name]["SubnetId"] for s in ctx.cfg.network.subnets_of(tier) if s.name in subnets)
+
+
+def check_log_groups(view: StackView, ctx: CheckContext, findings: Findings, names: Iterable[str]) -> None:
+    """Each named log group exists with the profile's retention."""
+    client = ctx.client("logs")
+    for name, resource in named(view, findings, "AWS::Logs::LogGroup", "LogGroupName", names).items():
+        groups = client.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        group = next((g for g in groups if g["logGroupName"] == name), {})
+        findings.expect(resource.logical_id, "retention days", ctx.cfg.profile.log_retention_days,
+                        group.get("retentionInDays"))
+
+
+def key_text(partition: KeyAttribute, sort: Optional[KeyAttribute] = None) -> str:
+    """``run_id:S`` or ``strategy_name:S + deployment_id:S``."""
+    return " + ".join(f"{key.name}:{key.type}" for key in (partition, sort) if key)
+
+
+def described_key_text(key_schema: list[dict], types: dict[str, str]) -> str:
+    """``key_text`` of a DescribeTable KeySchema, HASH first; ``types`` from its AttributeDefinitions."""
+    ordered = sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
+    return key_text(*[KeyAttribute(k["AttributeName"], types.get(k["AttributeName"])) for k in ordered])
+
+
+def index_text(keys: str, projection: str, non_key: Iterable[str] = ()) -> str:
+    """``trace_id:S INCLUDE job_id,status``: a GSI's keys and projection."""
+    return " ".join([keys, projection] + ([",".join(sorted(non_key))] if non_key else []))
+
+
+def lifecycle_rules(rules: list[dict]) -> list[str]:
+    """Enabled lifecycle rules as ``GLACIER after 30 d`` / ``expire after 90 d``, in the template's
+    spelling (``TransitionInDays``, ``ExpirationInDays``) or the API's (``Days``, ``Expiration``)."""
+    found = []
+    for rule in rules:
+        if rule.get("Status") != "Enabled":
+            continue
+        found += [_transition(t["StorageClass"], t.get("TransitionInDays", t.get("Days")))
+                  for t in rule.get("Transitions", [])]
+        days = rule.get("ExpirationInDays", rule.get("Expiration", {}).get("Days"))
+        if days:
+            found.append(_expiry(days))
+    return sorted(found)
+
+
+def expected_lifecycle(spec: BucketSpec) -> list[str]:
+    """``lifecycle_rules`` a bucket entry asks for."""
+    return sorted(([_transition(GLACIER, spec.glacier_after_days)] if spec.glacier_after_days else [])
+                  + ([_expiry(spec.expire_after_days)] if spec.expire_after_days else []))
+
+
+def blocks_all_public_access(config: Optional[dict]) -> Optional[bool]:
+    """Whether a public access block sets all four flags; None if there is none."""
+    return None if config is None else all(config.get(flag) is True for flag in PUBLIC_ACCESS_FLAGS)
+
+
+def _tables(view, ctx, findings) -> None:
+    cfg, dynamodb = ctx.cfg, ctx.client("dynamodb")
+    specs = {cfg.naming.name(spec.key): spec for spec in cfg.tables}
+    for name, resource in named(view, findings, "AWS::DynamoDB::Table", "TableName", specs).items():
+        spec, lid, props = specs[name], resource.logical_id, resource.properties
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+        findings.expect(lid, "keys", key_text(spec.partition_key, spec.sort_key),
+                        described_key_text(table["KeySchema"], types))
+        findings.expect(lid, "GSIs", {
+            g.name: index_text(key_text(g.partition_key, g.sort_key), g.projection, g.non_key_attributes)
+            for g in spec.gsis}, _described_indexes(table, types))
+        findings.expect(lid, "billing", BILLING_MODE, table.get("BillingModeSummary", {}).get("BillingMode"))
+        findings.expect(lid, "deletion protection", cfg.profile.deletion_protection,
+                        table.get("DeletionProtectionEnabled"))
+        # moto keeps SSESpecification but never describes it; it ignores TTL and PITR.
+        findings.applied(lid, "SSE", True, table.get("SSEDescription", {}).get("Status") == "ENABLED",
+                         props.get("SSESpecification", {}).get("SSEEnabled"), unset=False)
+        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        declared_ttl = props.get("TimeToLiveSpecification", {})
+        findings.applied(lid, "TTL attribute", spec.ttl_attribute,
+                         ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+                         declared_ttl.get("AttributeName") if declared_ttl.get("Enabled") else None)
+        backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+        findings.applied(lid, "point-in-time recovery", spec.point_in_time_recovery, pitr == "ENABLED",
+                         props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False),
+                         unset=False)
+
+
+def _buckets(view, ctx, findings) -> None:
+    cfg, s3 = ctx.cfg, ctx.client("s3")
+    specs = {cfg.naming.name(spec.component): spec for spec in cfg.buckets}
+    logs_bucket = cfg.naming.name(LOGS_BUCKET)
+    for name, resource in named(view, findings, "AWS::S3::Bucket", "BucketName", specs).items():
+        spec, lid, props = specs[name], resource.logical_id, resource.properties
+        encryption = optional(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError", Bucket=name)
+        rules = (encryption or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        findings.expect(lid, "encryption", [SSE_S3], [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+                                                      for r in rules])
+        # moto's CloudFormation applies only BucketEncryption and Tags; the rest shows as unset.
+        block = optional(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=name)
+        findings.applied(lid, "blocks all public access", True,
+                         blocks_all_public_access(block and block["PublicAccessBlockConfiguration"]),
+                         blocks_all_public_access(props.get("PublicAccessBlockConfiguration")))
+        findings.applied(lid, "versioning", "Enabled" if spec.versioned else None,
+                         s3.get_bucket_versioning(Bucket=name).get("Status"),
+                         props.get("VersioningConfiguration", {}).get("Status"))
+        lifecycle = optional(s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration", Bucket=name)
+        findings.applied(lid, "lifecycle", expected_lifecycle(spec), lifecycle and lifecycle_rules(lifecycle["Rules"]),
+                         lifecycle_rules(props.get("LifecycleConfiguration", {}).get("Rules", [])))
+        findings.applied(lid, "server access logs to", None if name == logs_bucket else logs_bucket,
+                         s3.get_bucket_logging(Bucket=name).get("LoggingEnabled", {}).get("TargetBucket"),
+                         view.resolve(props.get("LoggingConfiguration", {}).get("DestinationBucketName")))
+
+
+def _database(view, ctx, findings) -> None:
+    cfg, spec, rds = ctx.cfg, ctx.cfg.rds, ctx.client("rds")
+    database_subnets = tier_subnet_ids(ctx, SubnetTier.DATABASE)
+    identifier = cfg.naming.name(DB)
+    for resource in named(view, findings, "AWS::RDS::DBInstance", "DBInstanceIdentifier", [identifier]).values():
+        lid = resource.logical_id
+        db = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+        findings.matches(lid, "settings", {
+            "Engine": ENGINE, "EngineVersion": spec.engine_version, "DBInstanceClass": spec.instance_class,
+            "AllocatedStorage": spec.allocated_storage_gib, "StorageType": spec.storage_type,
+            "StorageEncrypted": True, "MultiAZ": spec.multi_az, "BackupRetentionPeriod": spec.backup_retention_days,
+            "PubliclyAccessible": spec.publicly_accessible, "DBName": spec.database_name,
+            "DeletionProtection": cfg.profile.deletion_protection}, db)
+        findings.expect(lid, "port", spec.port, db["Endpoint"]["Port"])
+        findings.expect(lid, "database subnets", database_subnets, _subnet_ids(db["DBSubnetGroup"]))
+        findings.expect(lid, "parameter groups", [view.resolve(resource.properties.get("DBParameterGroupName"))],
+                        [g["DBParameterGroupName"] for g in db["DBParameterGroups"]])
+        # moto drops EnableCloudwatchLogsExports.
+        findings.applied(lid, "log exports", list(RDS_LOG_EXPORTS), db.get("EnabledCloudwatchLogsExports"),
+                         resource.properties.get("EnableCloudwatchLogsExports"), unset=[])
+    for group in view.of_type("AWS::RDS::DBSubnetGroup"):
+        described = rds.describe_db_subnet_groups(
+            DBSubnetGroupName=group.properties.get("DBSubnetGroupName"))["DBSubnetGroups"][0]
+        findings.expect(group.logical_id, "database subnets", database_subnets, _subnet_ids(described))
+    for group in view.of_type("AWS::RDS::DBParameterGroup"):
+        described = rds.describe_db_parameter_groups(DBParameterGroupName=group.physical_id)["DBParameterGroups"][0]
+        findings.expect(group.logical_id, "family", f"{ENGINE}{spec.engine_version.split('.')[0]}",
+                        described["DBParameterGroupFamily"])
+        parameters = {p["ParameterName"]: p.get("ParameterValue") for p in rds.describe_db_parameters(
+            DBParameterGroupName=group.physical_id, Source="user")["Parameters"]}
+        findings.expect(group.logical_id, "rds.force_ssl", "1" if spec.force_ssl else "0",
+                        parameters.get("rds.force_ssl"))
+
+
+def _described_indexes(table: dict, types: dict[str, str]) -> dict[str, str]:
+    return {g["IndexName"]: index_text(described_key_text(g["KeySchema"], types), g["Projection"]["ProjectionType"],
+                                       g["Projection"].get("NonKeyAttributes", ()))
+            for g in table.get("GlobalSecondaryIndexes", [])}
+
+
+def _subnet_ids(group: dict) -> list[str]:
+    return sorted(s["SubnetIdentifier"] for s in group["Subnets"])
+
+
+def _transition(storage_class: str, days: int) -> str:
+    return f"{storage_class} after {days} d"
+
+
+def _expiry(days: int) -> str:
+    return f"expire after {days} d"
