@@ -6,7 +6,7 @@ import spec
 from cfn import ref, resources, tags
 
 # CDK's rule for a group that may send nothing: matches no real traffic.
-NO_EGRESS_PLACEHOLDER = ("egress", 252, 86, "icmp", "255.255.255.255/32")
+NO_EGRESS_RULE = ("egress", 252, 86, "icmp", "255.255.255.255/32")
 
 
 def _rules(template: dict) -> dict[str, set]:
@@ -40,8 +40,8 @@ def test_security_groups_have_exactly_the_spec_rules(env, synthesized):
     assert set(found) == set(spec.SECURITY_GROUPS)
     for name, expected in spec.SECURITY_GROUPS.items():
         has_egress = any(rule[0] == "egress" for rule in expected)
-        placeholder = set() if has_egress else {NO_EGRESS_PLACEHOLDER}
-        assert found[name] == expected | placeholder, name
+        no_egress = set() if has_egress else {NO_EGRESS_RULE}
+        assert found[name] == expected | no_egress, name
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)

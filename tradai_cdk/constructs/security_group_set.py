@@ -14,7 +14,7 @@ from ..config.model import SecurityGroupSpec, SgRule
 class SecurityGroupSet(Construct):
     """One SG per spec, exactly the listed rules and no allow-all egress.
 
-    A group with no egress rules keeps CDK's placeholder rule that matches no
+    A group with no egress rules keeps CDK's deny-all marker rule that matches no
     traffic, so it can send nothing.
     """
 

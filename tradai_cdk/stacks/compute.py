@@ -62,7 +62,7 @@ TASK_ACCESS = {
                            secrets=("tradai/binance-api",)),
     "dry-run-trading": Access(tables_rw=("trading-state",), buckets_read=("configs", "arcticdb")),
 }
-ALB_PATHS = {"mlflow": ["/mlflow", "/mlflow/*"]}
+PATH_ROUTED_SERVICE = "mlflow"  # served under config.compute.mlflow_base_path (spec 5.1: /mlflow/*)
 # Internal services answer on the ALB only to requests that name them (diagnostics, health checks).
 SERVICE_HEADER = "X-Tradai-Service"
 RULE_PRIORITIES = {"mlflow": 10, "data-collection": 20, "strategy-service": 30}
@@ -185,7 +185,8 @@ class ComputeStack(TradaiStack):
     def _routing(self, service: str, vpc) -> LoadBalancing:
         if service == DEFAULT_SERVICE:
             return LoadBalancing(listener=self.listener, vpc=vpc)
-        condition = (elbv2.ListenerCondition.path_patterns(ALB_PATHS[service]) if service in ALB_PATHS
+        base = self.config.compute.mlflow_base_path
+        condition = (elbv2.ListenerCondition.path_patterns([base, f"{base}/*"]) if service == PATH_ROUTED_SERVICE
                      else elbv2.ListenerCondition.http_header(SERVICE_HEADER, [service]))
         return LoadBalancing(listener=self.listener, vpc=vpc, priority=RULE_PRIORITIES[service],
                              conditions=[condition])
