@@ -24,13 +24,12 @@ class TradaiStage(cdk.Stage):
             self, "Persistent", config=config, availability_zones=azs, stack_name=config.naming.name("persistent"),
             vpc=network.vpc, database_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_ISOLATED),
             database_security_group=self.foundation.security_groups["rds"])
-        persistent = self.persistent
         self.compute = ComputeStack(
             self, "Compute", config=config, availability_zones=azs, stack_name=config.naming.name("compute"),
             vpc=network.vpc, private_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_WITH_EGRESS),
             public_subnets=network.subnets_of(ec2.SubnetType.PUBLIC),
-            security_groups=self.foundation.security_groups.groups, tables=persistent.tables,
-            buckets=persistent.buckets, secrets=persistent.secrets)
+            security_groups=self.foundation.security_groups.groups, tables=self.persistent.tables,
+            buckets=self.persistent.buckets, secrets=self.persistent.secrets)
         self.edge = EdgeStack(self, "Edge", config=config, availability_zones=azs,
                               stack_name=config.naming.name("edge"))
         for key, value in config.tags:
