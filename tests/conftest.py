@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,14 @@ class SynthesizedStack:
     stack: str
     template_path: Path
 
-    @property
+    @cached_property
     def json(self) -> dict:
+        """The template, parsed once per session (tests only read it)."""
         return json.loads(self.template_path.read_text())
 
-    @property
+    @cached_property
     def template(self) -> Template:
+        """The same template for ``aws_cdk.assertions``, built once per session."""
         return Template.from_json(self.json)
 
 
@@ -46,11 +49,6 @@ def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
             stacks[(env, stack)] = SynthesizedStack(env, stack, Path(stage.directory) / artifact.template_file)
     assert sorted(stacks) == sorted((env, stack) for env in ENVIRONMENTS for stack in STACKS)
     return stacks
-
-
-@pytest.fixture(scope="session")
-def templates(synthesized) -> dict[tuple[str, str], Template]:
-    return {key: stack.template for key, stack in synthesized.items()}
 
 
 def _per_environment(stack: str):

@@ -1,5 +1,8 @@
 """Spec sections 1.1-1.3 and 9.1: VPC, subnets, route tables, endpoints, flow logs."""
 
+import pytest
+from aws_cdk.assertions import Match
+
 import spec
 from cfn import by_name_tag, ref, resources, tags
 
@@ -69,3 +72,15 @@ def test_vpc_and_subnets_are_retained_in_prod_only(foundation):
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] in ("AWS::EC2::VPC", "AWS::EC2::Subnet"):
             assert resource.get("DeletionPolicy", "Delete") == kept, logical_id
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_resource_counts_and_vpc_with_cdk_assertions(env, synthesized):
+    template = synthesized[(env, "foundation")].template
+    for resource_type, count in (("AWS::EC2::VPC", 1), ("AWS::EC2::Subnet", len(spec.SUBNETS)),
+                                 ("AWS::EC2::RouteTable", 3), ("AWS::EC2::InternetGateway", 1),
+                                 ("AWS::EC2::NatGateway", 0), ("AWS::EC2::Route", 1)):
+        template.resource_count_is(resource_type, count)
+    template.has_resource_properties("AWS::EC2::VPC", {
+        "CidrBlock": spec.VPC_CIDR, "EnableDnsHostnames": True, "EnableDnsSupport": True,
+        "Tags": Match.array_with([{"Key": "Name", "Value": f"tradai-vpc-{env}"}])})

@@ -195,3 +195,15 @@ def test_api_client_has_no_secret_and_bounded_tokens(persistent):
     assert client["GenerateSecret"] is False
     assert client["AccessTokenValidity"] == 60 and client["IdTokenValidity"] == 60
     assert client["PreventUserExistenceErrors"] == "ENABLED"
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_table_count_and_idempotency_table_with_cdk_assertions(env, synthesized):
+    template = synthesized[(env, "persistent")].template
+    template.resource_count_is("AWS::DynamoDB::Table", len(spec.TABLES))
+    template.resource_count_is("AWS::S3::Bucket", len(spec.BUCKETS))
+    template.has_resource_properties("AWS::DynamoDB::Table", {
+        "TableName": f"tradai-idempotency-{env}",
+        "KeySchema": [{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
+        "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": False}})

@@ -31,6 +31,7 @@ from ..constructs.tradai_service import (
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_table import TradaiTable
 from .base import TradaiStack, log_retention, pascal
+from .persistent import ALB_LOG_PREFIX, LOGS_BUCKET
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class ComputeStack(TradaiStack):
         self.host_capacity = self._shared_host(vpc, private_subnets, ecs_sg)
         self.namespace = servicediscovery.PrivateDnsNamespace(self, "Namespace", name=config.namespace, vpc=vpc)
         self.discovery = {entry.name: self._discovery_service(entry.name) for entry in config.service_discovery}
-        self.load_balancer, self.listener = self._load_balancer(vpc, public_subnets, alb_sg, buckets["logs"])
+        self.load_balancer, self.listener = self._load_balancer(vpc, public_subnets, alb_sg, buckets[LOGS_BUCKET])
         self.backtest_dlq, self.backtest_queue = self._queues()
 
         self.shared_host = self.host_capacity.auto_scaling_group if self.host_capacity else None
@@ -172,7 +173,7 @@ class ComputeStack(TradaiStack):
             drop_invalid_header_fields=True, deletion_protection=config.profile.deletion_protection)
         alb.set_attribute("access_logs.s3.enabled", "true")
         alb.set_attribute("access_logs.s3.bucket", logs_bucket.bucket_name)
-        alb.set_attribute("access_logs.s3.prefix", "alb")
+        alb.set_attribute("access_logs.s3.prefix", ALB_LOG_PREFIX)
         certificate = config.profile.certificate_arn
         if certificate is None:
             return alb, alb.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False)
