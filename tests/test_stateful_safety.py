@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 STATEFUL_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::RDS::DBInstance", "AWS::Cognito::UserPool",
-                  "AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::SecretsManager::Secret")
+                  "AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::SecretsManager::Secret",
+                  "AWS::EC2::EIP")  # the NAT's EIP is the egress address exchanges allowlist
 # Where AWS offers deletion protection, the property and the value that turns it on.
 DELETION_PROTECTION = {
     "AWS::DynamoDB::Table": ("DeletionProtectionEnabled", True),

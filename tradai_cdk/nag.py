@@ -47,14 +47,24 @@ def _acknowledge_foundation(foundation) -> None:
     _ack(foundation.security_groups["alb"], "AwsSolutions-EC23",
          "Spec 4.1: the public ALB accepts 80 (redirect) and 443 from 0.0.0.0/0; WAF filters requests.")
     nat = foundation.nat
-    _ack(nat.instance_role, _iam4("AmazonSSMManagedInstanceCore"),
-         "AmazonSSMManagedInstanceCore gives Session Manager access to the NAT instance instead of SSH keys.")
+    _ack(nat.instance_role, _iam5(foundation, "*"),
+         "The five Session Manager actions (ssm:UpdateInstanceInformation, ssmmessages:*Channel) have no "
+         "resource-level permissions; they replace the broader AmazonSSMManagedInstanceCore.")
     _ack(nat.instance_role, _iam5(foundation, "ec2:instance/*"),
+         "ec2:CreateTags on instance/* is narrowed to the NAT ASG's own instances (aws:ResourceTag condition), the "
+         "boot-state tag key only and its values ready/failed; instance IDs do not exist at deploy time.")
+    _ack(nat.route_function, "Serverless-LambdaAsyncFailureDestination",
+         "Failed asynchronous invocations go to the route DLQ through DeadLetterConfig (shared with the "
+         "EventBridge target); an alarm on its depth notifies the alerts topic.")
+    _ack(nat.route_function.role, _iam5(foundation, "ec2:instance/*"),
          "instance/* is narrowed by the aws:ResourceTag/aws:autoscaling:groupName condition to the NAT ASG's own "
          "instances, whose IDs do not exist at deploy time.")
+    _ack(nat.route_function.role, _iam5(foundation, "ec2:network-interface/*"),
+         "AssociateAddress also authorizes the instance's primary interface, created at launch; narrowed by the "
+         "ec2:Subnet condition to the NAT subnet.")
     _ack(nat.route_function.role, _iam5(foundation, "*"),
-         "ec2:DescribeInstances/DescribeRouteTables/DescribeNetworkInterfaces and X-Ray PutTraceSegments have "
-         "no resource-level permissions.")
+         "ec2:DescribeInstances/DescribeRouteTables/DescribeNetworkInterfaces/DescribeAddresses and X-Ray "
+         "PutTraceSegments have no resource-level permissions.")
     _ack(nat.route_function.role, _iam5(
         foundation, f"autoscaling:autoScalingGroup:*:autoScalingGroupName/{nat.auto_scaling_group_name}"),
          "An ASG ARN embeds a UUID generated at creation, so the policy matches the group by its fixed name.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import botocore.loaders
@@ -18,9 +18,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.route_tables import Route
 
+from nat_routes.handler import settings as nat_settings
+
 REGION = "eu-central-1"
 AMI_ID = "ami-0123456789abcdef0"  # moto does not require the AMI to exist
-NAT_LAUNCHED_AT = datetime(2026, 1, 1, 12, 0, 0)
 _LOADER = botocore.loaders.create_loader()  # caches service models across per-test sessions
 
 
@@ -93,6 +94,19 @@ class NatEnv:
     instance_id: str
     eni_id: str
     launched_at: datetime
+    allocation_id: str
+
+    def mark_boot(self, value: str = "ready", instance_id: str | None = None) -> None:
+        """What the instance's boot script does as its last step."""
+        self.ec2.create_tags(Resources=[instance_id or self.instance_id],
+                             Tags=[{"Key": "tradai:nat-boot", "Value": value}])
+
+    def instance(self, instance_id: str | None = None) -> dict:
+        return self.ec2.describe_instances(InstanceIds=[instance_id or self.instance_id])[
+            "Reservations"][0]["Instances"][0]
+
+    def address(self) -> dict:
+        return self.ec2.describe_addresses(AllocationIds=[self.allocation_id])["Addresses"][0]
 
     def run_instance(self, launched_at: datetime) -> dict:
         """Start another (NAT-like) instance in the public subnet with the given launch time."""
@@ -129,7 +143,7 @@ class NatEnv:
             "detail-type": "EC2 Instance-launch Lifecycle Action",
             "source": "aws.autoscaling",
             "account": DEFAULT_ACCOUNT_ID,
-            "time": "2026-01-01T12:00:05Z",
+            "time": (self.launched_at + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": REGION,
             "resources": [self.asg_arn],
             "detail": detail,
@@ -144,15 +158,14 @@ def set_launch_time(instance_id: str, launched_at: datetime) -> None:
 @pytest.fixture
 def aws(monkeypatch):
     """Fake credentials, eu-central-1, fast waiter settings, a fresh default boto3 session, moto."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ROUTE_TABLE_IDS", "LOG_LEVEL"):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ROUTE_TABLE_IDS", "LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME",
+                 "LAMBDA_TASK_ROOT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("WAIT_DELAY_SECONDS", "1")
-    monkeypatch.setenv("WAIT_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # saves ~1 s per test
     with mock_aws():  # resets boto3.DEFAULT_SESSION, so install ours afterwards
         botocore_session = botocore.session.get_session()
@@ -198,7 +211,7 @@ def nat_env(aws, lifecycle, monkeypatch) -> NatEnv:
         LaunchTemplateData={"ImageId": AMI_ID, "InstanceType": "t4g.nano"},
     )
     asg_name = "tradai-nat-asg"
-    hook_name = "tradai-nat-launch"
+    hook_name = "route-update"
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=asg_name,
         MinSize=1,
@@ -218,14 +231,20 @@ def nat_env(aws, lifecycle, monkeypatch) -> NatEnv:
         "AutoScalingGroups"
     ][0]
     instance_id = group["Instances"][0]["InstanceId"]
-    set_launch_time(instance_id, NAT_LAUNCHED_AT)
+    launched_at = (datetime.now(timezone.utc) - timedelta(seconds=30)).replace(tzinfo=None, microsecond=0)
+    set_launch_time(instance_id, launched_at)
     instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     eni_id = next(
         ni["NetworkInterfaceId"]
         for ni in instance["NetworkInterfaces"]
         if ni["Attachment"]["DeviceIndex"] == 0
     )
-    monkeypatch.setenv("ROUTE_TABLE_IDS", route_table_id)
+    allocation_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    for name, value in {"ROUTE_TABLE_IDS": route_table_id, "AUTO_SCALING_GROUP_NAME": asg_name,
+                        "LIFECYCLE_HOOK_NAME": hook_name, "EIP_ALLOCATION_ID": allocation_id,
+                        "READY_TIMEOUT_SECONDS": "240", "POLL_INTERVAL_SECONDS": "5"}.items():
+        monkeypatch.setenv(name, value)
+    nat_settings.cache_clear()
     return NatEnv(
         ec2=ec2,
         autoscaling=autoscaling,
@@ -237,7 +256,8 @@ def nat_env(aws, lifecycle, monkeypatch) -> NatEnv:
         hook_name=hook_name,
         instance_id=instance_id,
         eni_id=eni_id,
-        launched_at=NAT_LAUNCHED_AT,
+        launched_at=launched_at,
+        allocation_id=allocation_id,
     )
 
 
@@ -264,8 +284,8 @@ def blackhole_routes(monkeypatch):
 
 @pytest.fixture
 def logs(caplog):
-    """caplog for the handler's logger, which does not propagate to the root logger."""
-    logger = logging.getLogger("nat_routes")
+    """caplog for the handler's Powertools logger, which does not propagate to the root logger."""
+    logger = logging.getLogger("nat-routes")
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)

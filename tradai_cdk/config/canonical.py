@@ -78,6 +78,8 @@ NAT = NatConfig(
     route_function="update-nat-routes",
     lifecycle_heartbeat_seconds=300,
     health_check_grace_seconds=60,
+    ready_timeout_seconds=240,
+    readiness_poll_seconds=5,
 )
 
 
@@ -312,6 +314,8 @@ LAMBDAS = (
     LambdaSpec("update-nat-routes", 128, 120, False, "asg-lifecycle"),
 )
 LAMBDA_RUNTIME = "python3.11"
+# Powertools for AWS Lambda (Python): AWS's public layer of this version (the version tests run with).
+POWERTOOLS_VERSION = "3.37.0"
 
 # 8. Secrets Manager.
 SECRETS = (

@@ -36,6 +36,7 @@ def config_for(env: str) -> TradaiConfig:
         backtest_dlq=c.BACKTEST_DLQ,
         lambdas=c.LAMBDAS,
         lambda_runtime=c.LAMBDA_RUNTIME,
+        powertools_version=c.POWERTOOLS_VERSION,
         secrets=c.SECRETS,
     )
     validate(config)

@@ -84,6 +84,8 @@ class NatConfig:
     route_function: str
     lifecycle_heartbeat_seconds: int
     health_check_grace_seconds: int
+    ready_timeout_seconds: int  # launch -> the instance's ready tag; past it the route function ABANDONs
+    readiness_poll_seconds: int
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,7 @@ class EnvironmentProfile:
     cloudtrail_enabled: bool
     executor_mode: ExecutorMode
     certificate_arn: Optional[str] = None
+    alert_emails: tuple[str, ...] = ()  # subscribed to the operational alerts topic
 
 
 @dataclass(frozen=True)
@@ -346,6 +349,7 @@ class TradaiConfig:
     backtest_dlq: QueueSpec
     lambdas: tuple[LambdaSpec, ...]
     lambda_runtime: str
+    powertools_version: str
     secrets: tuple[SecretSpec, ...]
 
     def security_group(self, key: str) -> SecurityGroupSpec:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections import Counter
 from typing import Iterable
+
+from lambda_src.nat_routes import contract
 
 from .model import ComputeMode, ExecutorMode, SubnetTier, TradaiConfig
 
@@ -23,6 +26,8 @@ KEY_TYPES = ("S", "N", "B")
 LAMBDA_MEMORY_RANGE = (128, 10240)
 LAMBDA_TIMEOUT_RANGE = (1, 900)
 RDS_BACKUP_RANGE = (0, 35)
+HOOK_HEARTBEAT_RANGE = (30, 7200)
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 # stepfunctions joins once the backtest state machine exists to point BACKEND_EXECUTOR_MODE at.
 SUPPORTED_EXECUTOR_MODES = (ExecutorMode.LOCAL, ExecutorMode.ECS, ExecutorMode.SQS)
 
@@ -48,6 +53,12 @@ def validate(config: TradaiConfig) -> None:
     _check_one_of("profile.log_retention_days", config.profile.log_retention_days, LOG_RETENTION_DAYS)
     _check_range("rds.backup_retention_days", config.rds.backup_retention_days, RDS_BACKUP_RANGE)
     _check_range("profile.service_desired_count", config.profile.service_desired_count, (0, 100))
+    for index, email in enumerate(config.profile.alert_emails):
+        if not EMAIL.match(email):
+            raise ConfigError(f"profile.alert_emails[{index}]", email, "an email address (name@domain.tld)")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", config.powertools_version):
+        raise ConfigError("powertools_version", config.powertools_version,
+                          "an exact Powertools release such as 3.37.0 (never 'latest')")
 
 
 def _check_required(obj: object, path: str) -> None:
@@ -101,6 +112,18 @@ def _check_network(config: TradaiConfig) -> None:
     if not config.nat.asg_min <= config.nat.asg_desired <= config.nat.asg_max:
         raise ConfigError("nat.asg_desired", config.nat.asg_desired,
                           f"between asg_min={config.nat.asg_min} and asg_max={config.nat.asg_max}")
+    _check_nat_timing(config)
+
+
+def _check_nat_timing(config: TradaiConfig) -> None:
+    """Readiness must be judged, and the switch done, before the hook's heartbeat runs out (ABANDON)."""
+    nat = config.nat
+    _check_range("nat.lifecycle_heartbeat_seconds", nat.lifecycle_heartbeat_seconds, HOOK_HEARTBEAT_RANGE)
+    _check_range("nat.ready_timeout_seconds", nat.ready_timeout_seconds,
+                 (1, nat.lifecycle_heartbeat_seconds - contract.SWITCH_RESERVE_SECONDS))
+    route_function = config.lambda_spec(nat.route_function)
+    _check_range("nat.readiness_poll_seconds", nat.readiness_poll_seconds,
+                 (1, route_function.timeout_seconds - contract.SWITCH_RESERVE_SECONDS))
 
 
 def _check_security_groups(config: TradaiConfig) -> None:

@@ -1,15 +1,16 @@
-"""A single NAT instance kept alive by an ASG, with route failover on replacement.
+"""A single NAT instance kept alive by an ASG, with a readiness-gated route failover.
 
-Failover: the ASG replaces an unhealthy instance; its launch lifecycle hook
-emits an EventBridge event; a Lambda waits for the new instance to run,
-points the managed route tables' 0.0.0.0/0 at it and completes the hook
-(CONTINUE, or ABANDON so the ASG tries again).
+Failover: the ASG launches an instance (first boot or replacement); its launch lifecycle hook
+emits an EventBridge event; the route function waits until the instance's boot has configured
+and verified forwarding and tagged the instance ready, then turns source/dest check off, moves
+the static EIP and the managed route tables' 0.0.0.0/0 to it and completes the hook (CONTINUE,
+or ABANDON so the ASG tries another instance). A self-check timer on the instance powers it off
+(terminate on shutdown) when forwarding or the EIP is lost, so the ASG replaces it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import aws_cdk as cdk
@@ -26,14 +27,19 @@ from aws_cdk import (
 )
 from constructs import Construct
 
-USER_DATA_SCRIPT = Path(__file__).with_name("nat_user_data.sh")
-LAUNCH_EVENT = "EC2 Instance-launch Lifecycle Action"
-METRICS_NAMESPACE = "TradAI/NatInstance"
+from lambda_src.nat_routes import contract
+
+from .nat_boot import boot_script
+
+# The minimum Session Manager needs on the instance (instead of AmazonSSMManagedInstanceCore).
+SESSION_MANAGER_ACTIONS = ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
+                           "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+                           "ssmmessages:OpenDataChannel"]
 
 
 @dataclass(frozen=True)
 class RouteFunctionProps:
-    """The route-update Lambda: code, handler and sizing (it never runs in a VPC)."""
+    """The route-update Lambda: code, handler, layers and sizing (it never runs in a VPC)."""
 
     function_name: str
     code: lambda_.Code
@@ -41,36 +47,51 @@ class RouteFunctionProps:
     runtime: lambda_.Runtime
     memory_mib: int
     timeout: cdk.Duration
+    layers: Sequence[lambda_.ILayerVersion] = ()
+
+
+@dataclass(frozen=True)
+class FailoverTiming:
+    """Lifecycle heartbeat (hook default ABANDON after it), readiness budget from launch, poll interval."""
+
+    lifecycle_heartbeat: cdk.Duration
+    ready_timeout: cdk.Duration
+    poll_interval: cdk.Duration
+    health_check_grace: cdk.Duration
 
 
 class NatInstanceHA(Construct):
-    """NAT instance ASG (``capacity`` = min, max, desired; one EIP serves one instance) and a route-swap Lambda."""
+    """NAT instance ASG (``capacity`` = min, max, desired; one EIP serves one instance) and its route function."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, subnet: ec2.ISubnet,
+    def __init__(self, scope: Construct, construct_id: str, *, subnet: ec2.ISubnet, vpc_cidr: str,
                  security_group: ec2.ISecurityGroup, route_table_ids: Sequence[str],
                  instance_type: str, ami_parameter_name: str, auto_scaling_group_name: str,
-                 capacity: tuple[int, int, int],
-                 name_tag: str, route_function: RouteFunctionProps, log_retention: logs.RetentionDays,
-                 lifecycle_heartbeat: cdk.Duration = cdk.Duration.minutes(5),
-                 health_check_grace: cdk.Duration = cdk.Duration.seconds(60)):
+                 capacity: tuple[int, int, int], name_tag: str, route_function: RouteFunctionProps,
+                 timing: FailoverTiming, log_retention: logs.RetentionDays, alarm_action: cloudwatch.IAlarmAction,
+                 eip_removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.auto_scaling_group_name = auto_scaling_group_name
         self.eip = ec2.CfnEIP(self, "Eip", domain="vpc", tags=[cdk.CfnTag(key="Name", value=name_tag)])
+        self.eip.apply_removal_policy(eip_removal_policy)
         asg_arn = stack.format_arn(service="autoscaling", resource="autoScalingGroup",
                                    resource_name=f"*:autoScalingGroupName/{auto_scaling_group_name}",
                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        own_instances = {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": auto_scaling_group_name}}
 
-        self.instance_role = self._instance_role(stack, auto_scaling_group_name)
+        self.instance_role = self._instance_role(stack, own_instances)
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
             instance_type=ec2.InstanceType(instance_type),
             machine_image=ec2.MachineImage.from_ssm_parameter(ami_parameter_name,
                                                              os=ec2.OperatingSystemType.LINUX),
-            user_data=self._user_data(),
+            user_data=ec2.UserData.custom("#!/bin/bash\n" + boot_script(
+                vpc_cidr=vpc_cidr, eip_address=self.eip.ref, boot_tag_key=contract.BOOT_TAG_KEY,
+                ready_value=contract.BOOT_READY, failed_value=contract.BOOT_FAILED)),
             role=self.instance_role,
             security_group=security_group,
-            associate_public_ip_address=True,
+            associate_public_ip_address=True,  # reaches dnf and the EC2 API before the EIP arrives
+            instance_initiated_shutdown_behavior=ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
             require_imdsv2=True,
             http_put_response_hop_limit=1,
             block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
@@ -80,11 +101,12 @@ class NatInstanceHA(Construct):
         self.dead_letter_queue = sqs.Queue(self, "RouteUpdateDlq", enforce_ssl=True,
                                            encryption=sqs.QueueEncryption.SQS_MANAGED,
                                            retention_period=cdk.Duration.days(14))
-        self.route_function = self._route_function(stack, route_function, route_table_ids,
-                                                    asg_arn, log_retention)
+        self.route_function = self._route_function(stack, route_function, route_table_ids, asg_arn,
+                                                    own_instances, subnet, timing, log_retention)
         rule = events.Rule(self, "LaunchLifecycleRule", event_pattern=events.EventPattern(
-            source=["aws.autoscaling"], detail_type=[LAUNCH_EVENT],
-            detail={"AutoScalingGroupName": [auto_scaling_group_name]}))
+            source=[contract.EVENT_SOURCE], detail_type=[contract.LAUNCH_EVENT],
+            detail={"AutoScalingGroupName": [auto_scaling_group_name],
+                    "LifecycleHookName": [contract.HOOK_NAME]}))
         rule.add_target(targets.LambdaFunction(self.route_function, dead_letter_queue=self.dead_letter_queue,
                                                retry_attempts=2, max_event_age=cdk.Duration.minutes(10)))
 
@@ -95,71 +117,109 @@ class NatInstanceHA(Construct):
             launch_template=autoscaling.CfnAutoScalingGroup.LaunchTemplateSpecificationProperty(
                 launch_template_id=self.launch_template.launch_template_id,
                 version=self.launch_template.latest_version_number),
-            health_check_type="EC2", health_check_grace_period=health_check_grace.to_seconds(),
+            health_check_type="EC2", health_check_grace_period=timing.health_check_grace.to_seconds(),
             # Inline, so the very first instance is hooked too.
             lifecycle_hook_specification_list=[
                 autoscaling.CfnAutoScalingGroup.LifecycleHookSpecificationProperty(
-                    lifecycle_hook_name="route-update",
-                    lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
-                    heartbeat_timeout=lifecycle_heartbeat.to_seconds(), default_result="ABANDON")],
+                    lifecycle_hook_name=contract.HOOK_NAME, lifecycle_transition=contract.LAUNCH_TRANSITION,
+                    heartbeat_timeout=timing.lifecycle_heartbeat.to_seconds(), default_result="ABANDON")],
             tags=[autoscaling.CfnAutoScalingGroup.TagPropertyProperty(
                 key="Name", value=name_tag, propagate_at_launch=True)],
         )
         # The rule and its permission must exist before the first launch event.
         self.auto_scaling_group.node.add_dependency(rule, self.route_function)
+        self.alarms = self._alarms(auto_scaling_group_name)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(alarm_action)
+            alarm.add_ok_action(alarm_action)
 
-        self.failure_alarm = cloudwatch.Alarm(
-            self, "RouteUpdateFailedAlarm",
-            alarm_description=f"{auto_scaling_group_name}: a NAT route update failed; private subnets may be offline",
-            metric=cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name="RouteUpdateFailed",
-                                     dimensions_map={"AutoScalingGroupName": auto_scaling_group_name},
-                                     statistic="Sum", period=cdk.Duration.minutes(5)),
-            threshold=1, evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
-
-    def _user_data(self) -> ec2.UserData:
-        user_data = ec2.UserData.for_linux()
-        user_data.add_commands(f"ALLOCATION_ID={self.eip.attr_allocation_id}",
-                               USER_DATA_SCRIPT.read_text())
-        return user_data
-
-    def _instance_role(self, stack: cdk.Stack, asg_name: str) -> iam.Role:
-        """Exactly AssociateAddress (this EIP) and ModifyInstanceAttribute (own ASG's instances)."""
-        role = iam.Role(self, "InstanceRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-                        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                            "AmazonSSMManagedInstanceCore")])
-        eip_arn = stack.format_arn(service="ec2", resource="elastic-ip",
-                                   resource_name=self.eip.attr_allocation_id)
-        own_instances = {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": asg_name}}
-        role.add_to_policy(iam.PolicyStatement(actions=["ec2:AssociateAddress"], resources=[eip_arn]))
+    def _instance_role(self, stack: cdk.Stack, own_instances: dict) -> iam.Role:
+        """Only: tag itself with the boot-state key (ready/failed), and Session Manager."""
+        role = iam.Role(self, "InstanceRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
         role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:AssociateAddress", "ec2:ModifyInstanceAttribute"],
+            sid="SignalBootState", actions=["ec2:CreateTags"],
             resources=[stack.format_arn(service="ec2", resource="instance", resource_name="*")],
-            conditions=own_instances))
+            conditions={"StringEquals": {**own_instances["StringEquals"], f"aws:RequestTag/{contract.BOOT_TAG_KEY}": [
+                            contract.BOOT_READY, contract.BOOT_FAILED]},
+                        "ForAllValues:StringEquals": {"aws:TagKeys": [contract.BOOT_TAG_KEY]}}))
+        role.add_to_policy(iam.PolicyStatement(sid="SessionManager", actions=SESSION_MANAGER_ACTIONS,
+                                               resources=["*"]))
         return role
 
     def _route_function(self, stack: cdk.Stack, props: RouteFunctionProps, route_table_ids: Sequence[str],
-                        asg_arn: str, log_retention: logs.RetentionDays) -> lambda_.Function:
-        """The Lambda may change only these route tables and complete only this ASG's hooks."""
+                        asg_arn: str, own_instances: dict, subnet: ec2.ISubnet, timing: FailoverTiming,
+                        log_retention: logs.RetentionDays) -> lambda_.Function:
+        """May change only these route tables, this EIP and this ASG's instances and hooks."""
         log_group = logs.LogGroup(self, "RouteFunctionLogs", log_group_name=f"/aws/lambda/{props.function_name}",
                                   retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
         role = iam.Role(self, "RouteFunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:CreateRoute", "ec2:ReplaceRoute"],
-            resources=[stack.format_arn(service="ec2", resource="route-table", resource_name=table_id)
-                       for table_id in route_table_ids]))
-        role.add_to_policy(iam.PolicyStatement(actions=["autoscaling:CompleteLifecycleAction"],
-                                               resources=[asg_arn]))
-        # Describe* calls have no resource-level permissions in IAM.
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:DescribeInstances", "ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces"],
-            resources=["*"]))
+        function_arn = stack.format_arn(service="lambda", resource="function", resource_name=props.function_name,
+                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        instances = stack.format_arn(service="ec2", resource="instance", resource_name="*")
+        interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        statements = [
+            iam.PolicyStatement(sid="PointDefaultRoutes", actions=["ec2:CreateRoute", "ec2:ReplaceRoute"],
+                                resources=[stack.format_arn(service="ec2", resource="route-table",
+                                                            resource_name=table_id)
+                                           for table_id in route_table_ids]),
+            iam.PolicyStatement(sid="CompleteLaunchHook", actions=["autoscaling:CompleteLifecycleAction"],
+                                resources=[asg_arn]),
+            iam.PolicyStatement(sid="MoveTheElasticIp", actions=["ec2:AssociateAddress"],
+                                resources=[stack.format_arn(service="ec2", resource="elastic-ip",
+                                                            resource_name=self.eip.attr_allocation_id)]),
+            iam.PolicyStatement(sid="PrepareNatInstances",
+                                actions=["ec2:AssociateAddress", "ec2:ModifyInstanceAttribute"],
+                                resources=[instances], conditions=own_instances),
+            iam.PolicyStatement(sid="NatInterfaces", actions=["ec2:AssociateAddress"], resources=[interfaces],
+                                conditions={"StringEquals": {"ec2:Subnet": stack.format_arn(
+                                    service="ec2", resource="subnet", resource_name=subnet.subnet_id)}}),
+            iam.PolicyStatement(sid="ContinueWaiting", actions=["lambda:InvokeFunction"],
+                                resources=[function_arn]),
+            # Describe* calls have no resource-level permissions in IAM.
+            iam.PolicyStatement(sid="Describe", actions=["ec2:DescribeInstances", "ec2:DescribeRouteTables",
+                                                         "ec2:DescribeNetworkInterfaces",
+                                                         "ec2:DescribeAddresses"], resources=["*"]),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
         log_group.grant_write(role)
         return lambda_.Function(
             self, "RouteFunction", function_name=props.function_name, code=props.code,
             handler=props.handler, runtime=props.runtime, architecture=lambda_.Architecture.ARM_64,
             memory_size=props.memory_mib, timeout=props.timeout, role=role, log_group=log_group,
-            dead_letter_queue=self.dead_letter_queue, tracing=lambda_.Tracing.ACTIVE,
-            environment={"ROUTE_TABLE_IDS": ",".join(route_table_ids), "LOG_LEVEL": "INFO"},
-            description="Points the private route tables at the NAT instance the ASG just launched")
+            layers=list(props.layers), dead_letter_queue=self.dead_letter_queue, retry_attempts=2,
+            max_event_age=cdk.Duration.minutes(15), tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                contract.ENV_ROUTE_TABLE_IDS: ",".join(route_table_ids),
+                contract.ENV_GROUP_NAME: self.auto_scaling_group_name,
+                contract.ENV_HOOK_NAME: contract.HOOK_NAME,
+                contract.ENV_EIP_ALLOCATION_ID: self.eip.attr_allocation_id,
+                contract.ENV_READY_TIMEOUT: str(int(timing.ready_timeout.to_seconds())),
+                contract.ENV_POLL_INTERVAL: str(int(timing.poll_interval.to_seconds())),
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            description="Moves the EIP and the private default routes to a NAT instance once it forwards")
+
+    def _alarms(self, asg_name: str) -> list[cloudwatch.Alarm]:
+        """Route update refused or abandoned, events that exhausted their retries, function errors."""
+        five_minutes = cdk.Duration.minutes(5)
+        failed = cloudwatch.Metric(
+            namespace=contract.METRICS_NAMESPACE, metric_name=contract.METRIC_ROUTE_UPDATE_FAILED,
+            dimensions_map={"service": contract.SERVICE, contract.DIMENSION_GROUP: asg_name},
+            statistic="Sum", period=five_minutes)
+        at_least_one = dict(threshold=1, evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+        return [
+            cloudwatch.Alarm(self, "RouteUpdateFailedAlarm", metric=failed, **at_least_one,
+                             alarm_description=f"{asg_name}: a NAT instance was abandoned or its route update "
+                                               "failed; the private subnets may have no internet egress"),
+            cloudwatch.Alarm(self, "RouteDlqAlarm", **at_least_one,
+                             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                                 period=five_minutes, statistic="Maximum"),
+                             alarm_description=f"{asg_name}: a NAT launch event was never handled (retries "
+                                               "exhausted); check the route function's logs"),
+            cloudwatch.Alarm(self, "RouteFunctionErrorsAlarm", **at_least_one,
+                             metric=self.route_function.metric_errors(period=five_minutes, statistic="Sum"),
+                             alarm_description=f"{asg_name}: the NAT route function failed (transient AWS errors "
+                                               "are retried; repeated failures land in the DLQ)"),
+        ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2, aws_lambda as lambda_
+from aws_cdk import aws_ec2 as ec2, aws_lambda as lambda_, aws_ssm as ssm
 from constructs import Construct
 
 from ..config.model import SubnetTier
-from ..constructs.nat_instance_ha import NatInstanceHA, RouteFunctionProps
+from ..constructs.alert_topic import AlertTopic
+from ..constructs.nat_instance_ha import FailoverTiming, NatInstanceHA, RouteFunctionProps
 from ..constructs.security_group_set import SecurityGroupSet
 from ..constructs.tiered_vpc import SubnetLayout, TieredVpc
 from .base import TradaiStack, log_retention, stateful_removal_policy
@@ -25,6 +26,13 @@ SUBNET_TYPES = {
 def lambda_code() -> lambda_.Code:
     """All handler packages as one asset (plain folder: no bundling, no Docker)."""
     return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"])
+
+
+def powertools_layer(scope: Construct, version: str, runtime: str) -> lambda_.ILayerVersion:
+    """AWS's public Powertools layer of ``version`` for arm64, resolved from its public SSM parameter at deploy."""
+    parameter = f"/aws/service/powertools/python/arm64/{runtime}/{version}"
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope, "PowertoolsLayer", ssm.StringParameter.value_for_string_parameter(scope, parameter))
 
 
 class FoundationStack(TradaiStack):
@@ -49,10 +57,15 @@ class FoundationStack(TradaiStack):
         self.security_groups = SecurityGroupSet(self, "SecurityGroups", vpc=self.vpc,
                                                 groups=config.security_groups, name_tag=config.naming.name)
 
+        self.alerts = AlertTopic(self, "Alerts", topic_name=config.naming.name("alerts"),
+                                 emails=config.profile.alert_emails,
+                                 removal_policy=stateful_removal_policy(config))
+
         nat, route_fn = config.nat, config.lambda_spec(config.nat.route_function)
         self.nat = NatInstanceHA(
             self, "NatInstance",
             subnet=self.network.subnets[nat.subnet],
+            vpc_cidr=net.vpc_cidr,
             security_group=self.security_groups["nat"],
             route_table_ids=[self.network.route_tables[SubnetTier.PRIVATE.value].ref],
             instance_type=nat.instance_type,
@@ -62,9 +75,18 @@ class FoundationStack(TradaiStack):
             name_tag=config.naming.name("nat"),
             route_function=RouteFunctionProps(
                 function_name=config.function_name(route_fn.name), code=lambda_code(),
-                handler="nat_routes.handler.handler", runtime=lambda_.Runtime(config.lambda_runtime, lambda_.RuntimeFamily.PYTHON),
-                memory_mib=route_fn.memory_mib, timeout=cdk.Duration.seconds(route_fn.timeout_seconds)),
-            log_retention=retention,
-            lifecycle_heartbeat=cdk.Duration.seconds(nat.lifecycle_heartbeat_seconds),
-            health_check_grace=cdk.Duration.seconds(nat.health_check_grace_seconds))
+                handler="nat_routes.handler.handler",
+                runtime=lambda_.Runtime(config.lambda_runtime, lambda_.RuntimeFamily.PYTHON),
+                memory_mib=route_fn.memory_mib, timeout=cdk.Duration.seconds(route_fn.timeout_seconds),
+                layers=[powertools_layer(self, config.powertools_version, config.lambda_runtime)]),
+            timing=FailoverTiming(
+                lifecycle_heartbeat=cdk.Duration.seconds(nat.lifecycle_heartbeat_seconds),
+                ready_timeout=cdk.Duration.seconds(nat.ready_timeout_seconds),
+                poll_interval=cdk.Duration.seconds(nat.readiness_poll_seconds),
+                health_check_grace=cdk.Duration.seconds(nat.health_check_grace_seconds)),
+            log_retention=retention, alarm_action=self.alerts.action,
+            eip_removal_policy=stateful_removal_policy(config))
         cdk.Tags.of(self.nat).add("Service", "nat-instance")
+        cdk.CfnOutput(self, "EgressIp", value=self.nat.eip.ref,
+                      description="Static public IPv4 of all internet egress from the private subnets (the NAT "
+                                  "instance's Elastic IP): the address to allowlist at exchanges such as Binance")

@@ -1,0 +1,41 @@
+"""AWS client creation and error classification shared by every handler."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+# botocore's own retries absorb short hiccups; what outlasts them is re-raised as transient.
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=15)
+
+TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "RequestThrottled",
+    "RequestThrottledException", "TooManyRequestsException", "EC2ThrottledException", "SlowDown",
+    "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "Unavailable",
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+})
+
+
+def client(service: str) -> Any:
+    """A client for ``service`` in the function's region (AWS_ENDPOINT_URL is honoured by boto3)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.client(service, region_name=region, config=BOTO_CONFIG)
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a ClientError, else the exception's class name."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "Unknown")
+    return type(exc).__name__
+
+
+def is_transient(exc: Exception) -> bool:
+    """Throttling, 5xx and connection failures: worth another attempt, not a verdict."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error_code(exc) in TRANSIENT_CODES or status >= 500
+    return isinstance(exc, BotoCoreError)
