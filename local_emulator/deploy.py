@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from tradai_cdk.config import config_for
 
-from . import ACCOUNT, ENV_NAME, REGION, STAGE, STATE_DIR, patches
+from . import ACCOUNT, ENV_NAME, REGION, STAGE, STATE_DIR, patches, public_resources
 from .assembly import StackArtifact, stage_stacks
 from .cdk import run_cdk
 from .drills import run_drills
@@ -92,6 +92,9 @@ def _deploy_and_check(emulator: Emulator) -> bool:
     }
     shutil.rmtree(ASSEMBLY, ignore_errors=True)
     for name, args in steps.items():
+        if name == "bootstrap":
+            seeded = public_resources.seed(stage_stacks(ASSEMBLY, STAGE), emulator.client)
+            print(f"seeded public SSM parameters: {', '.join(seeded) or 'none'}")
         _banner(f"cdk {name}")
         if run_cdk(*args) != 0:
             print(f"\ncdk {name} FAILED (its output is above).")

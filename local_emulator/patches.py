@@ -24,6 +24,9 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
 6. ``CompleteLifecycleAction`` is not implemented (HTTP 500). The patch accepts
    it for an existing Auto Scaling group and records it in ``LIFECYCLE_ACTIONS``
    so the NAT drill can check what the handler sent.
+7. ``AWS::KMS::Key`` passed CloudFormation's ``Key``/``Value`` tags to KMS's
+   ``TagKey``/``TagValue`` API model (KeyError), so no key, and nothing
+   encrypted with it, could be created. The patch renames the tag fields.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import cloudformation_backends
 from moto.core.responses import EmptyResult
+from moto.kms.models import Key as KmsKey
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.rds.models import DBParameterGroup
@@ -162,6 +166,16 @@ def _complete_lifecycle_action(self: AutoScalingResponse) -> EmptyResult:
     return EmptyResult()
 
 
+_create_kms_key = KmsKey.create_from_cloudformation_json
+
+
+def _kms_key_with_cfn_tags(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    properties = cloudformation_json["Properties"]
+    tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+    renamed = {**cloudformation_json, "Properties": {**properties, "Tags": tags}}
+    return _create_kms_key(resource_name, renamed, account_id, region_name, **kwargs)
+
+
 def _parameter_group_name(self: DBParameterGroup) -> str:
     return self.name
 
@@ -174,6 +188,7 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (SubnetRouteTableAssociation, "create_from_cloudformation_json", classmethod(_associate_too)),
     (DBParameterGroup, "physical_resource_id", property(_parameter_group_name)),
     (AutoScalingResponse, "complete_lifecycle_action", _complete_lifecycle_action),
+    (KmsKey, "create_from_cloudformation_json", classmethod(_kms_key_with_cfn_tags)),
 )
 
 

@@ -137,3 +137,68 @@ def test_shared_host_mode_without_a_host(dev):
 def test_executor_mode_without_its_resources(dev):
     profile = dataclasses.replace(dev.profile, executor_mode=ExecutorMode.STEPFUNCTIONS)
     _expect(dataclasses.replace(dev, profile=profile), "profile.executor_mode", "stepfunctions", "local, ecs, sqs")
+
+
+def _with_nat(config, **changes):
+    return dataclasses.replace(config, nat=dataclasses.replace(config.nat, **changes))
+
+
+def _with_profile(config, **changes):
+    return dataclasses.replace(config, profile=dataclasses.replace(config.profile, **changes))
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_nat_ready_timeout_must_leave_the_switch_reserve(env):
+    config = config_for(env)
+    heartbeat = config.nat.lifecycle_heartbeat_seconds
+    for timeout in (heartbeat - 19, heartbeat, heartbeat + 600):
+        _expect(_with_nat(config, ready_timeout_seconds=timeout), "nat.ready_timeout_seconds", str(timeout),
+                f"1 to {heartbeat - 20}")
+
+
+def test_nat_ready_timeout_follows_a_changed_heartbeat(dev):
+    _expect(_with_nat(dev, lifecycle_heartbeat_seconds=120, ready_timeout_seconds=101),
+            "nat.ready_timeout_seconds", "101", "1 to 100")
+    validate(_with_nat(dev, lifecycle_heartbeat_seconds=120, ready_timeout_seconds=99))
+
+
+def test_nat_ready_timeout_of_zero(dev):
+    _expect(_with_nat(dev, ready_timeout_seconds=0), "nat.ready_timeout_seconds", "0", "1 to")
+
+
+def test_nat_readiness_poll_too_large_for_the_function(dev):
+    timeout = dev.lambda_spec(dev.nat.route_function).timeout_seconds
+    limit = timeout - 20
+    validate(_with_nat(dev, readiness_poll_seconds=limit))
+    _expect(_with_nat(dev, readiness_poll_seconds=limit + 1), "nat.readiness_poll_seconds", str(limit + 1),
+            f"1 to {limit}")
+    _expect(_with_nat(dev, readiness_poll_seconds=0), "nat.readiness_poll_seconds", "0", f"1 to {limit}")
+
+
+@pytest.mark.parametrize("email", ["ops", "ops@", "@example.com", "ops@example", "ops at example.com",
+                                   "ops@exa mple.com", "ops@@example.com", "ops@example.c", ""])
+def test_malformed_alert_email(dev, email):
+    _expect(_with_profile(dev, alert_emails=(email, "oncall@example.com")), "profile.alert_emails[0]",
+            repr(email), "an email address")
+
+
+def test_malformed_alert_email_is_named_by_position(dev):
+    _expect(_with_profile(dev, alert_emails=("oncall@example.com", "not-an-email")), "profile.alert_emails[1]",
+            "not-an-email", "an email address")
+
+
+def test_valid_alert_emails(dev):
+    validate(_with_profile(dev, alert_emails=("ops@example.com", "First.Last+nat@mail.example.co.uk")))
+    validate(_with_profile(dev, alert_emails=()))
+
+
+@pytest.mark.parametrize("version", ["latest", "3", "3.37", "v3.37.0", "3.37.0-beta", "3.37.x", ""])
+def test_powertools_version_must_be_exact(dev, version):
+    with pytest.raises(ConfigError) as error:
+        validate(dataclasses.replace(dev, powertools_version=version))
+    if version:  # an empty value is caught by the required-field check first
+        assert error.value.field == "powertools_version", str(error.value)
+        assert error.value.value == version
+        assert "never 'latest'" in error.value.allowed
+    else:
+        assert error.value.field == "config.powertools_version"

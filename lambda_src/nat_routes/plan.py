@@ -5,7 +5,7 @@ instance is ready to forward, and whether the new instance should take a route o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Optional
 
@@ -126,13 +126,15 @@ def plan_takeover(holder: Optional[Holder], ours: Instance) -> tuple[str, str]:
         return "unchanged", "already this instance"
     if owner.state != "running":
         return "replaced", f"instance {owner.instance_id} is {owner.state}"
-    if owner.launch_time > ours.launch_time:
+    if (owner.launch_time, owner.instance_id) > (ours.launch_time, ours.instance_id):  # ids break a same-second tie
         return "skipped", f"newer running instance {owner.instance_id} holds it"
     return "replaced", f"older running instance {owner.instance_id} held it"
 
 
 def _timestamp(value: Any) -> Optional[datetime]:
+    """EventBridge's ``time`` (UTC, ``...Z``) as an aware datetime; None if unreadable."""
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -54,7 +54,7 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 
 def _positive_int(environ: Mapping[str, str], name: str) -> int:
     raw = environ.get(name, "").strip()
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         _invalid(environ, name, "a positive whole number of seconds")
     return int(raw)
 

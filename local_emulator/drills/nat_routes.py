@@ -1,10 +1,18 @@
-"""NAT failover drill: launch events for the NAT instance and its replacement move the default route."""
+"""NAT failover drill: launch events for the NAT instance and its replacement move the EIP and default route.
+
+moto runs no user data, so the drill plays the instance's boot: BOOT_SECONDS after the launch
+event it tags the instance ready, as the boot script does once forwarding is verified. The
+handler must wait for that tag before it touches the EIP or the route.
+"""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
+
+from lambda_src.nat_routes import contract
 
 from tradai_cdk.config.model import SubnetTier
 
@@ -14,6 +22,8 @@ from ..smoke.model import CheckContext
 from .invoke import DrillFailure
 
 LAUNCHING = foundation.LAUNCHING
+BOOT_SECONDS = 2
+PHASES = ("event_emitted", "ready_seen", "address_associated", "route_switched", "hook_completed")
 
 
 def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
@@ -26,25 +36,35 @@ def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     if table is None or group is None:
         raise DrillFailure("no private route table or NAT Auto Scaling group deployed")
     hook = _launch_hook(view, group["AutoScalingGroupName"])
-    first = _launch(ctx, invoke, group, hook, table["RouteTableId"])
+    first, first_timeline = _launch(ctx, invoke, group, hook, table["RouteTableId"])
     autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=False)
     group = autoscaling.describe_auto_scaling_groups(
         AutoScalingGroupNames=[group["AutoScalingGroupName"]])["AutoScalingGroups"][0]
-    second = _launch(ctx, invoke, group, hook, table["RouteTableId"])
+    second, second_timeline = _launch(ctx, invoke, group, hook, table["RouteTableId"])
     if second == first:
         raise DrillFailure(f"the group did not replace terminated instance {first}")
-    return (f"{table['RouteTableId']} {foundation.DEFAULT_ROUTE} -> {first}, after replacement -> {second}; "
-            f"lifecycle hook {hook} completed with CONTINUE both times")
+    return (f"{table['RouteTableId']} {foundation.DEFAULT_ROUTE} and the EIP -> {first}, after replacement -> "
+            f"{second}; lifecycle hook {hook} completed with CONTINUE both times, only after the ready tag\n"
+            f"      first launch:  {first_timeline}\n      replacement:   {second_timeline}")
 
 
-def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) -> str:
-    """Send the launch event of the group's instance; return its id once route and hook are right."""
+def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) -> tuple[str, str]:
+    """Send the launch event of the group's instance; return its id and timeline once EIP, route and hook are right."""
     instance_id = group["Instances"][0]["InstanceId"]
     token = str(uuid.uuid4())
-    outcome = invoke(_launch_event(group, hook, instance_id, token))
+    ec2 = ctx.client("ec2")
+    boot = threading.Timer(BOOT_SECONDS, lambda: ec2.create_tags(
+        Resources=[instance_id], Tags=[{"Key": contract.BOOT_TAG_KEY, "Value": contract.BOOT_READY}]))
+    boot.start()
+    try:
+        outcome = invoke(_launch_event(group, hook, instance_id, token))
+    finally:
+        boot.cancel()
     if outcome.result.get("status") != "continued":
         raise DrillFailure(f"handler returned {outcome.result}; log: {outcome.log[-2000:]}")
-    ec2 = ctx.client("ec2")
+    timeline = outcome.result["timeline"]
+    if "ready_seen" not in timeline or timeline["ready_seen"] > timeline["route_switched"]:
+        raise DrillFailure(f"route switched before readiness: {timeline}")
     route = foundation.default_route(ec2.describe_route_tables(RouteTableIds=[table_id])["RouteTables"][0])
     instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     interfaces = {eni["NetworkInterfaceId"] for eni in instance["NetworkInterfaces"]}
@@ -54,7 +74,19 @@ def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) ->
                 "LifecycleActionToken": token, "InstanceId": instance_id, "LifecycleActionResult": "CONTINUE"}
     if expected not in patches.LIFECYCLE_ACTIONS:
         raise DrillFailure(f"no CompleteLifecycleAction {expected}; recorded {patches.LIFECYCLE_ACTIONS}")
-    return instance_id
+    if instance["SourceDestCheck"] is not False:
+        raise DrillFailure(f"source/dest check still on for {instance_id}")
+    addresses = ec2.describe_addresses(Filters=[{"Name": "instance-id", "Values": [instance_id]}])["Addresses"]
+    if not addresses:
+        raise DrillFailure(f"the Elastic IP is not associated with {instance_id}")
+    return instance_id, _render(timeline)
+
+
+def _render(timeline: dict[str, str]) -> str:
+    """``event +0s -> ready_seen +2s -> ...``: seconds after the event for each phase."""
+    start = datetime.fromisoformat(timeline.get("event_emitted") or timeline["received"])
+    return " -> ".join(f"{phase.removesuffix('_seen')} +{(datetime.fromisoformat(timeline[phase]) - start).seconds}s"
+                       for phase in PHASES if phase in timeline)
 
 
 def _launch_hook(view, group_name: str) -> str:

@@ -120,3 +120,35 @@ def test_patches_resolve_weak_references_and_name_what_moto_cannot_build(patched
     assert list(patches.FAULTS) == [("consumer", "Broken")]
     assert list(patches.BLOCKED) == [("consumer", "Queue")]
     assert "Alarm (AWS::CloudWatch::Alarm)" in patches.SKIPPED_OUTPUTS["producer", "AlarmArn"]
+
+
+def test_patched_kms_key_takes_cloudformation_tags(patched_moto):
+    cloudformation, _ = patched_moto
+    template = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {
+        "KeyPolicy": {"Version": "2012-10-17", "Statement": []}, "EnableKeyRotation": True,
+        "Tags": [{"Key": "Application", "Value": "tradai"}]}}}}
+
+    cloudformation.create_stack(StackName="keys", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    [key] = cloudformation.describe_stack_resources(StackName="keys")["StackResources"]
+    tags = boto3.client("kms", region_name="eu-central-1").list_resource_tags(KeyId=key["PhysicalResourceId"])["Tags"]
+    assert tags == [{"TagKey": "Application", "TagValue": "tradai"}]
+
+
+def test_public_powertools_parameter_is_seeded_for_the_templates(patched_moto):
+    from local_emulator import public_resources
+    from local_emulator.assembly import StackArtifact
+
+    name = "/aws/service/powertools/python/arm64/python3.11/3.37.0"
+    template = {"Parameters": {"Layer": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": name}}}
+    artifact = StackArtifact("Foundation", "tradai-foundation-dev", template, None)
+    clients = {service: boto3.client(service, region_name="eu-central-1") for service in ("lambda", "ssm")}
+
+    assert public_resources.seed([artifact], clients.__getitem__) == [name]
+
+    arn = clients["ssm"].get_parameter(Name=name)["Parameter"]["Value"]
+    layer_name, version = arn.split(":")[-2:]
+    assert layer_name == "AWSLambdaPowertoolsPythonV3-python311-arm64"
+    layer = clients["lambda"].get_layer_version(LayerName=layer_name, VersionNumber=int(version))
+    assert layer["CompatibleArchitectures"] == ["arm64"]

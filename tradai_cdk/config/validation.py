@@ -27,7 +27,7 @@ LAMBDA_MEMORY_RANGE = (128, 10240)
 LAMBDA_TIMEOUT_RANGE = (1, 900)
 RDS_BACKUP_RANGE = (0, 35)
 HOOK_HEARTBEAT_RANGE = (30, 7200)
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[a-z]{2,}", re.IGNORECASE)
 # stepfunctions joins once the backtest state machine exists to point BACKEND_EXECUTOR_MODE at.
 SUPPORTED_EXECUTOR_MODES = (ExecutorMode.LOCAL, ExecutorMode.ECS, ExecutorMode.SQS)
 
@@ -54,7 +54,7 @@ def validate(config: TradaiConfig) -> None:
     _check_range("rds.backup_retention_days", config.rds.backup_retention_days, RDS_BACKUP_RANGE)
     _check_range("profile.service_desired_count", config.profile.service_desired_count, (0, 100))
     for index, email in enumerate(config.profile.alert_emails):
-        if not EMAIL.match(email):
+        if not EMAIL.fullmatch(email):
             raise ConfigError(f"profile.alert_emails[{index}]", email, "an email address (name@domain.tld)")
     if not re.fullmatch(r"\d+\.\d+\.\d+", config.powertools_version):
         raise ConfigError("powertools_version", config.powertools_version,
