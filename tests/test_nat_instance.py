@@ -235,6 +235,8 @@ def test_alerts_topic_is_kms_encrypted_tls_only_and_cloudwatch_may_use_its_key(f
     assert ref(topic["KmsMasterKeyId"]) == key_id
     key = _only(template, "AWS::KMS::Key")
     assert key["EnableKeyRotation"] is True
+    expected = "Retain" if env == "prod" else "Delete"
+    assert template["Resources"][key_id]["DeletionPolicy"] == expected
     (cloudwatch,) = [s for s in key["KeyPolicy"]["Statement"]
                      if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
