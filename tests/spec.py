@@ -30,6 +30,17 @@ NAT_INSTANCE_ACTIONS = {"ec2:AssociateAddress", "ec2:ModifyInstanceAttribute"}
 NAT_LAMBDA_ROUTE_ACTIONS = {"ec2:CreateRoute", "ec2:ReplaceRoute"}
 NAT_LAMBDA_LIFECYCLE_ACTION = "autoscaling:CompleteLifecycleAction"
 
+# Not in spec 4.1 (docs/decisions.md, spec gap): strategy tasks reach MLflow (spec 2.5) and services reach
+# each other through Cloud Map (spec 2.3), which needs tradai-ecs-sg to admit and send to itself.
+SECURITY_GROUP_ADDITIONS = {
+    "tradai-ecs-sg": {
+        ("ingress", 5000, 5000, "tcp", "tradai-ecs-sg"),
+        ("ingress", 8000, 8005, "tcp", "tradai-ecs-sg"),
+        ("egress", 5000, 5000, "tcp", "tradai-ecs-sg"),
+        ("egress", 8000, 8005, "tcp", "tradai-ecs-sg"),
+    },
+}
+
 # 4.1 Security groups: direction, from, to, protocol, peer (CIDR or SG name)
 SECURITY_GROUPS = {
     "tradai-alb-sg": {

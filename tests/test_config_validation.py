@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from tradai_cdk.config import ConfigError, config_for, validate
-from tradai_cdk.config.model import ExecutorMode, SgRule
+from tradai_cdk.config.model import SgRule
 
 
 @pytest.fixture
@@ -134,9 +134,15 @@ def test_shared_host_mode_without_a_host(dev):
     _expect(dataclasses.replace(dev, profile=profile), "profile.consolidated_host", "None", "a host when")
 
 
-def test_executor_mode_without_its_resources(dev):
-    profile = dataclasses.replace(dev.profile, executor_mode=ExecutorMode.STEPFUNCTIONS)
-    _expect(dataclasses.replace(dev, profile=profile), "profile.executor_mode", "stepfunctions", "local, ecs, sqs")
+def test_backtest_task_must_be_an_on_demand_task(dev):
+    backtest = dataclasses.replace(dev.backtest, task="backend-api")
+    _expect(dataclasses.replace(dev, backtest=backtest), "backtest.task", "backend-api", "strategy-container")
+
+
+def test_backtest_task_timeout_must_fit_the_run_timeout(dev):
+    backtest = dataclasses.replace(dev.backtest, task_timeout_minutes=dev.backtest.run_timeout_minutes)
+    _expect(dataclasses.replace(dev, backtest=backtest), "backtest.task_timeout_minutes",
+            str(dev.backtest.run_timeout_minutes), "an integer from 1 to")
 
 
 def _with_nat(config, **changes):

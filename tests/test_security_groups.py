@@ -35,10 +35,11 @@ def _rules(template: dict) -> dict[str, set]:
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
-def test_security_groups_have_exactly_the_spec_rules(env, synthesized):
+def test_security_groups_have_exactly_the_spec_rules_and_the_recorded_additions(env, synthesized):
     found = _rules(synthesized[(env, "foundation")].json)
     assert set(found) == set(spec.SECURITY_GROUPS)
-    for name, expected in spec.SECURITY_GROUPS.items():
+    for name, rows in spec.SECURITY_GROUPS.items():
+        expected = rows | spec.SECURITY_GROUP_ADDITIONS.get(name, set())
         has_egress = any(rule[0] == "egress" for rule in expected)
         no_egress = set() if has_egress else {NO_EGRESS_RULE}
         assert found[name] == expected | no_egress, name
@@ -55,3 +56,11 @@ def test_no_group_allows_all_egress(env, synthesized):
 def test_security_group_name_tags(env, synthesized):
     for props in resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup").values():
         assert tags(props)["Name"] == f"{props['GroupName']}-{env}"
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_ecs_tasks_reach_mlflow_and_services_only_within_their_own_group(env, synthesized):
+    found = _rules(synthesized[(env, "foundation")].json)["tradai-ecs-sg"]
+    self_rules = {rule for rule in found if rule[4] == "tradai-ecs-sg"}
+    assert self_rules == spec.SECURITY_GROUP_ADDITIONS["tradai-ecs-sg"]
+    assert not any(rule[4] == "0.0.0.0/0" and rule[0] == "ingress" for rule in found)

@@ -15,6 +15,7 @@ def acknowledge_findings(stage) -> None:
     _acknowledge_foundation(stage.foundation)
     _acknowledge_persistent(stage.persistent)
     _acknowledge_compute(stage.compute, stage.persistent)
+    _acknowledge_pipeline(stage.compute)
     for stack in (stage.persistent, stage.compute, stage.edge):
         if not any(isinstance(child, cdk.CfnResource) for child in stack.node.find_all()):
             _ack(stack, "CloudFormation-Validate::F0001",
@@ -128,3 +129,52 @@ def _task_definitions(compute):
 
 def _workload_roles(compute):
     return [definition.task_role for definition in _task_definitions(compute)]
+
+
+def _acknowledge_pipeline(compute) -> None:
+    pipeline = compute.pipeline
+    name = pipeline.state_machine_name
+    for key, fn in pipeline.functions.items():
+        _ack(fn.function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+        _ack(fn.function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+        _ack(fn.role, _iam5(compute, "*"),
+             "Only actions without resource-level permissions use *: X-Ray PutTraceSegments/PutTelemetryRecords, "
+             "the VPC ENI actions Lambda needs in private subnets, and ecs:ListTasks (narrowed by ecs:cluster).")
+    for key in ("backtest-consumer", "sqs-consumer", "validate-strategy", "data-collection-proxy",
+                "notify-completion", "update-status", "cleanup-resources"):
+        _ack(pipeline.functions[key].function, "Serverless-LambdaDLQ",
+             "Invoked synchronously (Step Functions tasks, with retries and a Catch that fails the run) or by "
+             "the SQS event source, whose queue redrives to the backtest DLQ (spec 6.2): no async invocations.")
+    scanner = pipeline.functions["orphan-scanner"]
+    for rule_id in ("Serverless-LambdaDLQ",):
+        _ack(scanner.function, rule_id, "A failed scan is not retried or kept: the next scan runs 5 minutes later "
+                                        "and sees the same runs; the Errors metric shows it.")
+    _ack(scanner.function.node.find_child("EventInvokeConfig"), "Serverless-LambdaAsyncFailureDestination",
+         "Scheduled scans are not retried (retry 0): the next one, 5 minutes later, covers the same runs.")
+    _ack(pipeline.schedule, "Serverless-EventBusDLQ",
+         "A missed scheduled scan is replaced by the next one 5 minutes later; nothing is lost.")
+    for key in ("backtest-consumer", "sqs-consumer"):
+        for child in pipeline.functions[key].function.node.children:
+            if isinstance(child, cdk.aws_lambda.EventSourceMapping):
+                _ack(child, "Serverless-LambdaEventSourceMappingDestination",
+                     "Failed messages return to the FIFO queue and move to tradai-backtest-dlq after 3 receives "
+                     "(spec 6.2 redrive policy); an on-failure destination would bypass that DLQ.")
+    _ack(pipeline.functions["notify-completion"].role, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+         "Publishing to the KMS-encrypted alerts topic needs GenerateDataKey* on that one key (CDK's topic grant).")
+    task_roles = [pipeline.functions[k].role for k in ("backtest-consumer", "cleanup-resources", "orphan-scanner")]
+    for role in task_roles:
+        _ack(role, f"AwsSolutions-IAM5[Resource::arn:{_partition(compute)}:ecs:{compute.region}:{compute.account}:task/"
+                   f"<{compute.get_logical_id(compute.cluster.node.default_child)}>/*]",
+             "Task ids are generated at launch; the ARN pattern is limited to the TradAI cluster.")
+    _ack(pipeline.functions["backtest-consumer"].role,
+         _iam5(compute, f"ecs:task-definition/{pipeline.task_family}:*"),
+         "Every revision of the strategy task family: a new image tag creates a new revision on each deploy.")
+    for grantee in (pipeline.functions["orphan-scanner"].role, compute.services["backend-api"].task_definition.task_role):
+        _ack(grantee, _iam5(compute, f"states:execution:{name}:*"),
+             "Execution ARNs carry the run id chosen at start; access is limited to this workflow's executions.")
+    role = pipeline.state_machine.role
+    _ack(role, _iam5(compute, "*"),
+         "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery...) have no resource-level permissions.")
+    for fn in pipeline.functions.values():
+        _ack(role, f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(fn.function.node.default_child)}.Arn>:*]",
+             "LambdaInvoke may call the function's versions and aliases (CDK's grant).")

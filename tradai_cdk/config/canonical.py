@@ -19,6 +19,7 @@ from .model import (
     ExecutorMode,
     GsiSpec,
     KeyAttribute,
+    BacktestConfig,
     LambdaSpec,
     NatConfig,
     NetworkConfig,
@@ -106,6 +107,11 @@ SECURITY_GROUPS = (
         _tcp("ingress", (8000, 8003), "Internal calls", group="lambda"),
         _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
         _tcp("egress", (5432, 5432), "Database", group="rds"),
+        # Not in spec 4.1 (decision): tasks reach MLflow (spec 2.5) and each other through Cloud Map.
+        _tcp("ingress", (5000, 5000), "MLflow from services and tasks", group="ecs"),
+        _tcp("ingress", (8000, 8005), "Service-to-service via Cloud Map", group="ecs"),
+        _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
+        _tcp("egress", (8000, 8005), "To services via Cloud Map", group="ecs"),
     )),
     SecurityGroupSpec("lambda", "tradai-lambda-sg", "TradAI VPC Lambdas", (
         _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
@@ -317,6 +323,17 @@ LAMBDA_RUNTIME = "python3.11"
 # Powertools for AWS Lambda (Python): AWS's public layer of this version (the version tests run with).
 POWERTOOLS_VERSION = "3.37.0"
 
+# The backtest pipeline (spec 2.4, 2.5, 6, 7): the task a backtest runs and the workflow's limits.
+BACKTEST = BacktestConfig(
+    task="strategy-container",
+    run_timeout_minutes=180,
+    task_timeout_minutes=120,
+    stuck_after_minutes=30,
+    run_ttl_days=90,
+    consumer_max_concurrency=2,
+    data_sync_path="/api/v1/data/sync",
+)
+
 # 8. Secrets Manager.
 SECRETS = (
     SecretSpec("tradai/database-url", "PostgreSQL connection string", "manual"),
@@ -330,17 +347,17 @@ PROFILES = {
     "dev": EnvironmentProfile(
         compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
         service_desired_count=1, log_retention_days=30, deletion_protection=False,
-        waf_enabled=False, cloudtrail_enabled=False, executor_mode=ExecutorMode.SQS,
+        waf_enabled=False, cloudtrail_enabled=False, executor_mode=ExecutorMode.STEPFUNCTIONS,
     ),
     "staging": EnvironmentProfile(
         compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
         service_desired_count=1, log_retention_days=30, deletion_protection=False,
-        waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.SQS,
+        waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.STEPFUNCTIONS,
     ),
     "prod": EnvironmentProfile(
         compute_mode=ComputeMode.FARGATE, consolidated_host=None,
         service_desired_count=2, log_retention_days=90, deletion_protection=True,
-        waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.SQS,
+        waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.STEPFUNCTIONS,
     ),
 }
 

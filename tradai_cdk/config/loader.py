@@ -37,6 +37,7 @@ def config_for(env: str) -> TradaiConfig:
         lambdas=c.LAMBDAS,
         lambda_runtime=c.LAMBDA_RUNTIME,
         powertools_version=c.POWERTOOLS_VERSION,
+        backtest=c.BACKTEST,
         secrets=c.SECRETS,
     )
     validate(config)

@@ -306,6 +306,19 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class BacktestConfig:
+    """The backtest pipeline: which on-demand task runs a backtest, and the workflow's limits."""
+
+    task: str
+    run_timeout_minutes: int
+    task_timeout_minutes: int
+    stuck_after_minutes: int
+    run_ttl_days: int
+    consumer_max_concurrency: int
+    data_sync_path: str
+
+
+@dataclass(frozen=True)
 class EnvironmentProfile:
     """The per-environment column of spec section 10 (plus 3.3's RDS storage/backups)."""
 
@@ -350,6 +363,7 @@ class TradaiConfig:
     lambdas: tuple[LambdaSpec, ...]
     lambda_runtime: str
     powertools_version: str
+    backtest: BacktestConfig
     secrets: tuple[SecretSpec, ...]
 
     def security_group(self, key: str) -> SecurityGroupSpec:
@@ -357,6 +371,9 @@ class TradaiConfig:
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)
+
+    def task(self, name: str) -> TaskSpec:
+        return next(t for t in self.on_demand_tasks if t.name == name)
 
     def lambda_spec(self, name: str) -> LambdaSpec:
         return next(fn for fn in self.lambdas if fn.name == name)

@@ -28,8 +28,7 @@ LAMBDA_TIMEOUT_RANGE = (1, 900)
 RDS_BACKUP_RANGE = (0, 35)
 HOOK_HEARTBEAT_RANGE = (30, 7200)
 EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[a-z]{2,}", re.IGNORECASE)
-# stepfunctions joins once the backtest state machine exists to point BACKEND_EXECUTOR_MODE at.
-SUPPORTED_EXECUTOR_MODES = (ExecutorMode.LOCAL, ExecutorMode.ECS, ExecutorMode.SQS)
+SUPPORTED_EXECUTOR_MODES = tuple(ExecutorMode)
 
 
 class ConfigError(ValueError):
@@ -50,6 +49,7 @@ def validate(config: TradaiConfig) -> None:
     _check_tables(config)
     _check_unique("buckets", (b.component for b in config.buckets))
     _check_lambdas(config)
+    _check_backtest(config)
     _check_one_of("profile.log_retention_days", config.profile.log_retention_days, LOG_RETENTION_DAYS)
     _check_range("rds.backup_retention_days", config.rds.backup_retention_days, RDS_BACKUP_RANGE)
     _check_range("profile.service_desired_count", config.profile.service_desired_count, (0, 100))
@@ -113,6 +113,17 @@ def _check_network(config: TradaiConfig) -> None:
         raise ConfigError("nat.asg_desired", config.nat.asg_desired,
                           f"between asg_min={config.nat.asg_min} and asg_max={config.nat.asg_max}")
     _check_nat_timing(config)
+
+
+def _check_backtest(config: TradaiConfig) -> None:
+    backtest = config.backtest
+    _check_one_of("backtest.task", backtest.task, [t.name for t in config.on_demand_tasks])
+    _check_range("backtest.task_timeout_minutes", backtest.task_timeout_minutes,
+                 (1, backtest.run_timeout_minutes - 5))
+    _check_range("backtest.stuck_after_minutes", backtest.stuck_after_minutes, (5, 24 * 60))
+    _check_range("backtest.consumer_max_concurrency", backtest.consumer_max_concurrency, (2, 1000))
+    if not backtest.data_sync_path.startswith("/"):
+        raise ConfigError("backtest.data_sync_path", backtest.data_sync_path, "an absolute path starting with '/'")
 
 
 def _check_nat_timing(config: TradaiConfig) -> None:

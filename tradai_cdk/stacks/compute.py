@@ -16,6 +16,7 @@ from aws_cdk import (
     aws_logs as logs,
     aws_secretsmanager as secretsmanager,
     aws_servicediscovery as servicediscovery,
+    aws_sns as sns,
     aws_sqs as sqs,
 )
 from constructs import Construct
@@ -28,9 +29,18 @@ from ..constructs.tradai_service import (
     SharedHostPlacement,
     TradaiService,
 )
+from ..constructs.backtest_pipeline import (
+    BacktestPipeline,
+    FunctionSizing,
+    PipelineTables,
+    PipelineTiming,
+    StrategyTask,
+)
 from ..constructs.tradai_bucket import TradaiBucket
+from ..constructs.tradai_function import VpcPlacement
 from ..constructs.tradai_table import TradaiTable
 from .base import TradaiStack, log_retention, pascal
+from .lambda_assets import lambda_code, lambda_runtime, powertools_layer
 from .persistent import ALB_LOG_PREFIX, LOGS_BUCKET
 
 
@@ -68,6 +78,8 @@ PATH_ROUTED_SERVICE = "mlflow"  # served under config.compute.mlflow_base_path (
 SERVICE_HEADER = "X-Tradai-Service"
 RULE_PRIORITIES = {"mlflow": 10, "data-collection": 20, "strategy-service": 30}
 DEFAULT_SERVICE = "backend-api"
+PIPELINE_FUNCTIONS = ("backtest-consumer", "sqs-consumer", "orphan-scanner", "validate-strategy",
+                      "data-collection-proxy", "notify-completion", "update-status", "cleanup-resources")
 
 
 def _env_name(key: str, suffix: str) -> str:
@@ -80,7 +92,8 @@ class ComputeStack(TradaiStack):
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
                  private_subnets: Sequence[ec2.ISubnet], public_subnets: Sequence[ec2.ISubnet],
                  security_groups: Mapping[str, ec2.ISecurityGroup], tables: Mapping[str, TradaiTable],
-                 buckets: Mapping[str, TradaiBucket], secrets: Mapping[str, secretsmanager.ISecret], **kwargs):
+                 buckets: Mapping[str, TradaiBucket], secrets: Mapping[str, secretsmanager.ISecret],
+                 alerts_topic: sns.ITopic, **kwargs):
         super().__init__(scope, construct_id, **kwargs)
         config = self.config
         self._tables, self._buckets, self._secrets = tables, buckets, secrets
@@ -88,6 +101,7 @@ class ComputeStack(TradaiStack):
         # Imported read-only: the SG rules are exactly spec 4.1's, so CDK must not add its own.
         ecs_sg = self._frozen("EcsSecurityGroup", security_groups["ecs"])
         alb_sg = self._frozen("AlbSecurityGroup", security_groups["alb"])
+        lambda_sg = self._frozen("LambdaSecurityGroup", security_groups["lambda"])
 
         self.repositories = self._repositories()
         self.cluster = ecs.Cluster(self, "Cluster", cluster_name=f"{config.naming.project}-{config.env}", vpc=vpc,
@@ -99,6 +113,8 @@ class ComputeStack(TradaiStack):
         self.discovery = {entry.name: self._discovery_service(entry.name) for entry in config.service_discovery}
         self.load_balancer, self.listener = self._load_balancer(vpc, public_subnets, alb_sg, buckets[LOGS_BUCKET])
         self.backtest_dlq, self.backtest_queue = self._queues()
+        self.task_definitions = {task.name: self._on_demand_task(task) for task in config.on_demand_tasks}
+        self.pipeline = self._pipeline(private_subnets, ecs_sg, lambda_sg, vpc, alerts_topic)
 
         self.shared_host = self.host_capacity.auto_scaling_group if self.host_capacity else None
         self.services = {}
@@ -113,7 +129,6 @@ class ComputeStack(TradaiStack):
                 load_balancing=self._routing(spec.name, vpc),
                 props=self._service_props(spec))
             cdk.Tags.of(self.services[spec.name]).add("Service", spec.name)
-        self.task_definitions = {task.name: self._on_demand_task(task) for task in config.on_demand_tasks}
 
     def _frozen(self, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
         return ec2.SecurityGroup.from_security_group_id(self, construct_id, group.security_group_id,
@@ -213,6 +228,43 @@ class ComputeStack(TradaiStack):
             encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
         return dlq, queue
 
+    def _pipeline(self, private_subnets, ecs_sg, lambda_sg, vpc, alerts_topic) -> BacktestPipeline:
+        """Spec 2.4/2.5/7: consumers, workflow, task functions and orphan scanner of the backtest queue."""
+        config = self.config
+        backtest = config.backtest
+        sizing = {key: FunctionSizing(config.function_name(key), spec.memory_mib,
+                                      cdk.Duration.seconds(spec.timeout_seconds), spec.in_vpc)
+                  for key in PIPELINE_FUNCTIONS for spec in [config.lambda_spec(key)]}
+        data_collection = config.service("data-collection")
+        enabled = ("sqs-consumer" if config.profile.executor_mode is ExecutorMode.STEPFUNCTIONS
+                   else "backtest-consumer")
+        pipeline = BacktestPipeline(
+            self, "BacktestPipeline", functions=sizing, code=lambda_code(),
+            runtime=lambda_runtime(config.lambda_runtime),
+            layers=[powertools_layer(self, config.powertools_version, config.lambda_runtime)],
+            queue=self.backtest_queue, enabled_consumer=enabled,
+            task=StrategyTask(cluster=self.cluster, task_definition=self.task_definitions[backtest.task],
+                              family_prefix=config.task_family_prefix,
+                              capacity_provider=config.task(backtest.task).capacity_provider,
+                              subnets=private_subnets, security_group=ecs_sg),
+            tables=PipelineTables(workflow_state=self._tables["workflow-state"],
+                                  idempotency=self._tables["idempotency"],
+                                  notifications=self._tables["notifications"]),
+            alerts_topic=alerts_topic,
+            data_collection_url=f"http://{data_collection.name}.{config.namespace}:{data_collection.port}"
+                                f"{backtest.data_sync_path}",
+            placement=VpcPlacement(vpc=vpc, subnets=private_subnets, security_group=lambda_sg),
+            timing=PipelineTiming(
+                run_timeout=cdk.Duration.minutes(backtest.run_timeout_minutes),
+                task_timeout=cdk.Duration.minutes(backtest.task_timeout_minutes),
+                orphan_scan_every=cdk.Duration.minutes(config.lambda_spec("orphan-scanner").schedule_minutes),
+                stuck_after=cdk.Duration.minutes(backtest.stuck_after_minutes),
+                run_ttl=cdk.Duration.days(backtest.run_ttl_days),
+                consumer_max_concurrency=backtest.consumer_max_concurrency),
+            log_retention=self._retention, state_machine_name=config.naming.name("backtest"))
+        cdk.Tags.of(pipeline).add("Service", "backtest-pipeline")
+        return pipeline
+
     def _access(self, access: Access) -> tuple[dict[str, str], dict[str, ecs.Secret], list]:
         """Environment variables, ECS secrets and grants for one workload's ``Access``."""
         env, secrets, grants = {}, {}, []
@@ -237,6 +289,7 @@ class ComputeStack(TradaiStack):
         if spec.name == "backend-api":
             env.update(self._executor_environment())
             grants.append(self.backtest_queue.grant_send_messages)
+            grants.append(self.pipeline.grant_read_executions)
         return ServiceProps(
             service_name=config.naming.name(spec.name), family=config.naming.name(spec.name),
             container_name=spec.name, cpu=spec.cpu, memory_mib=spec.memory_mib, port=spec.port,
@@ -250,8 +303,10 @@ class ComputeStack(TradaiStack):
         env = {"BACKEND_EXECUTOR_MODE": mode.value}
         if mode in (ExecutorMode.ECS, ExecutorMode.SQS):
             env.update(ECS_CLUSTER=self.cluster.cluster_arn, ECS_TASK_PREFIX=self.config.task_family_prefix)
-        if mode is ExecutorMode.SQS:
+        if mode in (ExecutorMode.SQS, ExecutorMode.STEPFUNCTIONS):
             env["SQS_QUEUE_URL"] = self.backtest_queue.queue_url
+        if mode is ExecutorMode.STEPFUNCTIONS:
+            env["STEP_FUNCTIONS_ARN"] = self.pipeline.state_machine.state_machine_arn
         return env
 
     def _on_demand_task(self, task: TaskSpec) -> ecs.FargateTaskDefinition:

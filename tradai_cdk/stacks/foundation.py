@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2, aws_lambda as lambda_, aws_ssm as ssm
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from ..config.model import SubnetTier
@@ -14,25 +12,13 @@ from ..constructs.nat_instance_ha import FailoverTiming, NatInstanceHA, RouteFun
 from ..constructs.security_group_set import SecurityGroupSet
 from ..constructs.tiered_vpc import SubnetLayout, TieredVpc
 from .base import TradaiStack, log_retention, stateful_removal_policy
+from .lambda_assets import lambda_code, lambda_runtime, powertools_layer
 
-LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src"
 SUBNET_TYPES = {
     SubnetTier.PUBLIC: ec2.SubnetType.PUBLIC,
     SubnetTier.PRIVATE: ec2.SubnetType.PRIVATE_WITH_EGRESS,
     SubnetTier.DATABASE: ec2.SubnetType.PRIVATE_ISOLATED,
 }
-
-
-def lambda_code() -> lambda_.Code:
-    """All handler packages as one asset (plain folder: no bundling, no Docker)."""
-    return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"])
-
-
-def powertools_layer(scope: Construct, version: str, runtime: str) -> lambda_.ILayerVersion:
-    """AWS's public Powertools layer of ``version`` for arm64, resolved from its public SSM parameter at deploy."""
-    parameter = f"/aws/service/powertools/python/arm64/{runtime}/{version}"
-    return lambda_.LayerVersion.from_layer_version_arn(
-        scope, "PowertoolsLayer", ssm.StringParameter.value_for_string_parameter(scope, parameter))
 
 
 class FoundationStack(TradaiStack):
@@ -76,7 +62,7 @@ class FoundationStack(TradaiStack):
             route_function=RouteFunctionProps(
                 function_name=config.function_name(route_fn.name), code=lambda_code(),
                 handler="nat_routes.handler.handler",
-                runtime=lambda_.Runtime(config.lambda_runtime, lambda_.RuntimeFamily.PYTHON),
+                runtime=lambda_runtime(config.lambda_runtime),
                 memory_mib=route_fn.memory_mib, timeout=cdk.Duration.seconds(route_fn.timeout_seconds),
                 layers=[powertools_layer(self, config.powertools_version, config.lambda_runtime)]),
             timing=FailoverTiming(

@@ -29,7 +29,8 @@ class TradaiStage(cdk.Stage):
             vpc=network.vpc, private_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_WITH_EGRESS),
             public_subnets=network.subnets_of(ec2.SubnetType.PUBLIC),
             security_groups=self.foundation.security_groups.groups, tables=self.persistent.tables,
-            buckets=self.persistent.buckets, secrets=self.persistent.secrets)
+            buckets=self.persistent.buckets, secrets=self.persistent.secrets,
+            alerts_topic=self.foundation.alerts.topic)
         self.edge = EdgeStack(self, "Edge", config=config, availability_zones=azs,
                               stack_name=config.naming.name("edge"))
         for key, value in config.tags:

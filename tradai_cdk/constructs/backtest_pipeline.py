@@ -1,0 +1,288 @@
+"""The backtest pipeline: queue consumers, the Step Functions workflow, its task functions and the orphan scanner.
+
+Flow (spec 2.4): the backtest queue feeds exactly one enabled consumer. ``sqs-consumer`` (LAUNCH_MODE
+stepfunctions) starts the workflow: validate -> mark RUNNING -> data collection -> the strategy task on
+the configured capacity provider (``.sync``) -> mark COMPLETED -> notify; any failure -> cleanup ->
+mark FAILED -> notify -> fail. ``backtest-consumer`` (LAUNCH_MODE ecs) runs the same task directly with
+the same overrides. ``orphan-scanner`` fails runs left RUNNING with nothing alive and stops strategy
+tasks that belong to no live run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import (
+    aws_ec2 as ec2,
+    aws_ecs as ecs,
+    aws_events as events,
+    aws_events_targets as targets,
+    aws_iam as iam,
+    aws_lambda as lambda_,
+    aws_lambda_event_sources as event_sources,
+    aws_logs as logs,
+    aws_sns as sns,
+    aws_sqs as sqs,
+    aws_stepfunctions as sfn,
+    aws_stepfunctions_tasks as tasks,
+)
+from constructs import Construct
+
+from lambda_src.backtest import contract
+
+from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
+
+CONSUMERS = {"backtest-consumer": contract.LAUNCH_ECS, "sqs-consumer": contract.LAUNCH_STEPFUNCTIONS}
+HANDLERS = {
+    "backtest-consumer": "backtest.consumer.handler",
+    "sqs-consumer": "backtest.consumer.handler",
+    "orphan-scanner": "backtest.orphan_scanner.handler",
+    "validate-strategy": "backtest.validate_strategy.handler",
+    "data-collection-proxy": "backtest.data_collection_proxy.handler",
+    "notify-completion": "backtest.notify_completion.handler",
+    "update-status": "backtest.update_status.handler",
+    "cleanup-resources": "backtest.cleanup_resources.handler",
+}
+TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                           "Lambda.TooManyRequestsException"]
+
+
+class GrantableTable(Protocol):
+    """A table consumers reach by name, with grants scoped to it and its indexes."""
+
+    table_name: str
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant: ...
+
+    def grant_read_write(self, grantee: iam.IGrantable) -> None: ...
+
+
+@dataclass(frozen=True)
+class FunctionSizing:
+    function_name: str
+    memory_mib: int
+    timeout: cdk.Duration
+    in_vpc: bool
+
+
+@dataclass(frozen=True)
+class StrategyTask:
+    """The on-demand task a backtest runs and where: family prefix, capacity provider, network."""
+
+    cluster: ecs.ICluster
+    task_definition: ecs.FargateTaskDefinition
+    family_prefix: str
+    capacity_provider: str
+    subnets: Sequence[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+
+
+@dataclass(frozen=True)
+class PipelineTables:
+    workflow_state: GrantableTable
+    idempotency: GrantableTable
+    notifications: GrantableTable
+
+
+@dataclass(frozen=True)
+class PipelineTiming:
+    run_timeout: cdk.Duration
+    task_timeout: cdk.Duration
+    orphan_scan_every: cdk.Duration
+    stuck_after: cdk.Duration
+    run_ttl: cdk.Duration
+    consumer_max_concurrency: int
+
+
+class BacktestPipeline(Construct):
+    """Consumers, state machine, functions and grants; ``state_machine`` is what BACKEND_EXECUTOR_MODE needs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, FunctionSizing],
+                 code: lambda_.Code, runtime: lambda_.Runtime, layers: Sequence[lambda_.ILayerVersion],
+                 queue: sqs.IQueue, enabled_consumer: str, task: StrategyTask, tables: PipelineTables,
+                 alerts_topic: sns.ITopic, data_collection_url: str, placement: VpcPlacement,
+                 timing: PipelineTiming, log_retention: logs.RetentionDays, state_machine_name: str):
+        super().__init__(scope, construct_id)
+        if enabled_consumer not in CONSUMERS:
+            raise ValueError(f"enabled_consumer={enabled_consumer!r}; allowed: {', '.join(CONSUMERS)}")
+        self._task, self._tables, self._retention = task, tables, log_retention
+        common = {contract.ENV_WORKFLOW_TABLE: tables.workflow_state.table_name,
+                  contract.ENV_RUN_TTL_DAYS: str(int(timing.run_ttl.to_days()))}
+        task_env = {contract.ENV_ECS_CLUSTER: task.cluster.cluster_arn,
+                    contract.ENV_ECS_TASK_PREFIX: task.family_prefix,
+                    contract.ENV_TASK_FAMILY: task.task_definition.family}
+
+        def build(key: str, environment: Mapping[str, str], async_retries=None) -> TradaiFunction:
+            sizing = functions[key]
+            return TradaiFunction(
+                self, "".join(part.capitalize() for part in key.split("-")),
+                props=FunctionProps(function_name=sizing.function_name, handler=HANDLERS[key], code=code,
+                                    runtime=runtime, memory_mib=sizing.memory_mib, timeout=sizing.timeout,
+                                    log_retention=log_retention, layers=layers,
+                                    description=f"TradAI backtest pipeline: {key}"),
+                environment=environment, placement=placement if sizing.in_vpc else None,
+                async_retries=async_retries)
+
+        self.functions: dict[str, TradaiFunction] = {}
+        for key in ("validate-strategy", "update-status", "cleanup-resources"):
+            self.functions[key] = build(key, {**common, **task_env})
+        self.functions["data-collection-proxy"] = build(
+            "data-collection-proxy", {contract.ENV_DATA_COLLECTION_URL: data_collection_url})
+        self.functions["notify-completion"] = build(
+            "notify-completion", {contract.ENV_NOTIFICATIONS_TABLE: tables.notifications.table_name,
+                                  contract.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn})
+        tables.workflow_state.grant_read_write(self.functions["update-status"].role)
+        tables.notifications.grant_read_write(self.functions["notify-completion"].role)
+        alerts_topic.grant_publish(self.functions["notify-completion"].role)
+        self._grant_stop_tasks(self.functions["cleanup-resources"].role)
+
+        self.state_machine_name = state_machine_name
+        self.task_family = task.task_definition.family
+        self.state_machine = self._state_machine(state_machine_name, timing)
+
+        launch_env = {**common, **task_env, contract.ENV_IDEMPOTENCY_TABLE: tables.idempotency.table_name,
+                      contract.ENV_CAPACITY_PROVIDER: task.capacity_provider,
+                      contract.ENV_TASK_SUBNETS: ",".join(s.subnet_id for s in task.subnets),
+                      contract.ENV_TASK_SECURITY_GROUPS: task.security_group.security_group_id,
+                      contract.ENV_STEP_FUNCTIONS_ARN: self.state_machine.state_machine_arn}
+        self.consumer_mappings: dict[str, lambda_.EventSourceMapping] = {}
+        for key, mode in CONSUMERS.items():
+            consumer = build(key, {**launch_env, contract.ENV_LAUNCH_MODE: mode})
+            self.functions[key] = consumer
+            tables.workflow_state.grant_read_write(consumer.role)
+            tables.idempotency.grant_read_write(consumer.role)
+            if mode == contract.LAUNCH_ECS:
+                self._grant_run_task(consumer.role)
+            else:
+                self.state_machine.grant_start_execution(consumer.role)
+            source = event_sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True,
+                                                  enabled=key == enabled_consumer,
+                                                  max_concurrency=timing.consumer_max_concurrency)
+            consumer.function.add_event_source(source)
+
+        scanner = build("orphan-scanner", {**common, **task_env,
+                                           contract.ENV_STUCK_AFTER_MINUTES: str(int(timing.stuck_after.to_minutes()))},
+                        async_retries=0)
+        self.functions["orphan-scanner"] = scanner
+        tables.workflow_state.grant_read_write(scanner.role)
+        self._grant_stop_tasks(scanner.role)
+        self.grant_read_executions(scanner.role)
+        self.schedule = events.Rule(self, "OrphanScanSchedule", schedule=events.Schedule.rate(timing.orphan_scan_every),
+                                    description="Fails backtest runs and stops strategy tasks left behind")
+        self.schedule.add_target(targets.LambdaFunction(scanner.function, retry_attempts=0))
+
+    def _state_machine(self, name: str, timing: PipelineTiming) -> sfn.StateMachine:
+        fns = {key: f.function for key, f in self.functions.items()}
+        run_id = sfn.JsonPath.string_at("$.run_id")
+
+        def invoke(state_id: str, key: str, payload: dict | None, result_path: str, timeout: cdk.Duration):
+            task_input = sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(payload)
+            return tasks.LambdaInvoke(self, state_id, lambda_function=fns[key], payload=task_input,
+                                      payload_response_only=True, retry_on_service_exceptions=False,
+                                      result_path=result_path,
+                                      task_timeout=sfn.Timeout.duration(timeout)).add_retry(
+                errors=TRANSIENT_LAMBDA_ERRORS, interval=cdk.Duration.seconds(2), max_attempts=3, backoff_rate=2)
+
+        def status(state_id: str, value: str, **fields) -> tasks.LambdaInvoke:
+            return invoke(state_id, "update-status", {"run_id": run_id, "status": value, **fields},
+                          sfn.JsonPath.DISCARD, cdk.Duration.seconds(30))
+
+        def notify(state_id: str, value: str, **fields) -> tasks.LambdaInvoke:
+            return invoke(state_id, "notify-completion", {
+                "run_id": run_id, "status": value, "trace_id": sfn.JsonPath.string_at("$.trace_id"),
+                "strategy": sfn.JsonPath.string_at("$.strategy"), **fields}, sfn.JsonPath.DISCARD,
+                cdk.Duration.seconds(30))
+
+        validate = invoke("Validate", "validate-strategy", None,
+                          "$.validation", cdk.Duration.seconds(30))
+        running = status("MarkRunning", contract.RUNNING, execution_arn=sfn.JsonPath.execution_id)
+        collect = invoke("CollectData", "data-collection-proxy", {
+            "run_id": run_id, "trace_id": sfn.JsonPath.string_at("$.trace_id"),
+            "pairs": sfn.JsonPath.string_at("$.pairs"), "timeframe": sfn.JsonPath.string_at("$.timeframe"),
+            "timerange": sfn.JsonPath.string_at("$.timerange")}, "$.data", cdk.Duration.seconds(200))
+        collect.add_retry(errors=["DataSyncUnavailable"], interval=cdk.Duration.seconds(10), max_attempts=3,
+                          backoff_rate=2)
+        run = self._run_task(timing.task_timeout)
+        completed = status("MarkCompleted", contract.COMPLETED)
+        notify_ok = notify("NotifyCompleted", contract.COMPLETED)
+
+        error = sfn.JsonPath.object_at("$.error")
+        cleanup = invoke("Cleanup", "cleanup-resources", {"run_id": run_id, "error": error}, "$.cleanup",
+                         cdk.Duration.seconds(60))
+        failed = status("MarkFailed", contract.FAILED, error=error)
+        notify_failed = notify("NotifyFailed", contract.FAILED, error=error)
+        failure = cleanup.next(failed).next(notify_failed).next(
+            sfn.Fail(self, "BacktestFailed", error="BacktestFailed",
+                     cause_path=sfn.JsonPath.format("Run {} failed", run_id)))
+        for step in (validate, running, collect, run, completed):
+            step.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        cleanup.add_catch(failed, errors=["States.ALL"], result_path="$.cleanup_error")
+
+        definition = validate.next(running).next(collect).next(run).next(completed).next(notify_ok).next(
+            sfn.Succeed(self, "BacktestSucceeded"))
+        log_group = logs.LogGroup(self, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{name}",
+                                  retention=self._retention, removal_policy=cdk.RemovalPolicy.DESTROY)
+        return sfn.StateMachine(
+            self, "StateMachine", state_machine_name=name, definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD, timeout=timing.run_timeout, tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
+
+    def grant_read_executions(self, grantee: iam.IGrantable) -> iam.Grant:
+        """DescribeExecution / GetExecutionHistory on this workflow's executions only."""
+        executions = cdk.Stack.of(self).format_arn(
+            service="states", resource="execution", resource_name=f"{self.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        return iam.Grant.add_to_principal(grantee=grantee, resource_arns=[executions],
+                                          actions=["states:DescribeExecution", "states:GetExecutionHistory"])
+
+    def _run_task(self, timeout: cdk.Duration) -> tasks.EcsRunTask:
+        """The strategy container on the configured capacity provider, with the spec 2.5 per-run overrides."""
+        task = self._task
+        return tasks.EcsRunTask(
+            self, "RunBacktest", integration_pattern=sfn.IntegrationPattern.RUN_JOB, cluster=task.cluster,
+            task_definition=task.task_definition, assign_public_ip=False,
+            subnets=ec2.SubnetSelection(subnets=list(task.subnets)), security_groups=[task.security_group],
+            launch_target=tasks.EcsFargateLaunchTarget(
+                platform_version=ecs.FargatePlatformVersion.LATEST,
+                capacity_provider_options=tasks.CapacityProviderOptions.custom(
+                    [ecs.CapacityProviderStrategy(capacity_provider=task.capacity_provider, weight=1)])),
+            container_overrides=[tasks.ContainerOverride(
+                container_definition=task.task_definition.default_container,
+                environment=[tasks.TaskEnvironmentVariable(name=variable, value=sfn.JsonPath.string_at(f"$.{field}"))
+                             for field, variable in contract.RUN_OVERRIDES.items()])],
+            result_path="$.task", task_timeout=sfn.Timeout.duration(timeout))
+
+    def _task_definition_arn(self) -> str:
+        """Every revision of the strategy task's family."""
+        stack = cdk.Stack.of(self)
+        return stack.format_arn(service="ecs", resource="task-definition",
+                                resource_name=f"{self._task.task_definition.family}:*")
+
+    def _grant_run_task(self, role: iam.IRole) -> None:
+        task = self._task
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ecs:RunTask"], resources=[self._task_definition_arn()],
+            conditions={"ArnEquals": {"ecs:cluster": task.cluster.cluster_arn}}))
+        roles = [task.task_definition.task_role]
+        if task.task_definition.execution_role is not None:
+            roles.append(task.task_definition.execution_role)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["iam:PassRole"], resources=[r.role_arn for r in roles],
+            conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecs:TagResource"], resources=[self._tasks_arn()],
+                                                         conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}}))
+
+    def _tasks_arn(self) -> str:
+        """Tasks of this cluster (task ids are generated at launch)."""
+        return cdk.Stack.of(self).format_arn(service="ecs", resource="task",
+                                             resource_name=f"{self._task.cluster.cluster_name}/*")
+
+    def _grant_stop_tasks(self, role: iam.IRole) -> None:
+        """List, describe and stop tasks in this cluster only."""
+        cluster = self._task.cluster.cluster_arn
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                                                         resources=[self._tasks_arn()]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecs:ListTasks"], resources=["*"],
+                                                         conditions={"ArnEquals": {"ecs:cluster": cluster}}))
