@@ -77,6 +77,25 @@ SECURITY_GROUPS = {
 # 7. Lambda functions: name, memory, timeout, VPC
 LAMBDA_RUNTIME = "python3.11"
 UPDATE_NAT_ROUTES = ("tradai-update-nat-routes", 128, 120, False)
+# The backtest pipeline's rows: name -> (memory, timeout, VPC, trigger; schedule minutes for EventBridge)
+BACKTEST_LAMBDAS = {
+    "tradai-backtest-consumer": (256, 30, True, "SQS"),
+    "tradai-sqs-consumer": (256, 30, True, "SQS"),
+    "tradai-orphan-scanner": (128, 60, True, 5),
+    "tradai-validate-strategy": (256, 30, True, "Step Functions"),
+    "tradai-data-collection-proxy": (256, 180, True, "Step Functions"),
+    "tradai-notify-completion": (128, 30, False, "Step Functions"),
+    "tradai-cleanup-resources": (256, 60, True, "Step Functions"),
+    "tradai-update-status": (256, 30, True, "Step Functions"),
+}
+# 2.4 SQS consumer environment
+CONSUMER_LAUNCH_MODES = ("ecs", "stepfunctions")
+ECS_TASK_PREFIX = "strategy-"
+# 2.2 strategy-container: cpu, memory, capacity provider
+STRATEGY_CONTAINER = (1024, 2048, "FARGATE_SPOT")
+# 2.5 per-run overrides of the strategy container
+RUN_OVERRIDES = {"JOB_ID", "STRATEGY", "STRATEGY_ID", "TRADING_MODE", "TIMEFRAME", "TIMERANGE", "PAIRS",
+                 "EXPERIMENT_NAME"}
 
 # 9.2 Tags (ManagedBy translated to cdk)
 REQUIRED_TAGS = {"Application": "tradai", "ManagedBy": "cdk", "CostCenter": "trading-platform",
