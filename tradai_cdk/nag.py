@@ -112,7 +112,7 @@ def _acknowledge_compute(compute, persistent) -> None:
          "This queue is itself the dead-letter queue of the backtest queue (spec 6.2).")
     if compute.shared_host is not None:
         host = compute.shared_host
-        _ack(host, "AwsSolutions-AS3",
+        _ack(host.auto_scaling_group, "AwsSolutions-AS3",
              "The single shared ECS host is replaced by its ASG on failure; ECS service events report task moves.")
         _ack(host.role, _iam4("AmazonSSMManagedInstanceCore"),
              "Session Manager access to the shared ECS host instead of SSH.")

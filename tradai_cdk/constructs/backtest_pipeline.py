@@ -32,6 +32,7 @@ from constructs import Construct
 
 from lambda_src.backtest import contract
 
+from .ids import pascal
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
 
 CONSUMERS = {"backtest-consumer": contract.LAUNCH_ECS, "sqs-consumer": contract.LAUNCH_STEPFUNCTIONS}
@@ -117,7 +118,7 @@ class BacktestPipeline(Construct):
         def build(key: str, environment: Mapping[str, str], async_retries=None) -> TradaiFunction:
             sizing = functions[key]
             return TradaiFunction(
-                self, "".join(part.capitalize() for part in key.split("-")),
+                self, pascal(key),
                 props=FunctionProps(function_name=sizing.function_name, handler=HANDLERS[key], code=code,
                                     runtime=runtime, memory_mib=sizing.memory_mib, timeout=sizing.timeout,
                                     log_retention=log_retention, layers=layers,

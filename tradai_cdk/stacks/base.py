@@ -10,6 +10,7 @@ from constructs import Construct
 
 from ..config import TradaiConfig
 from ..config.validation import LOG_RETENTION_DAYS
+from ..constructs.ids import pascal  # noqa: F401  (re-exported: the stacks' construct ids)
 
 
 class TradaiStack(cdk.Stack):
@@ -36,8 +37,3 @@ def log_retention(days: int) -> logs.RetentionDays:
 def stateful_removal_policy(config: TradaiConfig) -> cdk.RemovalPolicy:
     """RETAIN where the environment demands deletion protection (prod), else DESTROY."""
     return cdk.RemovalPolicy.RETAIN if config.profile.deletion_protection else cdk.RemovalPolicy.DESTROY
-
-
-def pascal(name: str) -> str:
-    """``dry-run-trading`` -> ``DryRunTrading``: construct ids from config keys."""
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))

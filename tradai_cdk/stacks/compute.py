@@ -1,4 +1,7 @@
-"""Compute stack: ECS cluster, services, on-demand tasks, ALB, Cloud Map, ECR, backtest queue (spec 2, 6, 10)."""
+"""Compute stack: ECS cluster, services, on-demand tasks, ALB, Cloud Map, ECR, backtest queue (spec 2, 6, 10).
+
+Translates the config into the props of the constructs in ``tradai_cdk/constructs`` and wires them together.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,16 @@ from typing import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import (
-    aws_autoscaling as autoscaling,
     aws_ec2 as ec2,
-    aws_ecr as ecr,
     aws_ecs as ecs,
     aws_elasticloadbalancingv2 as elbv2,
-    aws_iam as iam,
-    aws_logs as logs,
     aws_secretsmanager as secretsmanager,
     aws_servicediscovery as servicediscovery,
     aws_sns as sns,
-    aws_sqs as sqs,
 )
 from constructs import Construct
 
-from ..config.model import ComputeMode, ExecutorMode, QueueSpec, TaskSpec
+from ..config.model import ComputeMode, ExecutorMode, TaskSpec
 from ..constructs.tradai_service import (
     FargatePlacement,
     LoadBalancing,
@@ -36,6 +34,11 @@ from ..constructs.backtest_pipeline import (
     PipelineTiming,
     StrategyTask,
 )
+from ..constructs.fifo_work_queue import FifoWorkQueue
+from ..constructs.image_repositories import ImageRepositories
+from ..constructs.on_demand_task import OnDemandTask
+from ..constructs.public_load_balancer import PublicLoadBalancer
+from ..constructs.shared_ecs_host import SharedEcsHost
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_function import VpcPlacement
 from ..constructs.tradai_table import TradaiTable
@@ -103,25 +106,28 @@ class ComputeStack(TradaiStack):
         alb_sg = self._frozen("AlbSecurityGroup", security_groups["alb"])
         lambda_sg = self._frozen("LambdaSecurityGroup", security_groups["lambda"])
 
-        self.repositories = self._repositories()
+        self._images = self._image_repositories()
+        self._image_tag = self.node.try_get_context("image_tag") or config.compute.image_tag
+        self.repositories = self._images.repositories
         self.cluster = ecs.Cluster(self, "Cluster", cluster_name=f"{config.naming.project}-{config.env}", vpc=vpc,
                                    container_insights_v2=ecs.ContainerInsights.ENABLED
                                    if config.compute.container_insights else ecs.ContainerInsights.DISABLED,
                                    enable_fargate_capacity_providers=True)
-        self.host_capacity = self._shared_host(vpc, private_subnets, ecs_sg)
+        self.shared_host = self._shared_host(private_subnets, ecs_sg)
         self.namespace = servicediscovery.PrivateDnsNamespace(self, "Namespace", name=config.namespace, vpc=vpc)
         self.discovery = {entry.name: self._discovery_service(entry.name) for entry in config.service_discovery}
-        self.load_balancer, self.listener = self._load_balancer(vpc, public_subnets, alb_sg, buckets[LOGS_BUCKET])
-        self.backtest_dlq, self.backtest_queue = self._queues()
+        public = self._public_load_balancer(vpc, public_subnets, alb_sg, buckets[LOGS_BUCKET])
+        self.load_balancer, self.listener = public.load_balancer, public.listener
+        backtest = self._backtest_queue()
+        self.backtest_queue, self.backtest_dlq = backtest.queue, backtest.dead_letter_queue
         self.task_definitions = {task.name: self._on_demand_task(task) for task in config.on_demand_tasks}
         self.pipeline = self._pipeline(private_subnets, ecs_sg, lambda_sg, vpc, alerts_topic)
 
-        self.shared_host = self.host_capacity.auto_scaling_group if self.host_capacity else None
         self.services = {}
         for spec in sorted(config.services, key=lambda s: s.name != DEFAULT_SERVICE):
             placement = (FargatePlacement(subnets=private_subnets, security_group=ecs_sg)
-                         if self.host_capacity is None else SharedHostPlacement(
-                             capacity_provider=self.host_capacity.capacity_provider_name,
+                         if self.shared_host is None else SharedHostPlacement(
+                             capacity_provider=self.shared_host.capacity_provider.capacity_provider_name,
                              memory_reservation_mib=config.profile.consolidated_host.reservation(spec.name)))
             self.services[spec.name] = TradaiService(
                 self, pascal(spec.name), cluster=self.cluster, placement=placement,
@@ -134,69 +140,41 @@ class ComputeStack(TradaiStack):
         return ec2.SecurityGroup.from_security_group_id(self, construct_id, group.security_group_id,
                                                         mutable=False, allow_all_outbound=False)
 
-    def _repositories(self) -> dict[str, ecr.Repository]:
+    def _image_repositories(self) -> ImageRepositories:
         config = self.config
         images = sorted({s.image for s in config.services} | {t.image for t in config.on_demand_tasks})
-        return {image: ecr.Repository(
-            self, f"{pascal(image)}Repository", repository_name=config.naming.name(image),
-            image_scan_on_push=True, removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[ecr.LifecycleRule(description="Keep the newest images",
-                                               max_image_count=config.compute.ecr_keep_images)])
-            for image in images}
+        return ImageRepositories(self, "Repositories", repository_names={i: config.naming.name(i) for i in images},
+                                 keep_images=config.compute.ecr_keep_images)
 
     def _image(self, image: str) -> ecs.ContainerImage:
-        tag = self.node.try_get_context("image_tag") or self.config.compute.image_tag
-        return ecs.ContainerImage.from_ecr_repository(self.repositories[image], tag=tag)
+        return self._images.image(image, self._image_tag)
 
-    def _shared_host(self, vpc, subnets, security_group) -> ecs.AsgCapacityProvider | None:
+    def _shared_host(self, subnets, security_group) -> SharedEcsHost | None:
         """Dev/staging: one EC2 host carries all four services (spec 10)."""
         config = self.config
         if config.profile.compute_mode is not ComputeMode.CONSOLIDATED_EC2:
             return None
         host = config.profile.consolidated_host
-        group = autoscaling.AutoScalingGroup(
-            self, "SharedHost", vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
-            auto_scaling_group_name=config.naming.name("ecs-host"),
-            instance_type=ec2.InstanceType(host.instance_type),
-            machine_image=ec2.MachineImage.from_ssm_parameter(host.ami_ssm_parameter,
-                                                             os=ec2.OperatingSystemType.LINUX),
-            security_group=security_group, require_imdsv2=True, min_capacity=1, max_capacity=1,
-            ssm_session_permissions=True, health_checks=autoscaling.HealthChecks.ec2(),
-            block_devices=[autoscaling.BlockDevice(device_name="/dev/xvda", volume=autoscaling.BlockDeviceVolume.ebs(
-                30, encrypted=True, volume_type=autoscaling.EbsDeviceVolumeType.GP3))])
-        group.add_user_data(f"echo ECS_RESERVED_MEMORY={host.ecs_reserved_memory_mib} >> /etc/ecs/ecs.config")
-        # ECS managed draining replaces CDK's SNS + Lambda drain hook.
-        provider = ecs.AsgCapacityProvider(self, "SharedHostCapacity", auto_scaling_group=group,
-                                           capacity_provider_name=config.naming.name("ecs-host-capacity"),
-                                           enable_managed_termination_protection=False,
-                                           enable_managed_draining=True)
-        self.cluster.add_asg_capacity_provider(provider)
-        return provider
+        return SharedEcsHost(self, "SharedHost", cluster=self.cluster, subnets=subnets, security_group=security_group,
+                             instance_type=host.instance_type, ami_parameter_name=host.ami_ssm_parameter,
+                             auto_scaling_group_name=config.naming.name("ecs-host"),
+                             capacity_provider_name=config.naming.name("ecs-host-capacity"),
+                             reserved_memory_mib=host.ecs_reserved_memory_mib)
 
     def _discovery_service(self, name: str) -> servicediscovery.Service:
         """A records for awsvpc tasks; SRV for services on the shared host (ECS allows only SRV in bridge mode)."""
-        on_shared_host = self.host_capacity is not None and name in {s.name for s in self.config.services}
+        on_shared_host = self.shared_host is not None and name in {s.name for s in self.config.services}
         record = servicediscovery.DnsRecordType.SRV if on_shared_host else servicediscovery.DnsRecordType.A
         return self.namespace.create_service(f"{pascal(name)}Discovery", name=name, dns_record_type=record,
                                              dns_ttl=cdk.Duration.seconds(10))
 
-    def _load_balancer(self, vpc, subnets, security_group, logs_bucket):
+    def _public_load_balancer(self, vpc, subnets, security_group, logs_bucket) -> PublicLoadBalancer:
         config = self.config
-        alb = elbv2.ApplicationLoadBalancer(
-            self, "LoadBalancer", vpc=vpc, internet_facing=True, security_group=security_group,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)), load_balancer_name=config.naming.name("alb"),
-            drop_invalid_header_fields=True, deletion_protection=config.profile.deletion_protection)
-        alb.set_attribute("access_logs.s3.enabled", "true")
-        alb.set_attribute("access_logs.s3.bucket", logs_bucket.bucket_name)
-        alb.set_attribute("access_logs.s3.prefix", ALB_LOG_PREFIX)
-        certificate = config.profile.certificate_arn
-        if certificate is None:
-            return alb, alb.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False)
-        alb.add_redirect(source_port=80, target_port=443, open=False)
-        return alb, alb.add_listener(
-            "Https", port=443, protocol=elbv2.ApplicationProtocol.HTTPS, open=False,
-            certificates=[elbv2.ListenerCertificate.from_arn(certificate)],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS)
+        return PublicLoadBalancer(self, "LoadBalancer", vpc=vpc, subnets=subnets, security_group=security_group,
+                                  load_balancer_name=config.naming.name("alb"),
+                                  deletion_protection=config.profile.deletion_protection,
+                                  access_logs_bucket_name=logs_bucket.bucket_name, access_logs_prefix=ALB_LOG_PREFIX,
+                                  certificate_arn=config.profile.certificate_arn)
 
     def _routing(self, service: str, vpc) -> LoadBalancing:
         if service == DEFAULT_SERVICE:
@@ -207,26 +185,19 @@ class ComputeStack(TradaiStack):
         return LoadBalancing(listener=self.listener, vpc=vpc, priority=RULE_PRIORITIES[service],
                              conditions=[condition])
 
-    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+    def _backtest_queue(self) -> FifoWorkQueue:
         """Spec 6: the FIFO backtest queue and its dead-letter queue."""
         config = self.config
-
-        def fifo_name(spec: QueueSpec) -> str:
-            return f"{config.naming.name(spec.base_name)}.fifo"
-
-        dlq_spec, queue_spec = config.backtest_dlq, config.backtest_queue
-        dlq = sqs.Queue(self, "BacktestDlq", queue_name=fifo_name(dlq_spec), fifo=dlq_spec.fifo,
-                        retention_period=cdk.Duration.seconds(dlq_spec.retention_seconds),
-                        encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        queue = sqs.Queue(
-            self, "BacktestQueue", queue_name=fifo_name(queue_spec), fifo=queue_spec.fifo,
-            content_based_deduplication=queue_spec.content_based_deduplication,
-            visibility_timeout=cdk.Duration.seconds(queue_spec.visibility_timeout_seconds),
-            retention_period=cdk.Duration.seconds(queue_spec.retention_seconds),
-            receive_message_wait_time=cdk.Duration.seconds(queue_spec.receive_wait_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=dlq_spec.max_receive_count),
-            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        return dlq, queue
+        queue, dlq = config.backtest_queue, config.backtest_dlq
+        return FifoWorkQueue(
+            self, "BacktestQueue", queue_name=config.naming.name(queue.base_name),
+            dead_letter_queue_name=config.naming.name(dlq.base_name),
+            content_based_deduplication=queue.content_based_deduplication,
+            visibility_timeout=cdk.Duration.seconds(queue.visibility_timeout_seconds),
+            receive_wait=cdk.Duration.seconds(queue.receive_wait_seconds),
+            retention_period=cdk.Duration.seconds(queue.retention_seconds),
+            max_receive_count=dlq.max_receive_count,
+            dead_letter_retention=cdk.Duration.seconds(dlq.retention_seconds))
 
     def _pipeline(self, private_subnets, ecs_sg, lambda_sg, vpc, alerts_topic) -> BacktestPipeline:
         """Spec 2.4/2.5/7: consumers, workflow, task functions and orphan scanner of the backtest queue."""
@@ -313,13 +284,6 @@ class ComputeStack(TradaiStack):
         """Desired count 0: the backtest pipeline runs these with per-run overrides (spec 2.2, 2.5)."""
         config = self.config
         env, secrets, grants = self._access(TASK_ACCESS[task.name])
-        role = iam.Role(self, f"{pascal(task.name)}TaskRole",
-                        assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
-        for grant in grants:
-            grant(role)
-        family = f"{config.task_family_prefix}{task.name.removeprefix(config.task_family_prefix)}-{config.env}"
-        definition = ecs.FargateTaskDefinition(self, f"{pascal(task.name)}Task", family=family, cpu=task.cpu,
-                                               memory_limit_mib=task.memory_mib, task_role=role)
         mlflow = config.service("mlflow")
         env.update(dict(config.compute.strategy_env_defaults))
         env.update({
@@ -330,13 +294,10 @@ class ComputeStack(TradaiStack):
                                    f"{config.compute.mlflow_base_path}",
         })
         ports = {entry.name: entry.port for entry in config.service_discovery}
-        definition.add_container(
-            "strategy", image=self._image(task.image), essential=True, environment=env, secrets=secrets,
-            port_mappings=[ecs.PortMapping(container_port=ports[task.name])] if task.name in ports else None,
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=task.name, log_group=logs.LogGroup(
-                self, f"{pascal(task.name)}Logs", log_group_name=f"/ecs/{family}", retention=self._retention,
-                removal_policy=cdk.RemovalPolicy.DESTROY)))
-        cdk.Tags.of(definition).add("CapacityProvider", task.capacity_provider)
-        cdk.Tags.of(definition).add("Service", task.name)
-        return definition
-
+        return OnDemandTask(
+            self, pascal(task.name),
+            family=f"{config.task_family_prefix}{task.name.removeprefix(config.task_family_prefix)}-{config.env}",
+            cpu=task.cpu, memory_mib=task.memory_mib, container_name="strategy", image=self._image(task.image),
+            log_stream_prefix=task.name, log_retention=self._retention, environment=env, secrets=secrets,
+            grants=grants, container_port=ports.get(task.name),
+            tags={"CapacityProvider": task.capacity_provider, "Service": task.name}).task_definition
