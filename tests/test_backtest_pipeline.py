@@ -159,7 +159,7 @@ def test_backend_api_gets_the_state_machine_arn_and_the_queue_in_stepfunctions_m
 
 EXPECTED_ACTIONS = {
     "tradai-sqs-consumer": {"states:StartExecution"},
-    "tradai-backtest-consumer": {"ecs:RunTask", "iam:PassRole", "ecs:TagResource"},
+    "tradai-backtest-consumer": {"ecs:RunTask", "iam:PassRole", "ecs:TagResource", "ecs:ListTasks"},
     "tradai-update-status": set(),
     "tradai-validate-strategy": set(),
     "tradai-notify-completion": {"sns:Publish"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -24,6 +25,16 @@ def client(service: str) -> Any:
     """A client for ``service`` in the function's region (AWS_ENDPOINT_URL is honoured by boto3)."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return boto3.client(service, region_name=region, config=BOTO_CONFIG)
+
+
+@functools.cache
+def cached_client(service: str) -> Any:
+    """``client(service)``, created once per execution environment (cold start) and reused.
+
+    Tests that swap the boto3 session (moto) call ``cached_client.cache_clear()``; botocore copies the
+    session's event hooks into a client when it is created, so register hooks before the first call.
+    """
+    return client(service)
 
 
 def error_code(exc: Exception) -> str:

@@ -156,6 +156,7 @@ class BacktestPipeline(Construct):
             tables.idempotency.grant_read_write(consumer.role)
             if mode == contract.LAUNCH_ECS:
                 self._grant_run_task(consumer.role)
+                self._grant_list_tasks(consumer.role)  # a retried record finds the task it already started
             else:
                 self.state_machine.grant_start_execution(consumer.role)
             source = event_sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True,
@@ -179,7 +180,7 @@ class BacktestPipeline(Construct):
         run_id = sfn.JsonPath.string_at("$.run_id")
 
         def invoke(state_id: str, key: str, payload: dict | None, result_path: str, timeout: cdk.Duration):
-            task_input = sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(payload)
+            task_input = None if payload is None else sfn.TaskInput.from_object(payload)  # None: the state's input
             return tasks.LambdaInvoke(self, state_id, lambda_function=fns[key], payload=task_input,
                                       payload_response_only=True, retry_on_service_exceptions=False,
                                       result_path=result_path,
@@ -282,8 +283,12 @@ class BacktestPipeline(Construct):
 
     def _grant_stop_tasks(self, role: iam.IRole) -> None:
         """List, describe and stop tasks in this cluster only."""
-        cluster = self._task.cluster.cluster_arn
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ecs:DescribeTasks", "ecs:StopTask"],
                                                          resources=[self._tasks_arn()]))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecs:ListTasks"], resources=["*"],
-                                                         conditions={"ArnEquals": {"ecs:cluster": cluster}}))
+        self._grant_list_tasks(role)
+
+    def _grant_list_tasks(self, role: iam.IRole) -> None:
+        """ListTasks has no resource-level permission; the condition keeps it to this cluster."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ecs:ListTasks"], resources=["*"],
+            conditions={"ArnEquals": {"ecs:cluster": self._task.cluster.cluster_arn}}))

@@ -1,0 +1,127 @@
+"""The backtest functions' settings, read from the environment and validated once per cold start.
+
+One loader per function; each raises shared.settings.SettingsError naming the first bad variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from shared import settings as env_
+from shared.settings import Env, SettingsError
+
+from . import contract
+
+__all__ = ["SettingsError", "ConsumerSettings", "EcsTarget", "OrphanScannerSettings", "consumer_settings",
+           "workflow_table", "ecs_cluster", "notify_settings", "data_collection_url", "orphan_scanner_settings"]
+
+TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
+CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}"
+FAMILY = r"[A-Za-z0-9_-]{1,255}"
+CAPACITY_PROVIDER = r"[A-Za-z0-9_-]{1,255}"
+SUBNET = r"subnet-[0-9a-f]{8,17}"
+SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
+STATE_MACHINE_ARN = r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
+TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
+URL = r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?"
+DEFAULT_TASK_PREFIX = "strategy-"  # spec 2.4
+
+
+@dataclass(frozen=True)
+class EcsTarget:
+    """Where and how a strategy container runs (ecs launch mode, orphan scanner)."""
+
+    cluster: str
+    task_family: str
+    capacity_provider: str = ""
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    launch_mode: str
+    workflow_table: str
+    idempotency_table: str
+    run_ttl_days: int
+    ecs: Optional[EcsTarget]  # ecs mode only
+    state_machine_arn: Optional[str]  # stepfunctions mode only
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    notifications_table: str
+    alerts_topic_arn: str
+
+
+@dataclass(frozen=True)
+class OrphanScannerSettings:
+    workflow_table: str
+    cluster: str
+    task_family: str
+    stuck_after_minutes: int
+
+
+def consumer_settings(env: Env) -> ConsumerSettings:
+    """LAUNCH_MODE decides what else is needed: the ECS target (ecs) or STEP_FUNCTIONS_ARN (stepfunctions)."""
+    mode = env_.one_of(env, contract.ENV_LAUNCH_MODE, contract.LAUNCH_MODES, default=contract.LAUNCH_ECS)
+    tables = (workflow_table(env),
+              env_.required(env, contract.ENV_IDEMPOTENCY_TABLE, TABLE_NAME, "a DynamoDB table name"))
+    ttl_days = env_.positive_int(env, contract.ENV_RUN_TTL_DAYS, maximum=3650, unit="days")
+    if mode == contract.LAUNCH_STEPFUNCTIONS:
+        arn = env_.required(
+            env, contract.ENV_STEP_FUNCTIONS_ARN, STATE_MACHINE_ARN,
+            "a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)")
+        return ConsumerSettings(mode, *tables, ttl_days, ecs=None, state_machine_arn=arn)
+    return ConsumerSettings(mode, *tables, ttl_days, ecs=_ecs_launch_target(env), state_machine_arn=None)
+
+
+def _ecs_launch_target(env: Env) -> EcsTarget:
+    family = _task_family(env)
+    prefix = env_.optional(env, contract.ENV_ECS_TASK_PREFIX, DEFAULT_TASK_PREFIX, FAMILY,
+                           "a task definition family prefix")
+    if not family.startswith(prefix):
+        raise env_.invalid(env, contract.ENV_ECS_TASK_PREFIX,
+                           f"a prefix of {contract.ENV_TASK_FAMILY} ({family!r}), default {DEFAULT_TASK_PREFIX!r}")
+    return EcsTarget(
+        cluster=ecs_cluster(env), task_family=family,
+        capacity_provider=env_.required(env, contract.ENV_CAPACITY_PROVIDER, CAPACITY_PROVIDER,
+                                        "a capacity provider name, e.g. FARGATE_SPOT"),
+        subnets=env_.csv(env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)",
+                         max_items=16),
+        security_groups=env_.csv(env, contract.ENV_TASK_SECURITY_GROUPS, SECURITY_GROUP,
+                                 "comma-separated security group ids (sg-...)", max_items=5),
+    )
+
+
+def workflow_table(env: Env) -> str:
+    return env_.required(env, contract.ENV_WORKFLOW_TABLE, TABLE_NAME, "a DynamoDB table name")
+
+
+def ecs_cluster(env: Env) -> str:
+    return env_.required(env, contract.ENV_ECS_CLUSTER, CLUSTER, "an ECS cluster ARN (or name)")
+
+
+def _task_family(env: Env) -> str:
+    return env_.required(env, contract.ENV_TASK_FAMILY, FAMILY,
+                         "a task definition family name (no revision), e.g. strategy-container-dev")
+
+
+def notify_settings(env: Env) -> NotifySettings:
+    return NotifySettings(
+        env_.required(env, contract.ENV_NOTIFICATIONS_TABLE, TABLE_NAME, "a DynamoDB table name"),
+        env_.required(env, contract.ENV_ALERTS_TOPIC_ARN, TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:...)"),
+    )
+
+
+def data_collection_url(env: Env) -> str:
+    return env_.required(env, contract.ENV_DATA_COLLECTION_URL, URL,
+                         "an http(s) URL, e.g. http://data-collection.tradai-dev.local:8002/api/v1/data/sync")
+
+
+def orphan_scanner_settings(env: Env) -> OrphanScannerSettings:
+    return OrphanScannerSettings(
+        workflow_table=workflow_table(env), cluster=ecs_cluster(env), task_family=_task_family(env),
+        stuck_after_minutes=env_.positive_int(env, contract.ENV_STUCK_AFTER_MINUTES, maximum=7 * 24 * 60,
+                                              unit="minutes"))

@@ -1,0 +1,78 @@
+"""Reading a function's environment: small validators shared by the handler families (stdlib only).
+
+Each helper takes the environment mapping and a variable name and returns the parsed value, or raises
+SettingsError naming the variable, the value it had and what is allowed. Handlers call them from a
+``functools.cache``-d ``settings()`` so the environment is read and validated once per cold start.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping, Optional, Pattern, Union
+
+Env = Mapping[str, str]
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or invalid; the message names it, its value and what is allowed."""
+
+    def __init__(self, name: str, value: Optional[str], allowed: str):
+        super().__init__(f"configuration error: {name}={value!r}; allowed: {allowed}")
+        self.name, self.value, self.allowed = name, value, allowed
+
+
+def invalid(env: Env, name: str, allowed: str) -> SettingsError:
+    """The error for ``name`` (raise it): its current value and what would have been accepted."""
+    return SettingsError(name, env.get(name), allowed)
+
+
+def required(env: Env, name: str, pattern: Union[str, Pattern[str], None] = None,
+             allowed: str = "a non-empty value") -> str:
+    """The stripped, non-empty value; it must fully match ``pattern`` when one is given."""
+    value = env.get(name, "").strip()
+    if not value or (pattern is not None and not re.fullmatch(pattern, value)):
+        raise invalid(env, name, allowed)
+    return value
+
+
+def optional(env: Env, name: str, default: str, pattern: Union[str, Pattern[str], None] = None,
+             allowed: str = "a non-empty value") -> str:
+    """Like ``required``, but an unset or empty variable gives ``default``."""
+    if not env.get(name, "").strip():
+        return default
+    return required(env, name, pattern, allowed)
+
+
+def positive_int(env: Env, name: str, default: Optional[int] = None, maximum: Optional[int] = None,
+                 unit: str = "") -> int:
+    """A whole number >= 1 (and <= ``maximum``); ``default`` when unset, else the variable is required."""
+    raw = env.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    bound = f" up to {maximum}" if maximum is not None else ""
+    allowed = f"a positive whole number{' of ' + unit if unit else ''}{bound}"
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+        raise invalid(env, name, allowed)
+    return int(raw)
+
+
+def one_of(env: Env, name: str, allowed: Iterable[str], default: Optional[str] = None) -> str:
+    """One of ``allowed`` (exact, case-sensitive); ``default`` when unset, else the variable is required."""
+    choices = tuple(allowed)
+    raw = env.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    if raw not in choices:
+        raise invalid(env, name, f"one of {', '.join(choices)}" + (f" (default {default})" if default else ""))
+    return raw
+
+
+def csv(env: Env, name: str, pattern: Union[str, Pattern[str], None] = None, allowed: str = "a comma-separated list",
+        max_items: Optional[int] = None) -> tuple[str, ...]:
+    """A non-empty comma-separated list (blanks dropped, duplicates removed, order kept); each item must match."""
+    items = tuple(dict.fromkeys(part.strip() for part in env.get(name, "").split(",") if part.strip()))
+    if not items or (pattern is not None and not all(re.fullmatch(pattern, item) for item in items)) \
+            or (max_items is not None and len(items) > max_items):
+        bound = f", at most {max_items}" if max_items is not None else ""
+        raise invalid(env, name, f"{allowed}{bound}")
+    return items
