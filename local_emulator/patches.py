@@ -27,12 +27,31 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
 7. ``AWS::KMS::Key`` passed CloudFormation's ``Key``/``Value`` tags to KMS's
    ``TagKey``/``TagValue`` API model (KeyError), so no key, and nothing
    encrypted with it, could be created. The patch renames the tag fields.
+8. moto's Step Functions interpreter invokes Lambda tasks through moto's Lambda,
+   which without Docker only echoes the payload. Functions named in
+   ``LAMBDA_ROUTES`` (filled by the backtest drill) run their real handler
+   in-process instead; an exception becomes a Lambda function error with its
+   ``errorType``, as the Lambda runtime reports it. Others keep moto's behaviour.
+9. moto's interpreter sends ``ecs:runTask`` parameters exactly as written in the
+   state machine (``Cluster``, ``TaskDefinition``...) and reads the raw response:
+   its request/response normalisation, ported from LocalStack, is a no-op in
+   5.2.5, so every ECS task state failed with ``'Cluster'``. The patch converts
+   both with the botocore shapes of the ECS API, as Step Functions does, and
+   lets ``CapacityProviderStrategy`` through (moto's list of runTask parameters
+   omitted it, so every task fell back to EC2 container instances).
+10. ECS RunTask summed container-level cpu/memory, which Fargate task definitions
+    (sized at task level, like ours) leave out: TypeError, HTTP 500. For a
+    Fargate task without container sizes the patch uses no per-container share.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
-from typing import Any
+
+import botocore.session
+from typing import Any, Callable
 
 import moto
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
@@ -41,7 +60,13 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import cloudformation_backends
 from moto.core.responses import EmptyResult
+from moto.ecs.models import EC2ContainerServiceBackend as EcsBackend
 from moto.kms.models import Key as KmsKey
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+    StateTaskServiceEcs,
+)
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.rds.models import DBParameterGroup
@@ -51,6 +76,7 @@ FAULTS: dict[tuple[str, str], str] = {}
 BLOCKED: dict[tuple[str, str], str] = {}
 SKIPPED_OUTPUTS: dict[tuple[str, str], str] = {}
 LIFECYCLE_ACTIONS: list[dict[str, str]] = []
+LAMBDA_ROUTES: dict[str, Callable[[Any], Any]] = {}  # function name -> in-process handler call
 LOG = logging.getLogger("local_emulator.patches")
 
 _create = parsing.parse_and_create_resource
@@ -166,6 +192,49 @@ def _complete_lifecycle_action(self: AutoScalingResponse) -> EmptyResult:
     return EmptyResult()
 
 
+_invoke_lambda = lambda_eval_utils._invoke_lambda_function
+
+
+def _invoke_routed(parameters: dict, region: str, state_credentials: Any) -> dict:
+    route = LAMBDA_ROUTES.get(str(parameters.get("FunctionName", "")).split(":function:")[-1].split(":")[0])
+    if route is None:
+        return _invoke_lambda(parameters, region, state_credentials)
+    payload = json.loads(parameters.get("Payload") or b"{}")
+    try:
+        return {"StatusCode": 200, "Payload": route(payload)}
+    except Exception as exc:  # noqa: BLE001 - reported to the state machine as the runtime would
+        return {"StatusCode": 200, "FunctionError": "Unhandled",
+                "Payload": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+
+
+def _ecs_operation(self, action: str | None):
+    name = action or self._get_boto_service_action()
+    operation = "".join(part.capitalize() for part in name.split("_")) if "_" in name else name[0].upper() + name[1:]
+    return botocore.session.get_session().get_service_model("ecs").operation_model(operation)
+
+
+def _normalise_ecs_parameters(self, parameters: dict, boto_service_name=None, service_action_name=None) -> None:
+    self._to_boto_request(parameters, _ecs_operation(self, service_action_name).input_shape)
+
+
+def _normalise_ecs_response(self, response: Any, boto_service_name=None, service_action_name=None) -> None:
+    self._from_boto_response(response, _ecs_operation(self, service_action_name).output_shape)
+
+
+_task_requirements = EcsBackend._calculate_task_resource_requirements
+
+
+def _task_requirements_without_container_sizes(task_definition) -> dict:
+    sized = copy.deepcopy(task_definition)
+    for container in sized.container_definitions:  # CloudFormation keys are capitalised, the API's are not
+        for key in ("Cpu", "cpu", "Memory", "memory"):
+            if key in container and container[key] is None:
+                container[key] = 0
+        if not {"Memory", "memory", "MemoryReservation", "memoryReservation"} & set(container):
+            container["memory"] = 0
+    return _task_requirements(sized)
+
+
 _create_kms_key = KmsKey.create_from_cloudformation_json
 
 
@@ -189,6 +258,12 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (DBParameterGroup, "physical_resource_id", property(_parameter_group_name)),
     (AutoScalingResponse, "complete_lifecycle_action", _complete_lifecycle_action),
     (KmsKey, "create_from_cloudformation_json", classmethod(_kms_key_with_cfn_tags)),
+    (lambda_eval_utils, "_invoke_lambda_function", _invoke_routed),
+    (state_task_service_ecs, "_SUPPORTED_API_PARAM_BINDINGS", {
+        "runtask": state_task_service_ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"] | {"CapacityProviderStrategy"}}),
+    (StateTaskServiceEcs, "_normalise_parameters", _normalise_ecs_parameters),
+    (EcsBackend, "_calculate_task_resource_requirements", staticmethod(_task_requirements_without_container_sizes)),
+    (StateTaskServiceEcs, "_normalise_response", _normalise_ecs_response),
 )
 
 
@@ -199,5 +274,5 @@ def apply() -> None:
                            f"{moto.__version__}: re-check each patch in {__file__} before changing the pin")
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
-    for record in (FAULTS, BLOCKED, SKIPPED_OUTPUTS, LIFECYCLE_ACTIONS):
+    for record in (FAULTS, BLOCKED, SKIPPED_OUTPUTS, LIFECYCLE_ACTIONS, LAMBDA_ROUTES):
         record.clear()

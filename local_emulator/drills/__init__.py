@@ -15,13 +15,14 @@ from functools import partial
 from typing import Any, Callable
 
 from ..smoke.model import CheckContext
-from . import nat_routes
+from . import backtest, nat_routes
 from .invoke import invoke_in_process
 
 Drill = Callable[[CheckContext, Callable[[dict], Any]], str]
 
 DRILLS: dict[str, Drill] = {
     "update-nat-routes": nat_routes.failover,
+    "sqs-consumer": backtest.follow,
 }
 
 

@@ -7,6 +7,7 @@ import importlib
 import io
 import os
 import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +35,23 @@ class LambdaContext:
         return self.timeout_seconds * 1000
 
 
+# One handler at a time: invocations swap os.environ, sys.path and sys.stdout, which are process-wide
+# (moto's Step Functions interpreter calls handlers from its own thread).
+_ONE_AT_A_TIME = threading.RLock()
+
+
 @dataclass(frozen=True)
 class Invocation:
     result: Any
     log: str
 
 
-def invoke_in_process(ctx: CheckContext, view: StackView, fn: Resource, event: dict) -> Invocation:
-    """Import the handler from the function's code asset and call it with ``event``."""
+def invoke_in_process(ctx: CheckContext, view: StackView, fn: Resource, event: dict,
+                      env_overrides: dict[str, str] | None = None) -> Invocation:
+    """Import the handler from the function's code asset and call it with ``event``.
+
+    ``env_overrides`` replace deployed variables that point at what the emulator cannot run (a container).
+    """
     conf = ctx.client("lambda").get_function_configuration(FunctionName=fn.physical_id)
     asset = view.artifact.resources[fn.logical_id].get("Metadata", {}).get("aws:asset:path")
     if not asset:
@@ -49,10 +59,10 @@ def invoke_in_process(ctx: CheckContext, view: StackView, fn: Resource, event: d
     code_dir = (view.artifact.directory / asset).resolve()
     module_name, attribute = conf["Handler"].rsplit(".", 1)
     env = {**conf.get("Environment", {}).get("Variables", {}), **ctx.aws_env,
-           "AWS_LAMBDA_FUNCTION_NAME": fn.physical_id}
+           "AWS_LAMBDA_FUNCTION_NAME": fn.physical_id, **(env_overrides or {})}
     context = LambdaContext(fn.physical_id, conf["MemorySize"], conf["Timeout"], conf["FunctionArn"])
     log = io.StringIO()
-    with _environ(env), _code_on_path(code_dir), contextlib.redirect_stdout(log):
+    with _ONE_AT_A_TIME, _environ(env), _code_on_path(code_dir), contextlib.redirect_stdout(log):
         handler = getattr(importlib.import_module(module_name), attribute)
         result = handler(event, context)
     return Invocation(result, log.getvalue())

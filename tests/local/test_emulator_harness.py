@@ -6,10 +6,12 @@ No cdk CLI and no server: the patches are exercised on moto in-process.
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.ecs.models import ecs_backends
 
 from local_emulator import patches
 from local_emulator.assembly import stage_stacks
@@ -152,3 +154,84 @@ def test_public_powertools_parameter_is_seeded_for_the_templates(patched_moto):
     assert layer_name == "AWSLambdaPowertoolsPythonV3-python311-arm64"
     layer = clients["lambda"].get_layer_version(LayerName=layer_name, VersionNumber=int(version))
     assert layer["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.fixture
+def executing_moto(monkeypatch):
+    """moto in-process with the harness patches and Step Functions executions enabled."""
+    for owner, attribute, replacement in patches.PATCHES:
+        monkeypatch.setattr(owner, attribute, replacement, raising=False)
+    patches.LAMBDA_ROUTES.clear()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield {service: boto3.client(service, region_name="eu-central-1")
+               for service in ("stepfunctions", "ecs", "ec2")}
+    patches.LAMBDA_ROUTES.clear()
+
+
+def _run(sfn, definition: dict, execution_input: dict, while_running=lambda: None) -> dict:
+    arn = sfn.create_state_machine(name=f"m{len(definition['States'])}", definition=json.dumps(definition),
+                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"e{time.monotonic_ns()}",
+                                    input=json.dumps(execution_input))["executionArn"]
+    for _ in range(100):
+        while_running()
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")
+
+
+def test_routed_lambda_tasks_run_the_handler_and_report_its_exception_type(executing_moto):
+    def handler(payload):
+        if payload.get("fail"):
+            raise LookupError("no such run")
+        return {"seen": payload["value"]}
+
+    patches.LAMBDA_ROUTES["tradai-update-status-dev"] = handler
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload", "End": True,
+            "Parameters": {"FunctionName": "arn:aws:lambda:eu-central-1:123456789012:function:tradai-update-status-dev",
+                           "Payload.$": "$"},
+            "Catch": [{"ErrorEquals": ["LookupError"], "Next": "Caught"}]}
+    definition = {"StartAt": "Call", "States": {"Call": task, "Caught": {"Type": "Pass", "Result": {"caught": True},
+                                                                           "End": True}}}
+
+    ok = _run(executing_moto["stepfunctions"], definition, {"value": 7})
+    failed = _run(executing_moto["stepfunctions"], definition, {"fail": True})
+
+    assert (ok["status"], json.loads(ok["output"])) == ("SUCCEEDED", {"seen": 7})
+    assert failed["status"] == "SUCCEEDED", failed
+    assert json.loads(failed["output"]) == {"caught": True}, failed
+
+
+def test_ecs_run_task_sync_runs_on_the_capacity_provider_of_the_state_machine(executing_moto):
+    ecs, ec2 = executing_moto["ecs"], executing_moto["ec2"]
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # moto's awsvpc tasks need it
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    cluster = ecs.create_cluster(clusterName="c")["cluster"]["clusterArn"]
+    ecs.register_task_definition(family="strategy-container-dev", requiresCompatibilities=["FARGATE"],
+                                 networkMode="awsvpc", cpu="1024", memory="2048",
+                                 containerDefinitions=[{"name": "strategy", "image": "x"}])
+    run = {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True, "Parameters": {
+        "Cluster": cluster, "TaskDefinition": "strategy-container-dev",
+        "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
+        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": [subnet], "SecurityGroups": [group]}},
+        "Overrides": {"ContainerOverrides": [{"Name": "strategy",
+                                              "Environment": [{"Name": "JOB_ID", "Value.$": "$.job_id"}]}]}}}
+    started = []
+
+    def finish_the_task():
+        for task in ecs_backends["123456789012"]["eu-central-1"].tasks.get("c", {}).values():
+            started.append((task.capacity_provider_name, task.overrides["containerOverrides"][0]["environment"]))
+            task.last_status = "STOPPED"
+
+    result = _run(executing_moto["stepfunctions"], {"StartAt": "Run", "States": {"Run": run}}, {"job_id": "j-1"},
+                  finish_the_task)
+
+    history = executing_moto["stepfunctions"].get_execution_history(executionArn=result["executionArn"])["events"]
+    assert result["status"] == "SUCCEEDED", [e for e in history if "Failed" in e["type"]]
+    assert started[0] == ("FARGATE_SPOT", [{"name": "JOB_ID", "value": "j-1"}])
