@@ -23,7 +23,7 @@ from shared.aws import cached_client
 from . import contract
 from .aws_access import Notifications
 from .observability import logger, metrics, tracer
-from .runs import STATUSES, error_text, iso
+from .runs import error_text, iso, run_and_status
 from .settings import NotifySettings, notify_settings
 
 RETENTION_DAYS = 30
@@ -46,13 +46,7 @@ def notifications() -> Notifications:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    if not isinstance(event, dict):
-        raise ValueError(f"input must be a JSON object with run_id and status, got {type(event).__name__}")
-    run_id, status = event.get("run_id"), event.get("status")
-    if not isinstance(run_id, str) or not run_id.strip():
-        raise ValueError(f"run_id={run_id!r}: a non-empty run id is required")
-    if status not in STATUSES:
-        raise ValueError(f"status={status!r}: allowed: {', '.join(STATUSES)}")
+    run_id, status = run_and_status(event)
     trace_id, strategy = _text(event.get("trace_id")), _text(event.get("strategy"))
     error = error_text(event.get("error"))
     logger.append_keys(run_id=run_id, trace_id=trace_id)

@@ -22,6 +22,18 @@ from .request import BacktestRequest
 STATUS_INDEX = "status-created_at-index"
 TRACE_INDEX = "trace_id-index"
 STATUSES = (contract.SUBMITTED, contract.RUNNING, contract.COMPLETED, contract.FAILED, contract.CANCELLED)
+
+
+def run_and_status(event: Any) -> tuple[str, str]:
+    """The run_id and status of a Step Functions task input; ValueError naming the bad field."""
+    if not isinstance(event, dict):
+        raise ValueError(f"input must be a JSON object with run_id and status, got {type(event).__name__}")
+    run_id, status = event.get("run_id"), event.get("status")
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ValueError(f"run_id={run_id!r}: a non-empty run id is required")
+    if status not in STATUSES:
+        raise ValueError(f"status={status!r}: allowed: {', '.join(STATUSES)}")
+    return run_id, status
 SETTABLE_FIELDS = ("execution_arn", "task_arn", "error")
 MAX_ERROR_CHARS = 2000
 CONDITION_FAILED = "ConditionalCheckFailedException"

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.aws import cached_client
 
 from .observability import logger, metrics, tracer
-from .runs import STATUSES, Runs, StatusRegression
+from .runs import Runs, StatusRegression, run_and_status
 from .settings import workflow_table
 
 ARN_FIELDS = ("execution_arn", "task_arn")
@@ -40,13 +40,7 @@ def runs() -> Runs:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    if not isinstance(event, dict):
-        raise ValueError(f"input must be a JSON object with run_id and status, got {type(event).__name__}")
-    run_id, status = event.get("run_id"), event.get("status")
-    if not isinstance(run_id, str) or not run_id.strip():
-        raise ValueError(f"run_id={run_id!r}: a non-empty run id is required")
-    if status not in STATUSES:
-        raise ValueError(f"status={status!r}: allowed: {', '.join(STATUSES)}")
+    run_id, status = run_and_status(event)
     fields = {key: event[key] for key in (*ARN_FIELDS, "error") if event.get(key) not in (None, "")}
     for key in ARN_FIELDS:
         if key in fields and not (isinstance(fields[key], str) and fields[key].startswith("arn:")):
