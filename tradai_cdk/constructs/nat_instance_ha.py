@@ -22,7 +22,6 @@ from aws_cdk import (
     aws_events_targets as targets,
     aws_iam as iam,
     aws_lambda as lambda_,
-    aws_logs as logs,
     aws_sqs as sqs,
 )
 from constructs import Construct
@@ -30,24 +29,12 @@ from constructs import Construct
 from lambda_src.nat_routes import contract
 
 from .nat_boot import boot_script
+from .tradai_function import FunctionProps, TradaiFunction
 
 # The minimum Session Manager needs on the instance (instead of AmazonSSMManagedInstanceCore).
 SESSION_MANAGER_ACTIONS = ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
                            "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
                            "ssmmessages:OpenDataChannel"]
-
-
-@dataclass(frozen=True)
-class RouteFunctionProps:
-    """The route-update Lambda: code, handler, layers and sizing (it never runs in a VPC)."""
-
-    function_name: str
-    code: lambda_.Code
-    handler: str
-    runtime: lambda_.Runtime
-    memory_mib: int
-    timeout: cdk.Duration
-    layers: Sequence[lambda_.ILayerVersion] = ()
 
 
 @dataclass(frozen=True)
@@ -66,8 +53,8 @@ class NatInstanceHA(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, subnet: ec2.ISubnet, vpc_cidr: str,
                  security_group: ec2.ISecurityGroup, route_table_ids: Sequence[str],
                  instance_type: str, ami_parameter_name: str, auto_scaling_group_name: str,
-                 capacity: tuple[int, int, int], name_tag: str, route_function: RouteFunctionProps,
-                 timing: FailoverTiming, log_retention: logs.RetentionDays, alarm_action: cloudwatch.IAlarmAction,
+                 capacity: tuple[int, int, int], name_tag: str, route_function: FunctionProps,
+                 timing: FailoverTiming, alarm_action: cloudwatch.IAlarmAction,
                  eip_removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -102,7 +89,7 @@ class NatInstanceHA(Construct):
                                            encryption=sqs.QueueEncryption.SQS_MANAGED,
                                            retention_period=cdk.Duration.days(14))
         self.route_function = self._route_function(stack, route_function, route_table_ids, asg_arn,
-                                                    own_instances, subnet, timing, log_retention)
+                                                    own_instances, subnet, timing)
         rule = events.Rule(self, "LaunchLifecycleRule", event_pattern=events.EventPattern(
             source=[contract.EVENT_SOURCE], detail_type=[contract.LAUNCH_EVENT],
             detail={"AutoScalingGroupName": [auto_scaling_group_name],
@@ -146,13 +133,10 @@ class NatInstanceHA(Construct):
                                                resources=["*"]))
         return role
 
-    def _route_function(self, stack: cdk.Stack, props: RouteFunctionProps, route_table_ids: Sequence[str],
-                        asg_arn: str, own_instances: dict, subnet: ec2.ISubnet, timing: FailoverTiming,
-                        log_retention: logs.RetentionDays) -> lambda_.Function:
-        """May change only these route tables, this EIP and this ASG's instances and hooks."""
-        log_group = logs.LogGroup(self, "RouteFunctionLogs", log_group_name=f"/aws/lambda/{props.function_name}",
-                                  retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
-        role = iam.Role(self, "RouteFunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    def _route_function(self, stack: cdk.Stack, props: FunctionProps, route_table_ids: Sequence[str],
+                        asg_arn: str, own_instances: dict, subnet: ec2.ISubnet,
+                        timing: FailoverTiming) -> lambda_.Function:
+        """May change only these route tables, this EIP and this ASG's instances and hooks (never in a VPC)."""
         function_arn = stack.format_arn(service="lambda", resource="function", resource_name=props.function_name,
                                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         instances = stack.format_arn(service="ec2", resource="instance", resource_name="*")
@@ -180,15 +164,9 @@ class NatInstanceHA(Construct):
                                                          "ec2:DescribeNetworkInterfaces",
                                                          "ec2:DescribeAddresses"], resources=["*"]),
         ]
-        for statement in statements:
-            role.add_to_policy(statement)
-        log_group.grant_write(role)
-        return lambda_.Function(
-            self, "RouteFunction", function_name=props.function_name, code=props.code,
-            handler=props.handler, runtime=props.runtime, architecture=lambda_.Architecture.ARM_64,
-            memory_size=props.memory_mib, timeout=props.timeout, role=role, log_group=log_group,
-            layers=list(props.layers), dead_letter_queue=self.dead_letter_queue, retry_attempts=2,
-            max_event_age=cdk.Duration.minutes(15), tracing=lambda_.Tracing.ACTIVE,
+        route_function = TradaiFunction(
+            self, "RouteFunction", props=props, async_retries=2, max_event_age=cdk.Duration.minutes(15),
+            dead_letter_queue=self.dead_letter_queue,
             environment={
                 contract.ENV_ROUTE_TABLE_IDS: ",".join(route_table_ids),
                 contract.ENV_GROUP_NAME: self.auto_scaling_group_name,
@@ -196,9 +174,10 @@ class NatInstanceHA(Construct):
                 contract.ENV_EIP_ALLOCATION_ID: self.eip.attr_allocation_id,
                 contract.ENV_READY_TIMEOUT: str(int(timing.ready_timeout.to_seconds())),
                 contract.ENV_POLL_INTERVAL: str(int(timing.poll_interval.to_seconds())),
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
-            description="Moves the EIP and the private default routes to a NAT instance once it forwards")
+            })
+        for statement in statements:
+            route_function.role.add_to_policy(statement)
+        return route_function.function
 
     def _alarms(self, asg_name: str) -> list[cloudwatch.Alarm]:
         """Route update refused or abandoned, events that exhausted their retries, function errors."""

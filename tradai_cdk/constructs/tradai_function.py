@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs, aws_sqs as sqs
 from constructs import Construct
 
 
@@ -37,7 +37,8 @@ class TradaiFunction(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: FunctionProps,
                  environment: Mapping[str, str], placement: Optional[VpcPlacement] = None,
-                 async_retries: Optional[int] = None):
+                 async_retries: Optional[int] = None, max_event_age: Optional[cdk.Duration] = None,
+                 dead_letter_queue: Optional[sqs.IQueue] = None):
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", log_group_name=f"/aws/lambda/{props.function_name}",
                                        retention=props.log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
@@ -51,5 +52,6 @@ class TradaiFunction(Construct):
             runtime=props.runtime, architecture=lambda_.Architecture.ARM_64, memory_size=props.memory_mib,
             timeout=props.timeout, role=self.role, log_group=self.log_group, layers=list(props.layers),
             tracing=lambda_.Tracing.ACTIVE, environment={**environment, "POWERTOOLS_LOG_LEVEL": "INFO"},
-            description=props.description, retry_attempts=async_retries, **vpc_options)
+            description=props.description, retry_attempts=async_retries, max_event_age=max_event_age,
+            dead_letter_queue=dead_letter_queue, **vpc_options)
 

@@ -8,7 +8,8 @@ from constructs import Construct
 
 from ..config.model import SubnetTier
 from ..constructs.alert_topic import AlertTopic
-from ..constructs.nat_instance_ha import FailoverTiming, NatInstanceHA, RouteFunctionProps
+from ..constructs.nat_instance_ha import FailoverTiming, NatInstanceHA
+from ..constructs.tradai_function import FunctionProps
 from ..constructs.security_group_set import SecurityGroupSet
 from ..constructs.tiered_vpc import SubnetLayout, TieredVpc
 from .base import TradaiStack, log_retention, stateful_removal_policy
@@ -59,18 +60,20 @@ class FoundationStack(TradaiStack):
             ami_parameter_name=nat.ami_ssm_parameter,
             auto_scaling_group_name=config.naming.name("nat-asg"),
             name_tag=config.naming.name("nat"),
-            route_function=RouteFunctionProps(
+            route_function=FunctionProps(
                 function_name=config.function_name(route_fn.name), code=lambda_code(),
                 handler="nat_routes.handler.handler",
                 runtime=lambda_runtime(config.lambda_runtime),
                 memory_mib=route_fn.memory_mib, timeout=cdk.Duration.seconds(route_fn.timeout_seconds),
-                layers=[powertools_layer(self, config.powertools_version, config.lambda_runtime)]),
+                layers=[powertools_layer(self, config.powertools_version, config.lambda_runtime)],
+                log_retention=retention,
+                description="Moves the EIP and the private default routes to a NAT instance once it forwards"),
             timing=FailoverTiming(
                 lifecycle_heartbeat=cdk.Duration.seconds(nat.lifecycle_heartbeat_seconds),
                 ready_timeout=cdk.Duration.seconds(nat.ready_timeout_seconds),
                 poll_interval=cdk.Duration.seconds(nat.readiness_poll_seconds),
                 health_check_grace=cdk.Duration.seconds(nat.health_check_grace_seconds)),
-            log_retention=retention, alarm_action=self.alerts.action,
+            alarm_action=self.alerts.action,
             eip_removal_policy=stateful_removal_policy(config))
         cdk.Tags.of(self.nat).add("Service", "nat-instance")
         cdk.CfnOutput(self, "EgressIp", value=self.nat.eip.ref,
