@@ -33,6 +33,11 @@ NAT_LAMBDA_LIFECYCLE_ACTION = "autoscaling:CompleteLifecycleAction"
 # Not in spec 4.1 (docs/decisions.md, spec gap): strategy tasks reach MLflow (spec 2.5) and services reach
 # each other through Cloud Map (spec 2.3), which needs tradai-ecs-sg to admit and send to itself.
 SECURITY_GROUP_ADDITIONS = {
+    # The API Gateway VPC link's interfaces reach the internal ALB (spec 5.1 "VPC Link -> ALB").
+    "tradai-apigw-sg": {
+        ("egress", 80, 80, "tcp", "tradai-alb-sg"),
+        ("egress", 443, 443, "tcp", "tradai-alb-sg"),
+    },
     "tradai-ecs-sg": {
         ("ingress", 5000, 5000, "tcp", "tradai-ecs-sg"),
         ("ingress", 8000, 8005, "tcp", "tradai-ecs-sg"),
@@ -193,3 +198,6 @@ COMPUTE_MODE = {"dev": "ec2", "staging": "ec2", "prod": "fargate"}
 CONSOLIDATED_INSTANCE = "t3.small"
 T3_SMALL = {"vcpus": 2, "memory_mib": 2048, "max_enis": 3}
 DESIRED_COUNT = {"dev": 1, "staging": 1, "prod": 2}
+
+# 5.1: the services the API's routes reach through the VPC link -> ALB (the rest are internal, Cloud Map only)
+API_BACKED_SERVICES = {"backend-api", "mlflow"}

@@ -50,10 +50,11 @@ def test_service_size_port_health_and_desired_count(compute, name):
     assert (strategy["CapacityProvider"] == "FARGATE") is (spec.COMPUTE_MODE[env] == "fargate")
 
 
-def test_target_groups_check_the_spec_health_paths(compute):
+def test_target_groups_exist_only_for_the_api_backed_services_with_their_spec_health_paths(compute):
     _, template = compute
     groups = {(g["Port"], g["HealthCheckPath"]) for g in resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup").values()}
-    assert groups == {(port, health) for _, _, port, health in spec.SERVICES.values()}
+    assert groups == {(port, health) for name, (_, _, port, health) in spec.SERVICES.items()
+                      if name in spec.API_BACKED_SERVICES}
 
 
 def test_alb_routes_mlflow_by_path_and_defaults_to_backend_api(compute):
@@ -62,16 +63,26 @@ def test_alb_routes_mlflow_by_path_and_defaults_to_backend_api(compute):
     (listener,) = resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
     (default,) = listener["DefaultActions"]
     assert groups[ref(default["TargetGroupArn"])] == spec.SERVICES["backend-api"][2]
-    rules = resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
-    mlflow_rule = next(r for r in rules if r["Conditions"][0]["Field"] == "path-pattern")
+    (mlflow_rule,) = resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    assert [c["Field"] for c in mlflow_rule["Conditions"]] == ["path-pattern"]
     assert mlflow_rule["Conditions"][0]["PathPatternConfig"]["Values"] == ["/mlflow", "/mlflow/*"]
     assert groups[ref(mlflow_rule["Actions"][0]["TargetGroupArn"])] == spec.SERVICES["mlflow"][2]
 
 
-def test_alb_is_public_in_the_alb_sg_and_logs_to_the_logs_bucket(compute):
+def test_no_listener_rule_reaches_a_service_by_header_or_without_an_api_path(compute):
+    _, template = compute
+    for rule in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        for condition in rule["Conditions"]:
+            assert condition["Field"] == "path-pattern", condition
+            assert all(v.startswith("/mlflow") for v in condition["PathPatternConfig"]["Values"])
+
+
+def test_alb_is_internal_in_the_spec_subnets_and_sg_and_logs_to_the_logs_bucket(compute):
     env, template = compute
     (alb,) = resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
-    assert alb["Scheme"] == "internet-facing"
+    assert alb["Scheme"] == "internal"  # only the API's VPC link reaches it (decision, issue: no way around the API)
+    (listener,) = resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")  # no certificate in any environment yet
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.bucket"] == f"tradai-logs-{env}"

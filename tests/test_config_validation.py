@@ -93,7 +93,7 @@ def test_rule_referencing_an_unknown_group(dev):
     groups = tuple(dataclasses.replace(sg, rules=sg.rules + (bad,)) if sg.key == "rds" else sg
                    for sg in dev.security_groups)
     _expect(dataclasses.replace(dev, security_groups=groups), "security_groups[rds].rules[2].peer_group",
-            "bastion", "one of alb, ecs, lambda, rds, nat")
+            "bastion", "one of alb, ecs, lambda, apigw, rds, nat")
 
 
 def test_port_range_out_of_bounds(dev):

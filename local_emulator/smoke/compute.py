@@ -20,7 +20,8 @@ from .persistent import LOGS_BUCKET, check_log_groups, tier_subnet_ids
 HOST_GROUP = "ecs-host"
 HOST_CAPACITY = "ecs-host-capacity"
 ALB_LOG_PREFIX = "alb"
-ALB_SCHEME = "internet-facing"
+ALB_SCHEMES = {True: "internet-facing", False: "internal"}
+ALB_SERVICES = ("backend-api", "mlflow")  # what spec 5.1's routes reach; the others are Cloud Map only
 CONTAINER_INSIGHTS = "containerInsights"
 BRIDGE, AWSVPC = "bridge", "awsvpc"  # moto reports bridge when it drops NetworkMode
 EC2, FARGATE = "EC2", "FARGATE"
@@ -196,7 +197,7 @@ def _load_balancer(view, ctx, findings) -> None:
     alb = balancers[0]
     lid = alb.logical_id
     described = elbv2.describe_load_balancers(LoadBalancerArns=[alb.physical_id])["LoadBalancers"][0]
-    findings.expect(lid, "scheme", ALB_SCHEME, described["Scheme"])
+    findings.expect(lid, "scheme", ALB_SCHEMES[cfg.compute.alb_internet_facing], described["Scheme"])
     findings.expect(lid, "subnets (public)", tier_subnet_ids(ctx, SubnetTier.PUBLIC),
                     sorted(z["SubnetId"] for z in described["AvailabilityZones"]))
     findings.expect(lid, f"security groups [{cfg.security_group('alb').name}]", [_group_id(ctx, "alb")],
@@ -214,7 +215,7 @@ def _load_balancer(view, ctx, findings) -> None:
 def _target_groups(view, ctx, findings) -> dict[str, str]:
     """Check each service's target group (found by its port); return service names by target group ARN."""
     cfg, elbv2 = ctx.cfg, ctx.client("elbv2")
-    specs = {spec.port: spec for spec in cfg.services}
+    specs = {spec.port: spec for spec in cfg.services if spec.name in ALB_SERVICES}
     found = named(view, findings, "AWS::ElasticLoadBalancingV2::TargetGroup", "Port", specs)
     for port, resource in found.items():
         group = elbv2.describe_target_groups(TargetGroupArns=[resource.physical_id])["TargetGroups"][0]
@@ -237,7 +238,7 @@ def _listener(view, ctx, findings, alb_arn: str, services: dict[str, str]) -> No
         rules = elbv2.describe_rules(ListenerArn=resource.physical_id)["Rules"]
         targets = {r["RuleArn"]: [services.get(a.get("TargetGroupArn"), a.get("TargetGroupArn"))
                                   for a in r["Actions"] if a["Type"] == "forward"] for r in rules}
-        findings.expect(resource.logical_id, "forwards to", sorted(s.name for s in cfg.services),
+        findings.expect(resource.logical_id, "forwards to", sorted(ALB_SERVICES),
                         sorted(t for names in targets.values() for t in names))
         for arn, names in targets.items():
             if arn in rule_rows:

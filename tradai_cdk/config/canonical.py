@@ -118,6 +118,11 @@ SECURITY_GROUPS = (
         _tcp("egress", (8000, 8003), "To services", group="ecs"),
         _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
     )),
+    # Not in spec 4.1 (decision): the API Gateway VPC link's interfaces, the only way in to the internal ALB.
+    SecurityGroupSpec("apigw", "tradai-apigw-sg", "TradAI API Gateway VPC link to the internal ALB", (
+        _tcp("egress", (80, 80), "To the ALB (HTTP)", group="alb"),
+        _tcp("egress", (443, 443), "To the ALB (HTTPS)", group="alb"),
+    )),
     SecurityGroupSpec("rds", "tradai-rds-sg", "TradAI PostgreSQL", (
         _tcp("ingress", (5432, 5432), "From ECS", group="ecs"),
         _tcp("ingress", (5432, 5432), "From Lambda", group="lambda"),
@@ -151,6 +156,7 @@ COMPUTE = ComputeConfig(
     image_tag="latest",
     ecr_keep_images=20,
     mlflow_base_path="/mlflow",
+    alb_internet_facing=False,
     strategy_env_defaults=(
         ("CONFIG_PATH", "/freqtrade/user_data/config.json"),
         ("RESULTS_DIR", "/freqtrade/user_data/backtest_results"),

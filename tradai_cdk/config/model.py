@@ -303,6 +303,7 @@ class ComputeConfig:
     ecr_keep_images: int
     mlflow_base_path: str
     strategy_env_defaults: tuple[tuple[str, str], ...]
+    alb_internet_facing: bool  # False: only the API's VPC link reaches the services (spec 5.1)
 
 
 @dataclass(frozen=True)

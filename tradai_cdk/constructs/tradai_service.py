@@ -71,11 +71,11 @@ class LoadBalancing:
 
 
 class TradaiService(Construct):
-    """Task definition, service, target group, listener rule and Cloud Map registration."""
+    """Task definition, service and Cloud Map registration; a target group and listener rule when load balanced."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: ecs.ICluster, props: ServiceProps,
                  placement: Union[FargatePlacement, SharedHostPlacement],
-                 discovery: servicediscovery.Service, load_balancing: LoadBalancing):
+                 discovery: servicediscovery.Service, load_balancing: Optional[LoadBalancing] = None):
         super().__init__(scope, construct_id)
         fargate = isinstance(placement, FargatePlacement)
         self.task_role = iam.Role(self, "TaskRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
@@ -100,7 +100,7 @@ class TradaiService(Construct):
         self.service = self._service(cluster, props, placement, fargate)
         self.service.associate_cloud_map_service(service=discovery, container=self.container,
                                                  container_port=props.port)
-        self.target_group = self._target_group(props, load_balancing, fargate)
+        self.target_group = self._target_group(props, load_balancing, fargate) if load_balancing else None
 
     def _task_definition(self, props: ServiceProps, fargate: bool) -> ecs.TaskDefinition:
         if fargate:

@@ -37,7 +37,7 @@ from ..constructs.backtest_pipeline import (
 from ..constructs.fifo_work_queue import FifoWorkQueue
 from ..constructs.image_repositories import ImageRepositories
 from ..constructs.on_demand_task import OnDemandTask
-from ..constructs.public_load_balancer import PublicLoadBalancer
+from ..constructs.service_load_balancer import ServiceLoadBalancer
 from ..constructs.shared_ecs_host import SharedEcsHost
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_function import VpcPlacement
@@ -77,9 +77,10 @@ TASK_ACCESS = {
     "dry-run-trading": Access(tables_rw=("trading-state",), buckets_read=("configs", "arcticdb")),
 }
 PATH_ROUTED_SERVICE = "mlflow"  # served under config.compute.mlflow_base_path (spec 5.1: /mlflow/*)
+# Only what spec 5.1's routes reach sits behind the ALB; data-collection and strategy-service are internal
+# (Cloud Map only): no header or path on the ALB reaches them.
 # Internal services answer on the ALB only to requests that name them (diagnostics, health checks).
-SERVICE_HEADER = "X-Tradai-Service"
-RULE_PRIORITIES = {"mlflow": 10, "data-collection": 20, "strategy-service": 30}
+MLFLOW_RULE_PRIORITY = 10
 DEFAULT_SERVICE = "backend-api"
 PIPELINE_FUNCTIONS = ("backtest-consumer", "sqs-consumer", "orphan-scanner", "validate-strategy",
                       "data-collection-proxy", "notify-completion", "update-status", "cleanup-resources")
@@ -116,8 +117,8 @@ class ComputeStack(TradaiStack):
         self.shared_host = self._shared_host(private_subnets, ecs_sg)
         self.namespace = servicediscovery.PrivateDnsNamespace(self, "Namespace", name=config.namespace, vpc=vpc)
         self.discovery = {entry.name: self._discovery_service(entry.name) for entry in config.service_discovery}
-        public = self._public_load_balancer(vpc, public_subnets, alb_sg, buckets[LOGS_BUCKET])
-        self.load_balancer, self.listener = public.load_balancer, public.listener
+        balancer = self._load_balancer(vpc, public_subnets, alb_sg, buckets[LOGS_BUCKET])
+        self.load_balancer, self.listener = balancer.load_balancer, balancer.listener
         backtest = self._backtest_queue()
         self.backtest_queue, self.backtest_dlq = backtest.queue, backtest.dead_letter_queue
         self.task_definitions = {task.name: self._on_demand_task(task) for task in config.on_demand_tasks}
@@ -168,22 +169,24 @@ class ComputeStack(TradaiStack):
         return self.namespace.create_service(f"{pascal(name)}Discovery", name=name, dns_record_type=record,
                                              dns_ttl=cdk.Duration.seconds(10))
 
-    def _public_load_balancer(self, vpc, subnets, security_group, logs_bucket) -> PublicLoadBalancer:
+    def _load_balancer(self, vpc, subnets, security_group, logs_bucket) -> ServiceLoadBalancer:
         config = self.config
-        return PublicLoadBalancer(self, "LoadBalancer", vpc=vpc, subnets=subnets, security_group=security_group,
+        return ServiceLoadBalancer(self, "LoadBalancer", vpc=vpc, subnets=subnets, security_group=security_group,
+                                   internet_facing=config.compute.alb_internet_facing,
                                   load_balancer_name=config.naming.name("alb"),
                                   deletion_protection=config.profile.deletion_protection,
                                   access_logs_bucket_name=logs_bucket.bucket_name, access_logs_prefix=ALB_LOG_PREFIX,
                                   certificate_arn=config.profile.certificate_arn)
 
-    def _routing(self, service: str, vpc) -> LoadBalancing:
+    def _routing(self, service: str, vpc) -> LoadBalancing | None:
+        """backend-api by default, MLflow by its path; the internal services get no ALB route at all."""
         if service == DEFAULT_SERVICE:
             return LoadBalancing(listener=self.listener, vpc=vpc)
+        if service != PATH_ROUTED_SERVICE:
+            return None
         base = self.config.compute.mlflow_base_path
-        condition = (elbv2.ListenerCondition.path_patterns([base, f"{base}/*"]) if service == PATH_ROUTED_SERVICE
-                     else elbv2.ListenerCondition.http_header(SERVICE_HEADER, [service]))
-        return LoadBalancing(listener=self.listener, vpc=vpc, priority=RULE_PRIORITIES[service],
-                             conditions=[condition])
+        return LoadBalancing(listener=self.listener, vpc=vpc, priority=MLFLOW_RULE_PRIORITY,
+                             conditions=[elbv2.ListenerCondition.path_patterns([base, f"{base}/*"])])
 
     def _backtest_queue(self) -> FifoWorkQueue:
         """Spec 6: the FIFO backtest queue and its dead-letter queue."""

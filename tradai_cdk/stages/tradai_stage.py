@@ -9,6 +9,7 @@ from constructs import Construct
 from ..config import TradaiConfig
 from ..nag import acknowledge_findings
 from ..stacks import ComputeStack, EdgeStack, FoundationStack, PersistentStack
+from ..stacks.persistent import LOGS_BUCKET
 
 
 class TradaiStage(cdk.Stage):
@@ -31,8 +32,14 @@ class TradaiStage(cdk.Stage):
             security_groups=self.foundation.security_groups.groups, tables=self.persistent.tables,
             buckets=self.persistent.buckets, secrets=self.persistent.secrets,
             alerts_topic=self.foundation.alerts.topic)
-        self.edge = EdgeStack(self, "Edge", config=config, availability_zones=azs,
-                              stack_name=config.naming.name("edge"))
+        self.edge = EdgeStack(
+            self, "Edge", config=config, availability_zones=azs, stack_name=config.naming.name("edge"),
+            private_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            vpc_link_security_group=self.foundation.security_groups["apigw"],
+            listener=self.compute.listener, load_balancer=self.compute.load_balancer,
+            user_pool=self.persistent.user_pool, user_pool_client=self.persistent.user_pool_client,
+            backtest_queue=self.compute.backtest_queue, logs_bucket=self.persistent.buckets[LOGS_BUCKET],
+            alerts_topic=self.foundation.alerts.topic)
         for key, value in config.tags:
             cdk.Tags.of(self).add(key, value)
         acknowledge_findings(self)
