@@ -62,3 +62,4 @@ def _per_environment(stack: str):
 foundation = _per_environment("foundation")
 persistent = _per_environment("persistent")
 compute = _per_environment("compute")
+edge = _per_environment("edge")

@@ -201,3 +201,31 @@ DESIRED_COUNT = {"dev": 1, "staging": 1, "prod": 2}
 
 # 5.1: the services the API's routes reach through the VPC link -> ALB (the rest are internal, Cloud Map only)
 API_BACKED_SERVICES = {"backend-api", "mlflow"}
+
+# 5.1 API routes: method, path, integration, auth required (row by row)
+API_ROUTES = (
+    ("GET", "/api/v1/health", "VPC Link -> ALB", False),
+    ("GET", "/api/v1/strategies", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/strategies/{id}", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/strategies", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/strategies/{name}/stage", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/strategies/{name}/promote", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/backtests", "SQS Direct Integration", True),
+    ("GET", "/api/v1/backtests", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/backtests/{job_id}", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/backtests/{job_id}/cancel", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/backtests/{job_id}/equity", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/backtests/{job_id}/report-data", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/data/symbols", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/data/freshness", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/data/sync", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/models/{name}/versions", "VPC Link -> Backend API", True),
+    ("POST", "/api/v1/models/{name}/rollback", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/catalog/strategies", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/catalog/strategies/{name}", "VPC Link -> Backend API", True),
+    ("GET", "/api/v1/catalog/strategies/{name}/compare", "VPC Link -> Backend API", True),
+    ("ANY", "/mlflow/*", "VPC Link -> MLflow", True),
+)
+# 5.2 throttling: default rate (req/s) and burst; per-route override (req/s)
+API_THROTTLING = {"rate": 100, "burst": 200}
+API_ROUTE_RATE_OVERRIDES = {"/api/v1/backtests": 10}

@@ -25,9 +25,14 @@ def test_required_tags_on_every_taggable_resource(env, synthesized):
         if stack_env != env:
             continue
         for logical_id, resource_type, props in _taggable(synth.json):
-            assert isinstance(props.get("Tags"), list), f"{stack}/{logical_id} ({resource_type}) has no Tags"
-            found = tags(props) if resource_type != "AWS::AutoScaling::AutoScalingGroup" else {
-                t["Key"]: t["Value"] for t in props["Tags"]}
+            tagged = props.get("Tags")
+            assert isinstance(tagged, (list, dict)), f"{stack}/{logical_id} ({resource_type}) has no Tags"
+            if isinstance(tagged, dict):  # a map where the type's schema says so (AWS::ApiGatewayV2::*)
+                found = tagged
+            elif resource_type == "AWS::AutoScaling::AutoScalingGroup":
+                found = {t["Key"]: t["Value"] for t in tagged}
+            else:
+                found = tags(props)
             assert expected.items() <= found.items(), f"{stack}/{logical_id}"
 
 

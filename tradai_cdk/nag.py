@@ -16,7 +16,8 @@ def acknowledge_findings(stage) -> None:
     _acknowledge_persistent(stage.persistent)
     _acknowledge_compute(stage.compute, stage.persistent)
     _acknowledge_pipeline(stage.compute)
-    for stack in (stage.persistent, stage.compute, stage.edge):
+    _acknowledge_edge(stage.edge)
+    for stack in (stage.persistent, stage.compute):
         if not any(isinstance(child, cdk.CfnResource) for child in stack.node.find_all()):
             _ack(stack, "CloudFormation-Validate::F0001",
                  "This tier's stack exists so stage wiring and stack names are fixed; its resources arrive "
@@ -178,3 +179,18 @@ def _acknowledge_pipeline(compute) -> None:
     for fn in pipeline.functions.values():
         _ack(role, f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(fn.function.node.default_child)}.Arn>:*]",
              "LambdaInvoke may call the function's versions and aliases (CDK's grant).")
+
+
+def _acknowledge_edge(edge) -> None:
+    api = edge.api
+    # Until the web ACL lands (staging/prod); dev keeps WAF off (spec 10 "Optional").
+    if edge.config.profile.waf_enabled:
+        _ack(edge.stage, "AwsSolutions-APIG3", "web ACL associated by the edge stack's WebAcl (spec 4.3)")
+    else:
+        _ack(edge.stage, "AwsSolutions-APIG3",
+             f"Spec 10: WAF is optional in {edge.config.env} and off; throttling (spec 5.2) and Cognito still apply.")
+    for method in api.unauthenticated_methods:  # spec 5.1: only GET /api/v1/health
+        route = f"{method.http_method} {method.resource.path}"
+        for rule_id in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            _ack(method, rule_id, f"Spec 5.1: {route} is the route without authentication (uptime checks carry "
+                                  "no token); it forwards only that request to the backend.")

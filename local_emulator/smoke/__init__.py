@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import compute, foundation, lambdas, persistent
+from . import compute, edge, foundation, lambdas, persistent
 from .model import CheckContext, Findings, StackView
 
 Checker = Callable[[StackView, CheckContext, Findings], None]
@@ -18,6 +18,7 @@ TIER_CHECKERS: dict[str, tuple[Checker, ...]] = {
     "Foundation": (foundation.check,),
     "Persistent": (persistent.check,),
     "Compute": (compute.check,),
+    "Edge": (edge.check,),
 }
 COMMON_CHECKERS: tuple[Checker, ...] = (lambdas.check,)
 

@@ -30,6 +30,7 @@ def config_for(env: str) -> TradaiConfig:
         rds=c.RDS_BY_ENV[env],
         cognito=c.COGNITO,
         waf_rules=c.WAF_RULES,
+        waf_blocked_alarm_threshold=c.WAF_BLOCKED_ALARM_THRESHOLD,
         api_routes=c.API_ROUTES,
         throttling=c.THROTTLING,
         backtest_queue=c.BACKTEST_QUEUE,

@@ -357,6 +357,7 @@ class TradaiConfig:
     rds: RdsConfig
     cognito: CognitoConfig
     waf_rules: tuple[WafRule, ...]
+    waf_blocked_alarm_threshold: int  # blocked requests per 5 minutes that page the on-call
     api_routes: tuple[ApiRoute, ...]
     throttling: ThrottleConfig
     backtest_queue: QueueSpec

@@ -50,6 +50,7 @@ def validate(config: TradaiConfig) -> None:
     _check_unique("buckets", (b.component for b in config.buckets))
     _check_lambdas(config)
     _check_backtest(config)
+    _check_waf(config)
     _check_one_of("profile.log_retention_days", config.profile.log_retention_days, LOG_RETENTION_DAYS)
     _check_range("rds.backup_retention_days", config.rds.backup_retention_days, RDS_BACKUP_RANGE)
     _check_range("profile.service_desired_count", config.profile.service_desired_count, (0, 100))
@@ -113,6 +114,18 @@ def _check_network(config: TradaiConfig) -> None:
         raise ConfigError("nat.asg_desired", config.nat.asg_desired,
                           f"between asg_min={config.nat.asg_min} and asg_max={config.nat.asg_max}")
     _check_nat_timing(config)
+
+
+def _check_waf(config: TradaiConfig) -> None:
+    _check_unique("waf_rules priorities", (rule.priority for rule in config.waf_rules))
+    for rule in config.waf_rules:
+        _check_one_of(f"waf_rules[{rule.name}].action", rule.action, ("Block",))
+        if (rule.rate_limit_per_5min is None) == (rule.managed_rule_group is None):
+            raise ConfigError(f"waf_rules[{rule.name}]", (rule.rate_limit_per_5min, rule.managed_rule_group),
+                              "exactly one of rate_limit_per_5min or managed_rule_group")
+        if rule.rate_limit_per_5min is not None:
+            _check_range(f"waf_rules[{rule.name}].rate_limit_per_5min", rule.rate_limit_per_5min, (10, 2_000_000_000))
+    _check_range("waf_blocked_alarm_threshold", config.waf_blocked_alarm_threshold, (1, 1_000_000))
 
 
 def _check_backtest(config: TradaiConfig) -> None:
