@@ -183,10 +183,7 @@ def _acknowledge_pipeline(compute) -> None:
 
 def _acknowledge_edge(edge) -> None:
     api = edge.api
-    # Until the web ACL lands (staging/prod); dev keeps WAF off (spec 10 "Optional").
-    if edge.config.profile.waf_enabled:
-        _ack(edge.stage, "AwsSolutions-APIG3", "web ACL associated by the edge stack's WebAcl (spec 4.3)")
-    else:
+    if not edge.config.profile.waf_enabled:
         _ack(edge.stage, "AwsSolutions-APIG3",
              f"Spec 10: WAF is optional in {edge.config.env} and off; throttling (spec 5.2) and Cognito still apply.")
     for method in api.unauthenticated_methods:  # spec 5.1: only GET /api/v1/health

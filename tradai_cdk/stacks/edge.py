@@ -6,6 +6,7 @@ from typing import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import (
+    aws_cloudwatch_actions as cw_actions,
     aws_cognito as cognito,
     aws_ec2 as ec2,
     aws_elasticloadbalancingv2 as elbv2,
@@ -16,9 +17,12 @@ from constructs import Construct
 
 from ..config import TradaiConfig
 from ..config.model import ApiRoute as RouteSpec
+from ..constructs.audit_trail import AuditTrail
 from ..constructs.edge_api import ApiRoute, EdgeApi, PrivateBackend, RouteTarget, StageProps, Throttle
 from ..constructs.tradai_bucket import TradaiBucket
+from ..constructs.web_acl import WebAcl, WebAclRule
 from .base import TradaiStack, log_retention
+from .persistent import CLOUDTRAIL_LOG_PREFIX
 
 QUEUE_INTEGRATION = "sqs"  # spec 5.1 "SQS Direct Integration"; every other row is a service behind the ALB
 GREEDY_SUFFIX = "/*"  # spec 5.1 "/mlflow/*" is API Gateway's greedy "/mlflow/{proxy+}"
@@ -86,6 +90,20 @@ class EdgeStack(TradaiStack):
                                    vpc_link_name=config.naming.name("api-vpc-link")),
             queue=backtest_queue, user_pool=user_pool, stage=stage_props(config, routes))
         self.stage = self.api.stage
+        self.web_acl = None
+        if config.profile.waf_enabled:  # spec 10: staging and prod; a switch in dev
+            self.web_acl = WebAcl(
+                self, "WebAcl", name=config.naming.name("api-waf"),
+                rules=[WebAclRule(r.name, r.priority, r.rate_limit_per_5min, r.managed_rule_group)
+                       for r in config.waf_rules],
+                log_retention=log_retention(config.profile.log_retention_days),
+                alarm_action=cw_actions.SnsAction(alerts_topic),
+                blocked_requests_alarm_threshold=config.waf_blocked_alarm_threshold)
+            self.web_acl.associate("ApiStageAssociation", self.stage.stage_arn)
+        self.trail = None
+        if config.profile.cloudtrail_enabled:  # spec 10: staging and prod; a switch in dev
+            self.trail = AuditTrail(self, "Trail", trail_name=config.naming.name("trail"),
+                                    bucket_name=logs_bucket.bucket_name, prefix=CLOUDTRAIL_LOG_PREFIX)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API stage")
         cdk.CfnOutput(self, "UserPoolId", value=user_pool.user_pool_id, description="Cognito user pool of the API")
         cdk.CfnOutput(self, "UserPoolClientId", value=user_pool_client.user_pool_client_id,
