@@ -31,7 +31,7 @@ def _actions(template, function_name) -> set[str]:
 
 
 def _definition(body) -> dict:
-    """The ASL with every token replaced by a placeholder string."""
+    """The ASL with every CloudFormation token rendered as the string TOKEN."""
     text = "".join(p if isinstance(p, str) else "TOKEN" for p in body["Fn::Join"][1])
     return json.loads(text)
 

@@ -147,9 +147,8 @@ def _acknowledge_pipeline(compute) -> None:
              "Invoked synchronously (Step Functions tasks, with retries and a Catch that fails the run) or by "
              "the SQS event source, whose queue redrives to the backtest DLQ (spec 6.2): no async invocations.")
     scanner = pipeline.functions["orphan-scanner"]
-    for rule_id in ("Serverless-LambdaDLQ",):
-        _ack(scanner.function, rule_id, "A failed scan is not retried or kept: the next scan runs 5 minutes later "
-                                        "and sees the same runs; the Errors metric shows it.")
+    _ack(scanner.function, "Serverless-LambdaDLQ", "A failed scan is not retried or kept: the next scan runs 5 "
+                                                   "minutes later and sees the same runs; the Errors metric shows it.")
     _ack(scanner.function.node.find_child("EventInvokeConfig"), "Serverless-LambdaAsyncFailureDestination",
          "Scheduled scans are not retried (retry 0): the next one, 5 minutes later, covers the same runs.")
     _ack(pipeline.schedule, "Serverless-EventBusDLQ",

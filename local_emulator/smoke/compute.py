@@ -21,7 +21,6 @@ HOST_GROUP = "ecs-host"
 HOST_CAPACITY = "ecs-host-capacity"
 ALB_LOG_PREFIX = "alb"
 ALB_SCHEMES = {True: "internet-facing", False: "internal"}
-ALB_SERVICES = ("backend-api", "mlflow")  # what spec 5.1's routes reach; the others are Cloud Map only
 CONTAINER_INSIGHTS = "containerInsights"
 BRIDGE, AWSVPC = "bridge", "awsvpc"  # moto reports bridge when it drops NetworkMode
 EC2, FARGATE = "EC2", "FARGATE"
@@ -215,7 +214,7 @@ def _load_balancer(view, ctx, findings) -> None:
 def _target_groups(view, ctx, findings) -> dict[str, str]:
     """Check each service's target group (found by its port); return service names by target group ARN."""
     cfg, elbv2 = ctx.cfg, ctx.client("elbv2")
-    specs = {spec.port: spec for spec in cfg.services if spec.name in ALB_SERVICES}
+    specs = {spec.port: spec for spec in cfg.services if spec.name in cfg.api_backed_services}
     found = named(view, findings, "AWS::ElasticLoadBalancingV2::TargetGroup", "Port", specs)
     for port, resource in found.items():
         group = elbv2.describe_target_groups(TargetGroupArns=[resource.physical_id])["TargetGroups"][0]
@@ -238,7 +237,7 @@ def _listener(view, ctx, findings, alb_arn: str, services: dict[str, str]) -> No
         rules = elbv2.describe_rules(ListenerArn=resource.physical_id)["Rules"]
         targets = {r["RuleArn"]: [services.get(a.get("TargetGroupArn"), a.get("TargetGroupArn"))
                                   for a in r["Actions"] if a["Type"] == "forward"] for r in rules}
-        findings.expect(resource.logical_id, "forwards to", sorted(ALB_SERVICES),
+        findings.expect(resource.logical_id, "forwards to", sorted(cfg.api_backed_services),
                         sorted(t for names in targets.values() for t in names))
         for arn, names in targets.items():
             if arn in rule_rows:

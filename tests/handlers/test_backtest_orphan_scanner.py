@@ -45,7 +45,7 @@ def test_scan_fails_dead_runs_keeps_live_ones_and_stops_orphaned_backtest_tasks(
     env = backtest_env
     sfn = env.client("stepfunctions")
     # (a) stuck runs, created 30 minutes ago
-    dead_task = env.run_task("placeholder")
+    dead_task = env.run_task(str(uuid.uuid4()))  # a task whose run (created below) it no longer serves
     env.ecs.stop_task(cluster=env.cluster_arn, task=dead_task, reason="Essential container in task exited")
     task_stopped = run_created(env, 30, contract.RUNNING, task_arn=dead_task)
     task_missing = run_created(env, 30, contract.RUNNING,

@@ -381,6 +381,12 @@ class TradaiConfig:
         return next(fn for fn in self.lambdas if fn.name == name)
 
     @property
+    def api_backed_services(self) -> tuple[str, ...]:
+        """Services a spec 5.1 route reaches through the ALB; the others are reached through Cloud Map only."""
+        integrations = {route.integration for route in self.api_routes}
+        return tuple(s.name for s in self.services if s.name in integrations)
+
+    @property
     def namespace(self) -> str:
         """Cloud Map private DNS namespace (spec 2.3)."""
         return f"{self.naming.project}-{self.env}.local"

@@ -108,7 +108,7 @@ class BacktestPipeline(Construct):
         super().__init__(scope, construct_id)
         if enabled_consumer not in CONSUMERS:
             raise ValueError(f"enabled_consumer={enabled_consumer!r}; allowed: {', '.join(CONSUMERS)}")
-        self._task, self._tables, self._retention = task, tables, log_retention
+        self._task, self._retention = task, log_retention
         common = {contract.ENV_WORKFLOW_TABLE: tables.workflow_state.table_name,
                   contract.ENV_RUN_TTL_DAYS: str(int(timing.run_ttl.to_days()))}
         task_env = {contract.ENV_ECS_CLUSTER: task.cluster.cluster_arn,

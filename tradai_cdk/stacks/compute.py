@@ -76,9 +76,6 @@ TASK_ACCESS = {
                            secrets=("tradai/binance-api",)),
     "dry-run-trading": Access(tables_rw=("trading-state",), buckets_read=("configs", "arcticdb")),
 }
-PATH_ROUTED_SERVICE = "mlflow"  # served under config.compute.mlflow_base_path (spec 5.1: /mlflow/*)
-# Only what spec 5.1's routes reach sits behind the ALB; data-collection and strategy-service are internal
-# (Cloud Map only): no header or path on the ALB reaches them.
 # Internal services answer on the ALB only to requests that name them (diagnostics, health checks).
 MLFLOW_RULE_PRIORITY = 10
 DEFAULT_SERVICE = "backend-api"
@@ -179,11 +176,11 @@ class ComputeStack(TradaiStack):
                                   certificate_arn=config.profile.certificate_arn)
 
     def _routing(self, service: str, vpc) -> LoadBalancing | None:
-        """backend-api by default, MLflow by its path; the internal services get no ALB route at all."""
+        """backend-api by default, MLflow by its path; services no API route reaches get no ALB route at all."""
+        if service not in self.config.api_backed_services:
+            return None
         if service == DEFAULT_SERVICE:
             return LoadBalancing(listener=self.listener, vpc=vpc)
-        if service != PATH_ROUTED_SERVICE:
-            return None
         base = self.config.compute.mlflow_base_path
         return LoadBalancing(listener=self.listener, vpc=vpc, priority=MLFLOW_RULE_PRIORITY,
                              conditions=[elbv2.ListenerCondition.path_patterns([base, f"{base}/*"])])
