@@ -14,9 +14,9 @@ from typing import Any, Optional
 from botocore.exceptions import ClientError
 
 from shared.aws import error_code
+from shared.ddb import marshal, unmarshal
 
 from . import contract
-from .ddb import marshal, unmarshal
 from .request import BacktestRequest
 from .settings import EcsTarget
 
@@ -163,40 +163,3 @@ class StepFunctions:
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """The ARN of a standard workflow's execution ``name``."""
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
-
-
-@dataclass(frozen=True)
-class Notifications:
-    """The tradai-notifications table and the alerts topic."""
-
-    dynamodb: Any
-    sns: Any
-    table: str
-    topic_arn: str
-
-    def record(self, item: dict[str, Any]) -> Optional[dict[str, Any]]:
-        """Put the item unless its notification_id exists; None when written, else the existing item."""
-        try:
-            self.dynamodb.put_item(TableName=self.table, Item=marshal(item),
-                                   ConditionExpression="attribute_not_exists(notification_id)",
-                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            old = exc.response.get("Item")
-            if old:
-                return unmarshal(old)
-            existing = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                              Key=marshal({"notification_id": item["notification_id"]})).get("Item")
-            return unmarshal(existing) if existing else dict(item)
-        return None
-
-    def mark(self, notification_id: str, **fields: Any) -> None:
-        names = {f"#{key}": key for key in fields}
-        self.dynamodb.update_item(
-            TableName=self.table, Key=marshal({"notification_id": notification_id}),
-            UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
-            ExpressionAttributeNames=names, ExpressionAttributeValues=marshal({f":{k}": v for k, v in fields.items()}))
-
-    def alert(self, subject: str, message: str) -> str:
-        return self.sns.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)["MessageId"]

@@ -1,11 +1,10 @@
 """Handler of `tradai-notify-completion` (Step Functions task outside the VPC; entry point
-``backtest.notify_completion.handler``).
+``backtest.notify_completion.handler``), the last step of the backtest and the retraining workflows.
 
-Input: {"run_id", "status", "trace_id", "strategy", optional "error"} (run_id and status required).
-Records the notification in tradai-notifications (notification_id = "<run_id>#<status>", written once:
-a replay is a no-op) and, for a FAILED run, publishes a short alert to ALERTS_TOPIC_ARN (once: the item
-remembers when the alert went out, so a replay after a failed publish sends it, a later one does not).
-Output: {"notified": true, "duplicate": bool}.
+Input: {"run_id", "status", optional "kind" ("backtest" (default) | "retraining"), "trace_id", "strategy",
+"outcome", "error"} (run_id and status required). Sends one notice through shared.notify: recorded in
+tradai-notifications once per run and status (a replay is a no-op) and, for a FAILED run, alerted on
+ALERTS_TOPIC_ARN once. Output: {"notified": true, "duplicate": bool}.
 Env: NOTIFICATIONS_TABLE, ALERTS_TOPIC_ARN.
 """
 
@@ -13,33 +12,23 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.aws import cached_client
+from shared.notify import Notice, Notifier, notifier_settings
 
 from . import contract
-from .aws_access import Notifications
 from .observability import logger, metrics, tracer
-from .runs import error_text, iso, run_and_status
-from .settings import NotifySettings, notify_settings
+from .runs import error_text, run_and_status
 
-RETENTION_DAYS = 30
-MAX_ALERT_ERROR_CHARS = 1000
+KINDS = ("backtest", "retraining")
 
 
 @functools.cache
-def settings() -> NotifySettings:
-    return notify_settings(os.environ)
-
-
-@functools.cache
-def notifications() -> Notifications:
-    config = settings()
-    return Notifications(cached_client("dynamodb"), cached_client("sns"), config.notifications_table,
-                         config.alerts_topic_arn)
+def notifier() -> Notifier:
+    return Notifier(cached_client("dynamodb"), cached_client("sns"), notifier_settings(os.environ))
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -47,30 +36,36 @@ def notifications() -> Notifications:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     run_id, status = run_and_status(event)
-    trace_id, strategy = _text(event.get("trace_id")), _text(event.get("strategy"))
+    kind = event.get("kind") or KINDS[0]
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}: allowed: {', '.join(KINDS)}")
+    trace_id, strategy, outcome = _text(event.get("trace_id")), _text(event.get("strategy")), _text(event.get("outcome"))
     error = error_text(event.get("error"))
-    logger.append_keys(run_id=run_id, trace_id=trace_id)
-    now = datetime.now(timezone.utc)
-    item = {"notification_id": f"{run_id}#{status}", "run_id": run_id, "status": status, "trace_id": trace_id,
-            "strategy": strategy, "error": error, "created_at": iso(now),
-            "expire_at": int((now + timedelta(days=RETENTION_DAYS)).timestamp())}
-    store = notifications()
-    existing = store.record({key: value for key, value in item.items() if value is not None})
-    if existing is not None:
+    logger.append_keys(run_id=run_id, trace_id=trace_id, kind=kind)
+    prefix = "" if kind == "backtest" else f"{kind}#"
+    delivery = notifier().send(Notice(
+        notification_id=f"{prefix}{run_id}#{status}", source=context.function_name,
+        subject=f"TradAI {kind} {run_id} {status}", message=_message(kind, run_id, status, strategy, trace_id,
+                                                                      outcome, error),
+        alert=status == contract.FAILED,
+        attributes={"run_id": run_id, "status": status, "kind": kind, "trace_id": trace_id, "strategy": strategy,
+                    "outcome": outcome, "error": error}))
+    if delivery.duplicate:
         logger.info("notification recorded already; not written again", extra={"status": status})
-    if status == contract.FAILED and (existing is None or not existing.get("alert_sent_at")):
-        message_id = store.alert(f"TradAI backtest {run_id} FAILED", _alert(run_id, strategy, trace_id, error))
-        store.mark(item["notification_id"], alert_sent_at=iso(datetime.now(timezone.utc)), alert_message_id=message_id)
-        logger.info("failure alert published", extra={"message_id": message_id})
-    return {"notified": True, "duplicate": existing is not None}
+    if delivery.published:
+        logger.info("failure alert published", extra={"message_id": delivery.message_id})
+    return {"notified": True, "duplicate": delivery.duplicate}
 
 
-def _alert(run_id: str, strategy: Optional[str], trace_id: Optional[str], error: Optional[str]) -> str:
-    detail = (error or "no error details")
-    if len(detail) > MAX_ALERT_ERROR_CHARS:
-        detail = detail[:MAX_ALERT_ERROR_CHARS - 3] + "..."
-    return "\n".join([f"Backtest run {run_id} FAILED.", f"strategy: {strategy or 'unknown'}",
-                      f"trace_id: {trace_id or 'unknown'}", f"error: {detail}"])
+def _message(kind: str, run_id: str, status: str, strategy: Optional[str], trace_id: Optional[str],
+             outcome: Optional[str], error: Optional[str]) -> str:
+    lines = [f"{kind.capitalize()} run {run_id} {status}.", f"strategy: {strategy or 'unknown'}",
+             f"trace_id: {trace_id or 'unknown'}"]
+    if outcome:
+        lines.append(f"outcome: {outcome}")
+    if status == contract.FAILED:
+        lines.append(f"error: {error or 'no error details'}")
+    return "\n".join(lines)
 
 
 def _text(value: Any) -> Optional[str]:

@@ -14,9 +14,10 @@ from typing import Any, Callable, Optional
 from botocore.exceptions import ClientError
 
 from shared.aws import error_code
+from shared.clock import iso
+from shared.ddb import marshal, unmarshal
 
 from . import contract
-from .ddb import marshal, unmarshal
 from .request import BacktestRequest
 
 STATUS_INDEX = "status-created_at-index"
@@ -81,10 +82,6 @@ class Run:
                    task_arn=item.get("task_arn"), error=item.get("error"), item=item)
 
 
-def iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and Z, e.g. 2026-12-01T05:30:00.123Z (sorts as text)."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def error_text(error: Any) -> Optional[str]:

@@ -14,7 +14,7 @@ from shared.settings import Env, SettingsError
 from . import contract
 
 __all__ = ["SettingsError", "ConsumerSettings", "EcsTarget", "OrphanScannerSettings", "consumer_settings",
-           "workflow_table", "ecs_cluster", "notify_settings", "data_collection_url", "orphan_scanner_settings"]
+           "workflow_table", "ecs_cluster", "data_collection_url", "orphan_scanner_settings"]
 
 TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
 CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}"
@@ -23,7 +23,6 @@ CAPACITY_PROVIDER = r"[A-Za-z0-9_-]{1,255}"
 SUBNET = r"subnet-[0-9a-f]{8,17}"
 SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
 STATE_MACHINE_ARN = r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
-TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
 URL = r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?"
 DEFAULT_TASK_PREFIX = "strategy-"  # spec 2.4
 
@@ -48,11 +47,6 @@ class ConsumerSettings:
     ecs: Optional[EcsTarget]  # ecs mode only
     state_machine_arn: Optional[str]  # stepfunctions mode only
 
-
-@dataclass(frozen=True)
-class NotifySettings:
-    notifications_table: str
-    alerts_topic_arn: str
 
 
 @dataclass(frozen=True)
@@ -107,12 +101,6 @@ def _task_family(env: Env) -> str:
     return env_.required(env, contract.ENV_TASK_FAMILY, FAMILY,
                          "a task definition family name (no revision), e.g. strategy-container-dev")
 
-
-def notify_settings(env: Env) -> NotifySettings:
-    return NotifySettings(
-        env_.required(env, contract.ENV_NOTIFICATIONS_TABLE, TABLE_NAME, "a DynamoDB table name"),
-        env_.required(env, contract.ENV_ALERTS_TOPIC_ARN, TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:...)"),
-    )
 
 
 def data_collection_url(env: Env) -> str:

@@ -76,3 +76,19 @@ def csv(env: Env, name: str, pattern: Union[str, Pattern[str], None] = None, all
         bound = f", at most {max_items}" if max_items is not None else ""
         raise invalid(env, name, f"{allowed}{bound}")
     return items
+
+
+def number(env: Env, name: str, default: Optional[float] = None, minimum: float = 0.0,
+           maximum: Optional[float] = None) -> float:
+    """A decimal number in [minimum, maximum]; ``default`` when unset, else the variable is required."""
+    raw = env.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    bound = f" from {minimum:g}" + (f" to {maximum:g}" if maximum is not None else "")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise invalid(env, name, f"a decimal number{bound}") from None
+    if value != value or value < minimum or (maximum is not None and value > maximum):  # NaN is never allowed
+        raise invalid(env, name, f"a decimal number{bound}")
+    return value

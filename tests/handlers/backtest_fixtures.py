@@ -51,7 +51,7 @@ class Context:
 def all_caches() -> list[Callable]:
     """Every per-cold-start cache of the backtest handlers (settings, clients, repositories)."""
     return [shared_aws.cached_client, consumer.settings, consumer.submission, consumer.idempotency,
-            update_status.settings, update_status.runs, notify_completion.settings, notify_completion.notifications,
+            update_status.settings, update_status.runs, notify_completion.notifier,
             cleanup_resources.settings, cleanup_resources.ecs, data_collection_proxy.settings,
             orphan_scanner.settings, orphan_scanner.scanner]
 

@@ -31,6 +31,7 @@ from aws_cdk import (
 from constructs import Construct
 
 from lambda_src.backtest import contract
+from lambda_src.shared import notify
 
 from .ids import pascal
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
@@ -132,8 +133,8 @@ class BacktestPipeline(Construct):
         self.functions["data-collection-proxy"] = build(
             "data-collection-proxy", {contract.ENV_DATA_COLLECTION_URL: data_collection_url})
         self.functions["notify-completion"] = build(
-            "notify-completion", {contract.ENV_NOTIFICATIONS_TABLE: tables.notifications.table_name,
-                                  contract.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn})
+            "notify-completion", {notify.ENV_NOTIFICATIONS_TABLE: tables.notifications.table_name,
+                                  notify.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn})
         tables.workflow_state.grant_read_write(self.functions["update-status"].role)
         tables.notifications.grant_read_write(self.functions["notify-completion"].role)
         alerts_topic.grant_publish(self.functions["notify-completion"].role)

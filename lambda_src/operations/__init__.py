@@ -1,0 +1,1 @@
+"""Operations functions: service health, trading heartbeats, CloudFormation drift (spec 7)."""

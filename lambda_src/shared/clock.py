@@ -1,0 +1,19 @@
+"""UTC timestamps as every TradAI table stores them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and Z, e.g. 2026-12-01T05:30:00.123Z (sorts as text)."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """The inverse of ``iso`` (also accepts +00:00 offsets); ValueError on anything else."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone; expected UTC like 2026-12-01T05:30:00Z")
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,108 @@
+"""The one notification path of every TradAI function: record in tradai-notifications, alert once on SNS.
+
+A ``Notice`` carries a caller-chosen ``notification_id``, the de-duplication key: the first ``send``
+writes the item (conditional put), a repeat finds it and does not write again. When the notice is an
+alert, the message goes to the alerts topic once: the item remembers ``alert_sent_at``, so a retry after
+a failed publish sends it and a later repeat does not. Items expire through ``expire_at`` (spec 3.2).
+
+Env (read by ``notifier_settings``): NOTIFICATIONS_TABLE, ALERTS_TOPIC_ARN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Optional
+
+from botocore.exceptions import ClientError
+
+from . import settings as env_
+from .aws import error_code
+from .clock import iso
+from .ddb import marshal, unmarshal
+
+ENV_NOTIFICATIONS_TABLE = "NOTIFICATIONS_TABLE"
+ENV_ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
+TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
+TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
+RETENTION_DAYS = 30
+SUBJECT_MAX = 100  # SNS email subjects are limited to 100 characters
+MESSAGE_MAX = 4000
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class NotifierSettings:
+    notifications_table: str
+    alerts_topic_arn: str
+
+
+def notifier_settings(env: env_.Env) -> NotifierSettings:
+    return NotifierSettings(
+        env_.required(env, ENV_NOTIFICATIONS_TABLE, TABLE_NAME, "a DynamoDB table name"),
+        env_.required(env, ENV_ALERTS_TOPIC_ARN, TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:...)"))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification. ``source`` names the sending function; ``alert`` publishes it to the topic."""
+
+    notification_id: str
+    source: str
+    subject: str
+    message: str
+    alert: bool = True
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    duplicate: bool  # the notification_id was recorded before this call
+    published: bool  # this call published the alert
+    message_id: Optional[str] = None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class Notifier:
+    """tradai-notifications plus the alerts topic, through low-level DynamoDB and SNS clients."""
+
+    def __init__(self, dynamodb: Any, sns: Any, settings: NotifierSettings, retention_days: int = RETENTION_DAYS):
+        self._dynamodb, self._sns, self._settings, self._retention = dynamodb, sns, settings, retention_days
+
+    def send(self, notice: Notice, now: Optional[datetime] = None) -> Delivery:
+        now = now or datetime.now(timezone.utc)
+        subject, message = _clip(notice.subject, SUBJECT_MAX), _clip(notice.message, MESSAGE_MAX)
+        item = {key: value for key, value in notice.attributes.items() if value is not None}
+        item.update(notification_id=notice.notification_id, source=notice.source, subject=subject, message=message,
+                    alert=notice.alert, created_at=iso(now),
+                    expire_at=int((now + timedelta(days=self._retention)).timestamp()))
+        existing = self._record(item)
+        if not notice.alert or (existing is not None and existing.get("alert_sent_at")):
+            return Delivery(duplicate=existing is not None, published=False)
+        message_id = self._sns.publish(TopicArn=self._settings.alerts_topic_arn, Subject=subject,
+                                       Message=message)["MessageId"]
+        self._dynamodb.update_item(
+            TableName=self._settings.notifications_table, Key=marshal({"notification_id": notice.notification_id}),
+            UpdateExpression="SET alert_sent_at = :at, alert_message_id = :id",
+            ExpressionAttributeValues=marshal({":at": iso(datetime.now(timezone.utc)),
+                                               ":id": message_id}))
+        return Delivery(duplicate=existing is not None, published=True, message_id=message_id)
+
+    def _record(self, item: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """Put the item unless its notification_id exists; None when written, else the existing item."""
+        table = self._settings.notifications_table
+        try:
+            self._dynamodb.put_item(TableName=table, Item=marshal(item),
+                                    ConditionExpression="attribute_not_exists(notification_id)",
+                                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise
+            old = exc.response.get("Item") or self._dynamodb.get_item(
+                TableName=table, ConsistentRead=True, Key=marshal({"notification_id": item["notification_id"]})
+            ).get("Item")
+            return unmarshal(old) if old else dict(item)
+        return None
