@@ -34,9 +34,25 @@ class SynthesizedStack:
         return Template.from_json(self.json)
 
 
+_SYNTH_FAILURE: list[BaseException] = []
+
+
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
-    """Every (env, stack) of the app, from one synth with cdk.json's context (as the CLI runs it)."""
+    """Every (env, stack) of the app, from one synth with cdk.json's context (as the CLI runs it).
+
+    A failed synth fails every test that needs it at once (pytest would otherwise retry it per test).
+    """
+    if _SYNTH_FAILURE:
+        pytest.fail(f"synth failed earlier in this session: {_SYNTH_FAILURE[0]}", pytrace=False)
+    try:
+        return _synthesize(tmp_path_factory)
+    except Exception as exc:
+        _SYNTH_FAILURE.append(exc)
+        raise
+
+
+def _synthesize(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(context=context, outdir=str(outdir))

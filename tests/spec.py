@@ -43,6 +43,8 @@ SECURITY_GROUP_ADDITIONS = {
         ("ingress", 8000, 8005, "tcp", "tradai-ecs-sg"),
         ("egress", 5000, 5000, "tcp", "tradai-ecs-sg"),
         ("egress", 8000, 8005, "tcp", "tradai-ecs-sg"),
+        # The other end of tradai-lambda-sg's "To MLflow" egress: the ML lifecycle functions call MLflow.
+        ("ingress", 5000, 5000, "tcp", "tradai-lambda-sg"),
     },
 }
 
@@ -93,6 +95,32 @@ BACKTEST_LAMBDAS = {
     "tradai-cleanup-resources": (256, 60, True, "Step Functions"),
     "tradai-update-status": (256, 30, True, "Step Functions"),
 }
+# 7. All 18 rows: spec function name -> (memory MB, timeout s, VPC, trigger as the spec writes it)
+LAMBDAS = {
+    "tradai-backtest-consumer": (256, 30, True, "SQS"),
+    "tradai-sqs-consumer": (256, 30, True, "SQS"),
+    "tradai-orphan-scanner": (128, 60, True, "EventBridge (5 min)"),
+    "tradai-health-check": (256, 60, True, "EventBridge (2 min)"),
+    "tradai-trading-heartbeat-check": (256, 60, True, "EventBridge (5 min)"),
+    "tradai-drift-monitor": (512, 120, True, "EventBridge (12 hours)"),
+    "tradai-retraining-scheduler": (256, 60, True, "EventBridge (6 hours)"),
+    "tradai-validate-strategy": (256, 30, True, "Step Functions"),
+    "tradai-data-collection-proxy": (256, 180, True, "Step Functions"),
+    "tradai-notify-completion": (128, 30, False, "Step Functions"),
+    "tradai-check-retraining-needed": (256, 30, True, "Step Functions"),
+    "tradai-compare-models": (512, 120, True, "Step Functions"),
+    "tradai-promote-model": (256, 60, True, "Step Functions"),
+    "tradai-model-rollback": (256, 60, True, "Backend API"),
+    "tradai-cleanup-resources": (256, 60, True, "Step Functions"),
+    "tradai-update-status": (256, 30, True, "Step Functions"),
+    "tradai-pulumi-drift-detector": (512, 300, False, "EventBridge (6 hours)"),
+    "tradai-update-nat-routes": (128, 120, False, "ASG Lifecycle"),
+}
+# docs/decisions.md: CloudFormation drift detection replaces the Pulumi drift detector, and its name says so.
+FUNCTION_RENAMES = {"tradai-pulumi-drift-detector": "tradai-infra-drift-detector"}
+# 3.2 rows 3-12 and the functions that own their writes (issue 13).
+AUDIT_TABLES_WITHOUT_TTL = ("tradai-rollback-state", "tradai-infra-drift-state")
+
 # 2.4 SQS consumer environment
 CONSUMER_LAUNCH_MODES = ("ecs", "stepfunctions")
 ECS_TASK_PREFIX = "strategy-"

@@ -180,9 +180,17 @@ def test_route_function_may_only_touch_the_private_route_table_the_nat_asg_and_i
     assert not {"ec2:ModifyNetworkInterfaceAttribute", "ec2:DisassociateAddress", "ec2:DeleteRoute"} & actions
 
 
+def _rules(template) -> tuple[str, dict, str, dict]:
+    """(id, props) of the lifecycle rule and of the route audit schedule."""
+    rules = resources(template, "AWS::Events::Rule")
+    (lifecycle_id,) = [key for key, props in rules.items() if "EventPattern" in props]
+    (audit_id,) = [key for key, props in rules.items() if "ScheduleExpression" in props]
+    return lifecycle_id, rules[lifecycle_id], audit_id, rules[audit_id]
+
+
 def test_eventbridge_rule_sends_only_this_asgs_route_hook_to_the_function(foundation):
     env, template = foundation
-    rule = _only(template, "AWS::Events::Rule")
+    _, rule, _, _ = _rules(template)
     (hook,) = _only(template, "AWS::AutoScaling::AutoScalingGroup")["LifecycleHookSpecificationList"]
     assert rule["EventPattern"] == {
         "source": ["aws.autoscaling"], "detail-type": ["EC2 Instance-launch Lifecycle Action"],
@@ -197,10 +205,36 @@ def test_eventbridge_rule_sends_only_this_asgs_route_hook_to_the_function(founda
 def test_asg_waits_for_the_rule_so_the_first_launch_is_routed(foundation):
     _, template = foundation
     (asg_id,) = resources(template, "AWS::AutoScaling::AutoScalingGroup")
-    (rule_id,) = resources(template, "AWS::Events::Rule")
-    (permission_id,) = resources(template, "AWS::Lambda::Permission")
+    rule_id, _, _, _ = _rules(template)
+    permission_id = next(key for key, props in resources(template, "AWS::Lambda::Permission").items()
+                         if props["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]})
     depends = set(template["Resources"][asg_id]["DependsOn"])
     assert {rule_id, permission_id} <= depends
+
+
+def test_route_audit_runs_every_five_minutes_without_retries(foundation):
+    _, template = foundation
+    _, _, _, audit = _rules(template)
+    assert audit["ScheduleExpression"] == "rate(5 minutes)"
+    (target,) = audit["Targets"]
+    (function_id,) = resources(template, "AWS::Lambda::Function")
+    assert ref(target["Arn"]) == function_id
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+
+
+def test_status_check_and_unusable_route_alarm_the_alerts_topic(foundation):
+    env, template = foundation
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    by_name = {a["AlarmName"]: a for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    status = by_name[f"tradai-nat-asg-{env}-status-check-failed"]
+    assert (status["Namespace"], status["MetricName"], status["Statistic"]) == ("AWS/EC2", "StatusCheckFailed", "Maximum")
+    assert status["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": f"tradai-nat-asg-{env}"}]
+    route = by_name[f"tradai-nat-asg-{env}-default-route-unusable"]
+    assert (route["Namespace"], route["MetricName"]) == ("TradAI/NatInstance", "RoutesUnusable")
+    assert route["TreatMissingData"] == "breaching"  # an audit that stops reporting is an alarm too
+    for alarm in (status, route):
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert [ref(action) for action in alarm["AlarmActions"]] == [topic_id]
 
 
 def test_nat_security_group_is_attached_to_the_launch_template(foundation):

@@ -63,5 +63,14 @@ def test_security_group_name_tags(env, synthesized):
 def test_ecs_tasks_reach_mlflow_and_services_only_within_their_own_group(env, synthesized):
     found = _rules(synthesized[(env, "foundation")].json)["tradai-ecs-sg"]
     self_rules = {rule for rule in found if rule[4] == "tradai-ecs-sg"}
-    assert self_rules == spec.SECURITY_GROUP_ADDITIONS["tradai-ecs-sg"]
+    assert self_rules == {rule for rule in spec.SECURITY_GROUP_ADDITIONS["tradai-ecs-sg"] if rule[4] == "tradai-ecs-sg"}
     assert not any(rule[4] == "0.0.0.0/0" and rule[0] == "ingress" for rule in found)
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_lambdas_reach_mlflow_but_no_other_port_beyond_spec(env, synthesized):
+    """The ML functions call MLflow on 5000 (the lambda SG's "To MLflow" egress needs its ingress twin)."""
+    found = _rules(synthesized[(env, "foundation")].json)["tradai-ecs-sg"]
+    from_lambda = {rule for rule in found if rule[4] == "tradai-lambda-sg"}
+    assert from_lambda == {("ingress", 8000, 8003, "tcp", "tradai-lambda-sg"),
+                           ("ingress", 5000, 5000, "tcp", "tradai-lambda-sg")}

@@ -16,6 +16,7 @@ def acknowledge_findings(stage) -> None:
     _acknowledge_persistent(stage.persistent)
     _acknowledge_compute(stage.compute, stage.persistent)
     _acknowledge_pipeline(stage.compute)
+    _acknowledge_operations(stage.compute, stage.persistent)
     _acknowledge_edge(stage.edge)
     for stack in (stage.persistent, stage.compute):
         if not any(isinstance(child, cdk.CfnResource) for child in stack.node.find_all()):
@@ -75,6 +76,8 @@ def _acknowledge_foundation(foundation) -> None:
     _ack(nat.auto_scaling_group, "AwsSolutions-AS3",
          "Launches are reported through the lifecycle hook to EventBridge; the route Lambda emits RouteUpdated/"
          "RouteUpdateFailed metrics and an alarm watches failures, so SNS scaling notifications would duplicate them.")
+    _ack(nat.audit_rule, "Serverless-EventBusDLQ",
+         "A missed route audit is replaced by the next one minutes later; missing audit data itself alarms.")
     _ack(nat.dead_letter_queue, "Serverless-SQSRedrivePolicy",
          "This queue is itself the dead-letter queue of the route-update Lambda and its EventBridge target.")
 
@@ -178,6 +181,60 @@ def _acknowledge_pipeline(compute) -> None:
     for fn in pipeline.functions.values():
         _ack(role, f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(fn.function.node.default_child)}.Arn>:*]",
              "LambdaInvoke may call the function's versions and aliases (CDK's grant).")
+
+
+def _acknowledge_operations(compute, persistent) -> None:
+    """Spec 7's health, heartbeat, drift, model-lifecycle and infrastructure-drift functions."""
+    operations = compute.operations
+    for key, function in operations.functions.items():
+        _ack(function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+        _ack(function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+        _ack(function.role, _iam5(compute, "*"),
+             "Only actions without resource-level permissions use *: X-Ray PutTraceSegments/PutTelemetryRecords, "
+             "the VPC ENI actions, servicediscovery:DiscoverInstances (narrowed to the namespace by condition) and "
+             "the drift detector's read-only configuration reads.")
+        if key in operations.schedules:
+            _ack(function, "Serverless-LambdaDLQ", "A failed scheduled check is not retried or kept: the next run "
+                                                   "checks the same state again and the Errors alarm reports it.")
+            _ack(function.node.find_child("EventInvokeConfig"), "Serverless-LambdaAsyncFailureDestination",
+                 "Scheduled checks are not retried (retry 0): the next scheduled run covers the same state.")
+            _ack(operations.schedules[key], "Serverless-EventBusDLQ",
+                 "A missed scheduled run is replaced by the next one; nothing is lost.")
+        else:
+            _ack(function, "Serverless-LambdaDLQ",
+                 "Invoked synchronously (Step Functions tasks with a Catch, or backend-api's RequestResponse call "
+                 "that returns the error to the caller): no asynchronous invocations.")
+        if key not in ("retraining-scheduler", "check-retraining-needed", "compare-models", "promote-model"):
+            _ack(function.role, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                 "Publishing to the KMS-encrypted alerts topic needs GenerateDataKey* on that one key (CDK's grant).")
+    _ack(operations.functions["drift-monitor"].role,
+         f"AwsSolutions-IAM5[Resource::{persistent.buckets['results'].bucket_arn}/drift/*]",
+         "Reads only the drift inputs (reference and current feature histograms) under drift/ of the results bucket.")
+    detector = operations.drift_detector
+    for action in ("application-autoscaling:Describe*", "autoscaling:Describe*", "ec2:Describe*",
+                   "elasticloadbalancing:Describe*", "s3:GetBucket*"):
+        _ack(detector.role, f"AwsSolutions-IAM5[Action::{action}]",
+             "CloudFormation drift detection reads each resource's configuration with the caller's permissions; "
+             "these read-only Describe/GetBucket families cover the stacks' resource types (no data reads).")
+    for stack_name in detector.stack_names:
+        _ack(detector.role, _iam5(compute, f"cloudformation:stack/{stack_name}/*"),
+             "A stack ARN ends with a UUID generated at creation; the policy matches this environment's stack by name.")
+    retraining = operations.retraining
+    role = retraining.state_machine.role
+    _ack(role, _iam5(compute, "*"),
+         "X-Ray tracing, CloudWatch Logs delivery and the ECS .sync integration's event rule management "
+         "(events:PutTargets/PutRule/DescribeRule on its managed rule) as CDK grants them.")
+    invoked = [*retraining.functions.values(), compute.pipeline.functions["notify-completion"]]
+    for fn in invoked:
+        _ack(role, f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(fn.function.node.default_child)}.Arn>:*]",
+             "LambdaInvoke may call the function's versions and aliases (CDK's grant).")
+    _ack(operations.functions["retraining-scheduler"].role,
+         _iam5(compute, f"states:execution:{retraining.state_machine_name}:*"),
+         "Execution names are the retraining ids chosen at start; DescribeExecution is limited to this workflow's.")
+    rollback = operations.rollback.function
+    _ack(compute.services["backend-api"].task_definition.task_role,
+         f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(rollback.node.default_child)}.Arn>:*]",
+         "backend-api may invoke the model-rollback function (and its versions) and nothing else (spec 7).")
 
 
 def _acknowledge_edge(edge) -> None:

@@ -16,6 +16,7 @@ Drift inputs in the results bucket (JSON written by the strategy container):
 
 SERVICE = "ml-lifecycle"
 METRICS_NAMESPACE = "TradAI/Models"
+METRIC_MODELS_DRIFTED = "ModelsDrifted"  # drift-monitor: models flagged in this run
 
 ENV_MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"  # http://mlflow.tradai-<env>.local:5000/mlflow
 ENV_MLFLOW_CREDENTIALS_SECRET_ARN = "MLFLOW_CREDENTIALS_SECRET_ARN"  # JSON {"username", "password"}: basic auth
@@ -51,9 +52,25 @@ RETRAINING_TERMINAL = frozenset({NOT_NEEDED, PROMOTED, REJECTED, FAILED})
 # tradai-shadow-test-state status; status_created_at = "<status>#<created_at>" (GSI range key).
 SHADOW_RUNNING, SHADOW_PASSED, SHADOW_FAILED = "RUNNING", "PASSED", "FAILED"
 
+# Error name (exception class) of a transient MLflow failure (no response, HTTP 429/5xx): the one MLflow error
+# a Step Functions Retry should match; every other MlflowError is permanent.
+MLFLOW_UNAVAILABLE_ERROR = "MlflowUnavailable"
+
+# tradai-drift-state status of a model's latest check (the item also carries drifted: bool).
+DRIFT_OK, DRIFT_DETECTED, DRIFT_INSUFFICIENT_DATA = "OK", "DRIFTED", "INSUFFICIENT_DATA"
+
 # compare-models phases.
 PHASE_CANDIDATE, PHASE_SHADOW = "candidate", "shadow"
 
 # The strategy container's TRADING_MODE for the two ECS steps of the retraining workflow (spec 2.5).
 TRAIN_MODE, SHADOW_MODE = "train", "backtest"
 ENV_MODEL_VERSION_OVERRIDE = "MODEL_VERSION"  # the shadow backtest's model version (container override)
+
+# retraining-scheduler: a non-terminal retraining of another window not updated for this long is abandoned
+# (replaced by the new window's); default 24 h.
+ENV_RETRAINING_STALE_AFTER_HOURS = "RETRAINING_STALE_AFTER_HOURS"
+# Error names (exception class names) the retraining functions raise; none is worth a retry.
+STALE_RETRAINING_ERROR = "StaleRetraining"  # the retraining-state item belongs to another retraining_id
+NO_CHALLENGER_ERROR = "NoChallenger"  # training registered no version tagged job_id=<retraining_id>
+NO_SHADOW_RUN_ERROR = "NoShadowRun"  # the shadow backtest logged no run tagged job_id=<test_id>
+SHADOW_TEST_NOT_FOUND_ERROR = "ShadowTestNotFound"  # compare-models shadow phase without a candidate item

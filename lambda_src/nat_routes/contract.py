@@ -15,6 +15,7 @@ METRICS_NAMESPACE = "TradAI/NatInstance"
 METRIC_ROUTE_UPDATED = "RouteUpdated"
 METRIC_ROUTE_UPDATE_FAILED = "RouteUpdateFailed"
 METRIC_SECONDS_TO_SWITCH = "SecondsToRouteSwitch"
+METRIC_ROUTES_UNUSABLE = "RoutesUnusable"  # published by the scheduled route audit
 DIMENSION_GROUP = "AutoScalingGroupName"
 
 # The instance tags itself with this key as the last step of its boot.

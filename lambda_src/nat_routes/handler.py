@@ -5,6 +5,9 @@ until the new instance has tagged itself ready (its boot configured and verified
 turns its source/dest check off, moves the static Elastic IP and the private route tables'
 0.0.0.0/0 to it, and completes the lifecycle action: CONTINUE, or ABANDON so the group replaces
 an instance that cannot forward. See ``failover`` for the failure policy.
+
+An EventBridge "Scheduled Event" runs the route audit instead (``audit``): it publishes RoutesUnusable,
+the number of private route tables whose default route cannot carry traffic, and changes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import aws
 
-from . import contract
+from . import audit, contract
 from .aws_access import NatAws
 from .failover import Failover
 from .observability import logger, metrics, tracer
@@ -36,6 +39,8 @@ def settings() -> Settings:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    if audit.is_scheduled(event):
+        return _audit()
     try:
         action = parse_event(event)
     except InvalidEvent as exc:
@@ -52,6 +57,21 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return {"status": "ignored", "instance_id": action.instance_id}
     logger.info("lifecycle event received", extra={"continuation": action.continuation})
     return Failover(action, config, _nat_aws(), context).run(event)
+
+
+def _audit() -> dict[str, Any]:
+    """Count the private route tables whose default route is missing, blackholed or on a dead instance."""
+    config = settings()  # a configuration error fails the invocation: the audit alarm treats that as unusable
+    metrics.add_dimension(contract.DIMENSION_GROUP, config.group_name)
+    problems = audit.unusable_routes(_nat_aws(), config.route_table_ids)
+    metrics.add_metric(contract.METRIC_ROUTES_UNUSABLE, MetricUnit.Count, len(problems))
+    for table, problem in problems.items():
+        logger.error("private default route cannot carry traffic", extra={"route_table_id": table,
+                                                                          "problem": problem})
+    if not problems:
+        logger.info("private default routes reach a running NAT instance",
+                    extra={"route_table_ids": list(config.route_table_ids)})
+    return {"status": "audited", "unusable": problems}
 
 
 def _identified(found: dict[str, str]) -> Optional[LaunchAction]:

@@ -34,3 +34,15 @@ ENV_STACK_NAMES = "STACK_NAMES"  # comma-separated CloudFormation stack names of
 ENV_RUNTIME_MANAGED = "RUNTIME_MANAGED"
 ENV_DETECTION_TIMEOUT_SECONDS = "DETECTION_TIMEOUT_SECONDS"
 METRIC_DRIFTED_STACKS = "DriftedStacks"
+
+# --- added with the handlers ------------------------------------------------------------------------------------
+# Health targets may name a "port" used when Cloud Map records none (A registrations without AWS_INSTANCE_PORT).
+ATTR_INSTANCE_IPV4, ATTR_INSTANCE_PORT = "AWS_INSTANCE_IPV4", "AWS_INSTANCE_PORT"  # Cloud Map instance attributes
+# Written by the heartbeat checker on tradai-trading-state items.
+ATTR_STALE_SINCE, ATTR_STALE_HEARTBEAT = "stale_since", "stale_heartbeat"
+DIMENSION_MODE = "mode"  # of METRIC_STALE_STRATEGIES
+# drift_status of tradai-infra-drift-state; has_drift is the string "true" | "false" (GSI hash key).
+DRIFTED, IN_SYNC, DRIFT_UNKNOWN = "DRIFTED", "IN_SYNC", "UNKNOWN"
+DRIFT_INDEX = "has_drift-last_check-index"
+# A notice written with the state change that causes it, removed once sent (every operations state table).
+ATTR_PENDING_NOTICE = "pending_notice"

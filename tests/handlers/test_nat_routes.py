@@ -504,3 +504,41 @@ def test_settings_are_read_once_per_cold_start(nat_env, lifecycle, monkeypatch):
     monkeypatch.setenv("ROUTE_TABLE_IDS", "not-a-table")
 
     assert nat_routes.settings().route_table_ids == tuple(nat_env.route_table_ids)
+
+
+# --- the scheduled route audit -------------------------------------------------------------------------
+
+SCHEDULED = {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+             "source": "aws.events", "account": "123456789012", "time": "2026-12-01T10:00:00Z",
+             "region": "eu-central-1", "resources": ["arn:aws:events:eu-central-1:123456789012:rule/nat-audit"],
+             "detail": {}}
+
+
+def test_audit_reports_a_missing_default_route_and_changes_nothing(nat_env, lifecycle, logs, capsys):
+    result = invoke(SCHEDULED)
+
+    assert result == {"status": "audited", "unusable": {nat_env.route_table_ids[0]: "no 0.0.0.0/0 route"}}
+    assert nat_env.default_route() is None
+    assert lifecycle.calls == []
+    assert metrics(capsys) == {"RoutesUnusable": 1}
+    assert any("cannot carry traffic" in message for message in errors(logs))
+
+
+def test_audit_passes_a_route_to_the_running_nat_instance(nat_env, lifecycle, capsys):
+    route_to(nat_env, NetworkInterfaceId=nat_env.eni_id)
+
+    assert invoke(SCHEDULED) == {"status": "audited", "unusable": {}}
+    assert metrics(capsys) == {"RoutesUnusable": 0}
+
+
+def test_audit_reports_routes_to_a_dead_instance_or_a_blackhole(nat_env, lifecycle, blackhole_routes, capsys):
+    dead_eni = nat_env.ec2.create_network_interface(SubnetId=nat_env.subnet_id)["NetworkInterface"][
+        "NetworkInterfaceId"]
+    route_to(nat_env, NetworkInterfaceId=dead_eni)
+    nat_env.ec2.delete_network_interface(NetworkInterfaceId=dead_eni)
+    assert "blackholed" in invoke(SCHEDULED)["unusable"][nat_env.route_table_ids[0]]
+
+    nat_env.ec2.delete_route(RouteTableId=nat_env.route_table_ids[0], DestinationCidrBlock="0.0.0.0/0")
+    route_to(nat_env, InstanceId=nat_env.instance_id)
+    nat_env.ec2.stop_instances(InstanceIds=[nat_env.instance_id])
+    assert nat_env.instance_id in invoke(SCHEDULED)["unusable"][nat_env.route_table_ids[0]]  # stopped: blackholed

@@ -8,6 +8,7 @@ and ``RDS_BY_ENV`` the per-environment RDS values of sections 3.3 and 10.
 from __future__ import annotations
 
 from .model import (
+    AlarmThresholds,
     ApiRoute,
     BucketSpec,
     CognitoConfig,
@@ -23,6 +24,7 @@ from .model import (
     LambdaSpec,
     NatConfig,
     NetworkConfig,
+    OperationsConfig,
     QueueSpec,
     RdsConfig,
     SecretSpec,
@@ -81,6 +83,7 @@ NAT = NatConfig(
     health_check_grace_seconds=60,
     ready_timeout_seconds=240,
     readiness_poll_seconds=5,
+    route_audit_minutes=5,
 )
 
 
@@ -112,6 +115,8 @@ SECURITY_GROUPS = (
         _tcp("ingress", (8000, 8005), "Service-to-service via Cloud Map", group="ecs"),
         _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
         _tcp("egress", (8000, 8005), "To services via Cloud Map", group="ecs"),
+        # Not in spec 4.1 (decision): the other end of tradai-lambda-sg's "To MLflow" egress (ML functions).
+        _tcp("ingress", (5000, 5000), "MLflow from Lambda", group="lambda"),
     )),
     SecurityGroupSpec("lambda", "tradai-lambda-sg", "TradAI VPC Lambdas", (
         _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
@@ -343,6 +348,34 @@ BACKTEST = BacktestConfig(
     data_sync_path="/api/v1/data/sync",
 )
 
+# Spec 7's health, heartbeat, drift and model-lifecycle functions (values the spec leaves open).
+OPERATIONS = OperationsConfig(
+    health_probe_timeout_seconds=5,
+    health_state_ttl_minutes=60,
+    heartbeat_stale_minutes=10,
+    drift_psi_threshold=0.2,
+    performance_drop_threshold=0.2,
+    performance_metric="sharpe_ratio",
+    champion_alias="champion",
+    min_improvement=0.02,
+    max_model_age_days=30,
+    shadow_window_days=14,
+    state_ttl_days=30,
+    deployment_ttl_days=365,
+    drift_detection_timeout_seconds=240,
+    train_timeout_minutes=240,
+    shadow_timeout_minutes=120,
+    retraining_timeout_hours=12,
+)
+
+# Alarm thresholds: dev and staging page on what would hurt prod, with room for their smaller RDS.
+_SMALL_ENV_ALARMS = AlarmThresholds(
+    lambda_errors=1, lambda_throttles=1, state_machine_failures=1, ecs_below_desired_minutes=10,
+    rds_cpu_percent=85, rds_free_storage_gib=4, rds_connections=70, api_5xx_percent=5.0, api_p99_latency_ms=5000)
+PROD_ALARMS = AlarmThresholds(
+    lambda_errors=1, lambda_throttles=1, state_machine_failures=1, ecs_below_desired_minutes=5,
+    rds_cpu_percent=80, rds_free_storage_gib=10, rds_connections=150, api_5xx_percent=1.0, api_p99_latency_ms=3000)
+
 # 8. Secrets Manager.
 SECRETS = (
     SecretSpec("tradai/database-url", "PostgreSQL connection string", "manual"),
@@ -357,16 +390,19 @@ PROFILES = {
         compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
         service_desired_count=1, log_retention_days=30, deletion_protection=False,
         waf_enabled=False, cloudtrail_enabled=False, executor_mode=ExecutorMode.STEPFUNCTIONS,
+        alarms=_SMALL_ENV_ALARMS,
     ),
     "staging": EnvironmentProfile(
         compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
         service_desired_count=1, log_retention_days=30, deletion_protection=False,
         waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.STEPFUNCTIONS,
+        alarms=_SMALL_ENV_ALARMS,
     ),
     "prod": EnvironmentProfile(
         compute_mode=ComputeMode.FARGATE, consolidated_host=None,
         service_desired_count=2, log_retention_days=90, deletion_protection=True,
         waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.STEPFUNCTIONS,
+        alarms=PROD_ALARMS,
     ),
 }
 

@@ -39,6 +39,7 @@ def config_for(env: str) -> TradaiConfig:
         lambda_runtime=c.LAMBDA_RUNTIME,
         powertools_version=c.POWERTOOLS_VERSION,
         backtest=c.BACKTEST,
+        operations=c.OPERATIONS,
         secrets=c.SECRETS,
     )
     validate(config)

@@ -86,6 +86,7 @@ class NatConfig:
     health_check_grace_seconds: int
     ready_timeout_seconds: int  # launch -> the instance's ready tag; past it the route function ABANDONs
     readiness_poll_seconds: int
+    route_audit_minutes: int  # the route function checks the private default routes this often
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,43 @@ class BacktestConfig:
 
 
 @dataclass(frozen=True)
+class AlarmThresholds:
+    """What pages the on-call in one environment; every alarm notifies the alerts topic."""
+
+    lambda_errors: int  # errors of one function in 5 minutes
+    lambda_throttles: int  # throttles of one function in 5 minutes
+    state_machine_failures: int  # failed or timed-out executions of one workflow in 5 minutes
+    ecs_below_desired_minutes: int  # minutes a service may run fewer tasks than desired
+    rds_cpu_percent: int
+    rds_free_storage_gib: int
+    rds_connections: int
+    api_5xx_percent: float  # share of API requests answered 5xx in 5 minutes
+    api_p99_latency_ms: int
+
+
+@dataclass(frozen=True)
+class OperationsConfig:
+    """Health, heartbeat and drift checks and the model lifecycle (spec 7's scheduled and ML functions)."""
+
+    health_probe_timeout_seconds: int
+    health_state_ttl_minutes: int
+    heartbeat_stale_minutes: int
+    drift_psi_threshold: float  # PSI above this is data drift (0.1 moderate, 0.25 significant)
+    performance_drop_threshold: float  # relative score drop that is model drift
+    performance_metric: str  # MLflow run metric, higher is better
+    champion_alias: str  # MLflow alias of the production model version
+    min_improvement: float  # relative gain a challenger needs over the champion
+    max_model_age_days: int
+    shadow_window_days: int
+    state_ttl_days: int  # expires_at of drift, retraining and shadow-test state
+    deployment_ttl_days: int
+    drift_detection_timeout_seconds: int
+    train_timeout_minutes: int
+    shadow_timeout_minutes: int
+    retraining_timeout_hours: int
+
+
+@dataclass(frozen=True)
 class EnvironmentProfile:
     """The per-environment column of spec section 10 (plus 3.3's RDS storage/backups)."""
 
@@ -331,6 +369,7 @@ class EnvironmentProfile:
     waf_enabled: bool
     cloudtrail_enabled: bool
     executor_mode: ExecutorMode
+    alarms: AlarmThresholds
     certificate_arn: Optional[str] = None
     alert_emails: tuple[str, ...] = ()  # subscribed to the operational alerts topic
 
@@ -366,6 +405,7 @@ class TradaiConfig:
     lambda_runtime: str
     powertools_version: str
     backtest: BacktestConfig
+    operations: OperationsConfig
     secrets: tuple[SecretSpec, ...]
 
     def security_group(self, key: str) -> SecurityGroupSpec:

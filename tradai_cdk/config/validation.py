@@ -50,6 +50,8 @@ def validate(config: TradaiConfig) -> None:
     _check_unique("buckets", (b.component for b in config.buckets))
     _check_lambdas(config)
     _check_backtest(config)
+    _check_operations(config)
+    _check_alarms(config)
     _check_waf(config)
     _check_one_of("profile.log_retention_days", config.profile.log_retention_days, LOG_RETENTION_DAYS)
     _check_range("rds.backup_retention_days", config.rds.backup_retention_days, RDS_BACKUP_RANGE)
@@ -137,6 +139,42 @@ def _check_backtest(config: TradaiConfig) -> None:
     _check_range("backtest.consumer_max_concurrency", backtest.consumer_max_concurrency, (2, 1000))
     if not backtest.data_sync_path.startswith("/"):
         raise ConfigError("backtest.data_sync_path", backtest.data_sync_path, "an absolute path starting with '/'")
+
+
+def _check_operations(config: TradaiConfig) -> None:
+    ops = config.operations
+    for name in ("drift_psi_threshold", "performance_drop_threshold", "min_improvement"):
+        value = getattr(ops, name)
+        if not 0 < value <= 1:
+            raise ConfigError(f"operations.{name}", value, "a fraction greater than 0 and at most 1")
+    for name in ("performance_metric", "champion_alias"):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", getattr(ops, name)):
+            raise ConfigError(f"operations.{name}", getattr(ops, name), "an MLflow name: letters, digits, _ . -")
+    health = config.lambda_spec("health-check").timeout_seconds
+    _check_range("operations.health_probe_timeout_seconds", ops.health_probe_timeout_seconds, (1, health // 3))
+    detector = config.lambda_spec("infra-drift-detector").timeout_seconds
+    _check_range("operations.drift_detection_timeout_seconds", ops.drift_detection_timeout_seconds,
+                 (30, detector - 30))
+    if ops.train_timeout_minutes + ops.shadow_timeout_minutes >= ops.retraining_timeout_hours * 60:
+        raise ConfigError("operations.retraining_timeout_hours", ops.retraining_timeout_hours,
+                          f"more than train + shadow timeouts ({ops.train_timeout_minutes} + "
+                          f"{ops.shadow_timeout_minutes} minutes)")
+    for fn in config.lambdas:
+        if fn.trigger == "schedule" and not fn.schedule_minutes:
+            raise ConfigError(f"lambdas[{fn.name}].schedule_minutes", fn.schedule_minutes,
+                              "a rate in minutes for a scheduled function")
+
+
+def _check_alarms(config: TradaiConfig) -> None:
+    alarms = config.profile.alarms
+    for field in dataclasses.fields(alarms):
+        if getattr(alarms, field.name) <= 0:
+            raise ConfigError(f"profile.alarms.{field.name}", getattr(alarms, field.name), "a positive threshold")
+    if alarms.rds_free_storage_gib >= config.rds.allocated_storage_gib:
+        raise ConfigError("profile.alarms.rds_free_storage_gib", alarms.rds_free_storage_gib,
+                          f"less than the allocated storage ({config.rds.allocated_storage_gib} GiB)")
+    if alarms.api_5xx_percent > 100:
+        raise ConfigError("profile.alarms.api_5xx_percent", alarms.api_5xx_percent, "a percentage up to 100")
 
 
 def _check_nat_timing(config: TradaiConfig) -> None:

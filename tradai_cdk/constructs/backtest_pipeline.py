@@ -15,8 +15,6 @@ from typing import Mapping, Protocol, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import (
-    aws_ec2 as ec2,
-    aws_ecs as ecs,
     aws_events as events,
     aws_events_targets as targets,
     aws_iam as iam,
@@ -34,6 +32,7 @@ from lambda_src.backtest import contract
 from lambda_src.shared import notify
 
 from .ids import pascal
+from .workflow_steps import StrategyTask, invoke_step, run_strategy_task
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
 
 CONSUMERS = {"backtest-consumer": contract.LAUNCH_ECS, "sqs-consumer": contract.LAUNCH_STEPFUNCTIONS}
@@ -47,8 +46,6 @@ HANDLERS = {
     "update-status": "backtest.update_status.handler",
     "cleanup-resources": "backtest.cleanup_resources.handler",
 }
-TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                           "Lambda.TooManyRequestsException"]
 
 
 class GrantableTable(Protocol):
@@ -67,18 +64,6 @@ class FunctionSizing:
     memory_mib: int
     timeout: cdk.Duration
     in_vpc: bool
-
-
-@dataclass(frozen=True)
-class StrategyTask:
-    """The on-demand task a backtest runs and where: family prefix, capacity provider, network."""
-
-    cluster: ecs.ICluster
-    task_definition: ecs.FargateTaskDefinition
-    family_prefix: str
-    capacity_provider: str
-    subnets: Sequence[ec2.ISubnet]
-    security_group: ec2.ISecurityGroup
 
 
 @dataclass(frozen=True)
@@ -181,12 +166,7 @@ class BacktestPipeline(Construct):
         run_id = sfn.JsonPath.string_at("$.run_id")
 
         def invoke(state_id: str, key: str, payload: dict | None, result_path: str, timeout: cdk.Duration):
-            task_input = None if payload is None else sfn.TaskInput.from_object(payload)  # None: the state's input
-            return tasks.LambdaInvoke(self, state_id, lambda_function=fns[key], payload=task_input,
-                                      payload_response_only=True, retry_on_service_exceptions=False,
-                                      result_path=result_path,
-                                      task_timeout=sfn.Timeout.duration(timeout)).add_retry(
-                errors=TRANSIENT_LAMBDA_ERRORS, interval=cdk.Duration.seconds(2), max_attempts=3, backoff_rate=2)
+            return invoke_step(self, state_id, fns[key], payload, result_path, timeout)
 
         def status(state_id: str, value: str, **fields) -> tasks.LambdaInvoke:
             return invoke(state_id, "update-status", {"run_id": run_id, "status": value, **fields},
@@ -241,21 +221,10 @@ class BacktestPipeline(Construct):
                                           actions=["states:DescribeExecution", "states:GetExecutionHistory"])
 
     def _run_task(self, timeout: cdk.Duration) -> tasks.EcsRunTask:
-        """The strategy container on the configured capacity provider, with the spec 2.5 per-run overrides."""
-        task = self._task
-        return tasks.EcsRunTask(
-            self, "RunBacktest", integration_pattern=sfn.IntegrationPattern.RUN_JOB, cluster=task.cluster,
-            task_definition=task.task_definition, assign_public_ip=False,
-            subnets=ec2.SubnetSelection(subnets=list(task.subnets)), security_groups=[task.security_group],
-            launch_target=tasks.EcsFargateLaunchTarget(
-                platform_version=ecs.FargatePlatformVersion.LATEST,
-                capacity_provider_options=tasks.CapacityProviderOptions.custom(
-                    [ecs.CapacityProviderStrategy(capacity_provider=task.capacity_provider, weight=1)])),
-            container_overrides=[tasks.ContainerOverride(
-                container_definition=task.task_definition.default_container,
-                environment=[tasks.TaskEnvironmentVariable(name=variable, value=sfn.JsonPath.string_at(f"$.{field}"))
-                             for field, variable in contract.RUN_OVERRIDES.items()])],
-            result_path="$.task", task_timeout=sfn.Timeout.duration(timeout))
+        """The strategy container with the spec 2.5 per-run overrides taken from the workflow input."""
+        return run_strategy_task(self, "RunBacktest", self._task, {
+            variable: sfn.JsonPath.string_at(f"$.{field}") for field, variable in contract.RUN_OVERRIDES.items()},
+            timeout, result_path="$.task")
 
     def _task_definition_arn(self) -> str:
         """Every revision of the strategy task's family."""

@@ -28,6 +28,7 @@ from constructs import Construct
 
 from lambda_src.nat_routes import contract
 
+from .alarms import FunctionAlarms, alarm
 from .nat_boot import boot_script
 from .tradai_function import FunctionProps, TradaiFunction
 
@@ -39,12 +40,14 @@ SESSION_MANAGER_ACTIONS = ["ssm:UpdateInstanceInformation", "ssmmessages:CreateC
 
 @dataclass(frozen=True)
 class FailoverTiming:
-    """Lifecycle heartbeat (hook default ABANDON after it), readiness budget from launch, poll interval."""
+    """Lifecycle heartbeat (hook default ABANDON after it), readiness budget from launch, poll interval,
+    and how often the route audit checks the private default routes."""
 
     lifecycle_heartbeat: cdk.Duration
     ready_timeout: cdk.Duration
     poll_interval: cdk.Duration
     health_check_grace: cdk.Duration
+    route_audit: cdk.Duration
 
 
 class NatInstanceHA(Construct):
@@ -96,6 +99,9 @@ class NatInstanceHA(Construct):
                     "LifecycleHookName": [contract.HOOK_NAME]}))
         rule.add_target(targets.LambdaFunction(self.route_function, dead_letter_queue=self.dead_letter_queue,
                                                retry_attempts=2, max_event_age=cdk.Duration.minutes(10)))
+        self.audit_rule = events.Rule(self, "RouteAuditSchedule", schedule=events.Schedule.rate(timing.route_audit),
+                                      description=f"{auto_scaling_group_name}: checks the private default routes")
+        self.audit_rule.add_target(targets.LambdaFunction(self.route_function, retry_attempts=0))
 
         self.auto_scaling_group = autoscaling.CfnAutoScalingGroup(
             self, "Asg", auto_scaling_group_name=auto_scaling_group_name,
@@ -115,10 +121,8 @@ class NatInstanceHA(Construct):
         )
         # The rule and its permission must exist before the first launch event.
         self.auto_scaling_group.node.add_dependency(rule, self.route_function)
-        self.alarms = self._alarms(auto_scaling_group_name)
-        for alarm in self.alarms:
-            alarm.add_alarm_action(alarm_action)
-            alarm.add_ok_action(alarm_action)
+        self.alarms = self._alarms(auto_scaling_group_name, route_function.function_name, timing.route_audit,
+                                   alarm_action)
 
     def _instance_role(self, stack: cdk.Stack, own_instances: dict) -> iam.Role:
         """Only: tag itself with the boot-state key (ready/failed), and Session Manager."""
@@ -179,26 +183,37 @@ class NatInstanceHA(Construct):
             route_function.role.add_to_policy(statement)
         return route_function.function
 
-    def _alarms(self, asg_name: str) -> list[cloudwatch.Alarm]:
-        """Route update refused or abandoned, events that exhausted their retries, function errors."""
+    def _alarms(self, asg_name: str, function_name: str, audit_every: cdk.Duration,
+                action: cloudwatch.IAlarmAction) -> list[cloudwatch.Alarm]:
+        """Instance status check, unusable default routes, refused or lost route updates, function health."""
         five_minutes = cdk.Duration.minutes(5)
-        failed = cloudwatch.Metric(
-            namespace=contract.METRICS_NAMESPACE, metric_name=contract.METRIC_ROUTE_UPDATE_FAILED,
-            dimensions_map={"service": contract.SERVICE, contract.DIMENSION_GROUP: asg_name},
-            statistic="Sum", period=five_minutes)
-        at_least_one = dict(threshold=1, evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+
+        def nat_metric(name: str, period: cdk.Duration, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace=contract.METRICS_NAMESPACE, metric_name=name, statistic=statistic,
+                                     period=period,
+                                     dimensions_map={"service": contract.SERVICE, contract.DIMENSION_GROUP: asg_name})
+
+        function_alarms = FunctionAlarms(self, "RouteFunctionAlarms", function=self.route_function,
+                                         function_name=function_name, errors=1, throttles=1, action=action)
         return [
-            cloudwatch.Alarm(self, "RouteUpdateFailedAlarm", metric=failed, **at_least_one,
-                             alarm_description=f"{asg_name}: a NAT instance was abandoned or its route update "
-                                               "failed; the private subnets may have no internet egress"),
-            cloudwatch.Alarm(self, "RouteDlqAlarm", **at_least_one,
-                             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                                 period=five_minutes, statistic="Maximum"),
-                             alarm_description=f"{asg_name}: a NAT launch event was never handled (retries "
-                                               "exhausted); check the route function's logs"),
-            cloudwatch.Alarm(self, "RouteFunctionErrorsAlarm", **at_least_one,
-                             metric=self.route_function.metric_errors(period=five_minutes, statistic="Sum"),
-                             alarm_description=f"{asg_name}: the NAT route function failed (transient AWS errors "
-                                               "are retried; repeated failures land in the DLQ)"),
+            alarm(self, "StatusCheckFailedAlarm", alarm_name=f"{asg_name}-status-check-failed", action=action,
+                  metric=cloudwatch.Metric(namespace="AWS/EC2", metric_name="StatusCheckFailed", statistic="Maximum",
+                                           period=five_minutes, dimensions_map={"AutoScalingGroupName": asg_name}),
+                  threshold=1, description=f"{asg_name}: the NAT instance failed an EC2 status check; the group "
+                                           "replaces it and the route function moves the routes (2-3 minutes)"),
+            alarm(self, "RoutesUnusableAlarm", alarm_name=f"{asg_name}-default-route-unusable", action=action,
+                  metric=nat_metric(contract.METRIC_ROUTES_UNUSABLE, audit_every, "Maximum"), threshold=1,
+                  evaluation_periods=2, missing=cloudwatch.TreatMissingData.BREACHING,
+                  description=f"{asg_name}: a private route table's 0.0.0.0/0 is missing, blackholed or on a "
+                              "dead instance (or the route audit stopped reporting): no internet egress"),
+            alarm(self, "RouteUpdateFailedAlarm", alarm_name=f"{asg_name}-route-update-failed", action=action,
+                  metric=nat_metric(contract.METRIC_ROUTE_UPDATE_FAILED, five_minutes, "Sum"), threshold=1,
+                  description=f"{asg_name}: a NAT instance was abandoned or its route update failed; the private "
+                              "subnets may have no internet egress"),
+            alarm(self, "RouteDlqAlarm", alarm_name=f"{asg_name}-route-events-lost", action=action,
+                  metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                      period=five_minutes, statistic="Maximum"), threshold=1,
+                  description=f"{asg_name}: a NAT launch event was never handled (retries exhausted); check the "
+                              "route function's logs"),
+            function_alarms.errors, function_alarms.throttles,
         ]

@@ -9,6 +9,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch, aws_logs as logs, aws_wafv2 as wafv2
 from constructs import Construct
 
+from .alarms import alarm
+
 RATE_WINDOW_SECONDS = 300  # spec 4.3: "100/5min per IP"
 
 
@@ -39,16 +41,13 @@ class WebAcl(Construct):
                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         wafv2.CfnLoggingConfiguration(self, "Logging", resource_arn=self.acl.attr_arn,
                                       log_destination_configs=[destination])
-        self.blocked_alarm = cloudwatch.Alarm(
-            self, "BlockedRequestsAlarm", threshold=blocked_requests_alarm_threshold, evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{name}: blocked requests spiked (attack, or a client over the rate limit)",
+        self.blocked_alarm = alarm(
+            self, "BlockedRequestsAlarm", alarm_name=f"{name}-blocked-requests", threshold=blocked_requests_alarm_threshold,
+            action=alarm_action,
+            description=f"{name}: blocked requests spiked (attack, or a client over the rate limit)",
             metric=cloudwatch.Metric(namespace="AWS/WAFV2", metric_name="BlockedRequests", statistic="Sum",
                                      period=cdk.Duration.minutes(5),
                                      dimensions_map={"WebACL": name, "Region": stack.region, "Rule": "ALL"}))
-        self.blocked_alarm.add_alarm_action(alarm_action)
-        self.blocked_alarm.add_ok_action(alarm_action)
 
     def associate(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:
         return wafv2.CfnWebACLAssociation(self, construct_id, resource_arn=resource_arn,

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import (
+    aws_cloudwatch_actions as cw_actions,
     aws_ec2 as ec2,
     aws_ecs as ecs,
     aws_elasticloadbalancingv2 as elbv2,
@@ -32,8 +33,9 @@ from ..constructs.backtest_pipeline import (
     FunctionSizing,
     PipelineTables,
     PipelineTiming,
-    StrategyTask,
 )
+from ..constructs.workflow_steps import StrategyTask
+from ..constructs.alarms import FunctionAlarms, StateMachineAlarms, alarm, service_below_desired
 from ..constructs.fifo_work_queue import FifoWorkQueue
 from ..constructs.image_repositories import ImageRepositories
 from ..constructs.on_demand_task import OnDemandTask
@@ -44,6 +46,7 @@ from ..constructs.tradai_function import VpcPlacement
 from ..constructs.tradai_table import TradaiTable
 from .base import TradaiStack, log_retention, pascal
 from .lambda_assets import lambda_code, lambda_runtime, powertools_layer
+from .operations import Operations
 from .persistent import ALB_LOG_PREFIX, LOGS_BUCKET
 
 
@@ -94,7 +97,7 @@ class ComputeStack(TradaiStack):
                  private_subnets: Sequence[ec2.ISubnet], public_subnets: Sequence[ec2.ISubnet],
                  security_groups: Mapping[str, ec2.ISecurityGroup], tables: Mapping[str, TradaiTable],
                  buckets: Mapping[str, TradaiBucket], secrets: Mapping[str, secretsmanager.ISecret],
-                 alerts_topic: sns.ITopic, **kwargs):
+                 alerts_topic: sns.ITopic, runtime_managed: Sequence[str], **kwargs):
         super().__init__(scope, construct_id, **kwargs)
         config = self.config
         self._tables, self._buckets, self._secrets = tables, buckets, secrets
@@ -119,7 +122,14 @@ class ComputeStack(TradaiStack):
         backtest = self._backtest_queue()
         self.backtest_queue, self.backtest_dlq = backtest.queue, backtest.dead_letter_queue
         self.task_definitions = {task.name: self._on_demand_task(task) for task in config.on_demand_tasks}
+        self._layers = [powertools_layer(self, config.powertools_version, config.lambda_runtime)]
         self.pipeline = self._pipeline(private_subnets, ecs_sg, lambda_sg, vpc, alerts_topic)
+        self.operations = Operations(
+            self, config=config, tables=tables, buckets=buckets, secrets=secrets, alerts_topic=alerts_topic,
+            placement=VpcPlacement(vpc=vpc, subnets=private_subnets, security_group=lambda_sg), layers=self._layers,
+            strategy_task=self._strategy_task(private_subnets, ecs_sg),
+            notify_function=self.pipeline.functions["notify-completion"].function,
+            runtime_managed=runtime_managed, log_retention=self._retention)
 
         self.services = {}
         for spec in sorted(config.services, key=lambda s: s.name != DEFAULT_SERVICE):
@@ -133,6 +143,39 @@ class ComputeStack(TradaiStack):
                 load_balancing=self._routing(spec.name, vpc),
                 props=self._service_props(spec))
             cdk.Tags.of(self.services[spec.name]).add("Service", spec.name)
+        self._alarms(cw_actions.SnsAction(alerts_topic))
+
+    def _alarms(self, action) -> None:
+        """Errors and throttles of every function, failed workflows, dead letters, services short of tasks."""
+        config, thresholds = self.config, self.config.profile.alarms
+        functions = {**{key: f.function for key, f in self.pipeline.functions.items()}, **self.operations.functions}
+        for key, function in sorted(functions.items()):
+            FunctionAlarms(self, f"{pascal(key)}Alarms", function=function, function_name=config.function_name(key),
+                           errors=thresholds.lambda_errors, throttles=thresholds.lambda_throttles, action=action)
+        for construct_id, machine, name in (
+                ("BacktestWorkflowAlarms", self.pipeline.state_machine, self.pipeline.state_machine_name),
+                ("RetrainingWorkflowAlarms", self.operations.retraining.state_machine,
+                 self.operations.retraining.state_machine_name)):
+            StateMachineAlarms(self, construct_id, state_machine=machine, name=name,
+                               threshold=thresholds.state_machine_failures, action=action)
+        dlq_name = config.naming.name(config.backtest_dlq.base_name)
+        alarm(self, "BacktestDlqAlarm", alarm_name=f"{dlq_name}-not-empty", action=action, threshold=1,
+              metric=self.backtest_dlq.metric_approximate_number_of_messages_visible(
+                  period=cdk.Duration.minutes(5), statistic="Maximum"),
+              description=f"{dlq_name}: backtest requests failed 3 deliveries and wait in the DLQ; inspect them "
+                          "and redrive once the cause is fixed")
+        for spec in config.services:
+            service_below_desired(self, f"{pascal(spec.name)}BelowDesiredAlarm", cluster_name=self.cluster.cluster_name,
+                                  service_name=config.naming.name(spec.name),
+                                  minutes=thresholds.ecs_below_desired_minutes, action=action)
+
+    def _strategy_task(self, subnets, security_group) -> StrategyTask:
+        """The strategy container as the backtest and retraining workflows run it."""
+        config = self.config
+        task = config.backtest.task
+        return StrategyTask(cluster=self.cluster, task_definition=self.task_definitions[task],
+                            family_prefix=config.task_family_prefix, capacity_provider=config.task(task).capacity_provider,
+                            subnets=subnets, security_group=security_group)
 
     def _frozen(self, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
         return ec2.SecurityGroup.from_security_group_id(self, construct_id, group.security_group_id,
@@ -212,12 +255,8 @@ class ComputeStack(TradaiStack):
         pipeline = BacktestPipeline(
             self, "BacktestPipeline", functions=sizing, code=lambda_code(),
             runtime=lambda_runtime(config.lambda_runtime),
-            layers=[powertools_layer(self, config.powertools_version, config.lambda_runtime)],
-            queue=self.backtest_queue, enabled_consumer=enabled,
-            task=StrategyTask(cluster=self.cluster, task_definition=self.task_definitions[backtest.task],
-                              family_prefix=config.task_family_prefix,
-                              capacity_provider=config.task(backtest.task).capacity_provider,
-                              subnets=private_subnets, security_group=ecs_sg),
+            layers=self._layers, queue=self.backtest_queue, enabled_consumer=enabled,
+            task=self._strategy_task(private_subnets, ecs_sg),
             tables=PipelineTables(workflow_state=self._tables["workflow-state"],
                                   idempotency=self._tables["idempotency"],
                                   notifications=self._tables["notifications"]),
@@ -259,8 +298,10 @@ class ComputeStack(TradaiStack):
         env.update({"TRADAI_ENV": config.env, "SERVICE_NAME": spec.name, "PORT": str(spec.port)})
         if spec.name == "backend-api":
             env.update(self._executor_environment())
+            env["MODEL_ROLLBACK_FUNCTION"] = self.operations.rollback.function.function_name
             grants.append(self.backtest_queue.grant_send_messages)
             grants.append(self.pipeline.grant_read_executions)
+            grants.append(self.operations.rollback.function.grant_invoke)
         return ServiceProps(
             service_name=config.naming.name(spec.name), family=config.naming.name(spec.name),
             container_name=spec.name, cpu=spec.cpu, memory_mib=spec.memory_mib, port=spec.port,

@@ -17,10 +17,13 @@ from constructs import Construct
 
 from ..config import TradaiConfig
 from ..config.model import ApiRoute as RouteSpec
+from ..constructs.alarms import ApiAlarms
 from ..constructs.audit_trail import AuditTrail
 from ..constructs.edge_api import ApiRoute, EdgeApi, PrivateBackend, RouteTarget, StageProps, Throttle
 from ..constructs.tradai_bucket import TradaiBucket
+from ..constructs.operations_dashboard import OperationsDashboard
 from ..constructs.web_acl import WebAcl, WebAclRule
+from .dashboard import TIER_TITLES, dashboard_section, health_section
 from .base import TradaiStack, log_retention
 from .persistent import CLOUDTRAIL_LOG_PREFIX
 
@@ -78,7 +81,7 @@ class EdgeStack(TradaiStack):
                  vpc_link_security_group: ec2.ISecurityGroup, listener: elbv2.IApplicationListener,
                  load_balancer: elbv2.IApplicationLoadBalancer, user_pool: cognito.IUserPool,
                  user_pool_client: cognito.IUserPoolClient, backtest_queue: sqs.IQueue, logs_bucket: TradaiBucket,
-                 alerts_topic: sns.ITopic, **kwargs):
+                 alerts_topic: sns.ITopic, monitored_stacks: Sequence[cdk.Stack], **kwargs):
         super().__init__(scope, construct_id, **kwargs)
         config = self.config
         routes = api_routes(config.api_routes)
@@ -104,6 +107,16 @@ class EdgeStack(TradaiStack):
         if config.profile.cloudtrail_enabled:  # spec 10: staging and prod; a switch in dev
             self.trail = AuditTrail(self, "Trail", trail_name=config.naming.name("trail"),
                                     bucket_name=logs_bucket.bucket_name, prefix=CLOUDTRAIL_LOG_PREFIX)
+        thresholds = config.profile.alarms
+        self.api_alarms = ApiAlarms(self, "ApiAlarms", api_name=config.naming.name("api"),
+                                    stage_name=config.env,
+                                    server_error_percent=thresholds.api_5xx_percent,
+                                    p99_latency_ms=thresholds.api_p99_latency_ms,
+                                    action=cw_actions.SnsAction(alerts_topic))
+        self.dashboard = OperationsDashboard(
+            self, "Dashboard", dashboard_name=config.naming.name("operations"),
+            sections=[*(dashboard_section(TIER_TITLES[stack.node.id], stack) for stack in monitored_stacks),
+                      dashboard_section(TIER_TITLES[self.node.id], self), health_section(config)])
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API stage")
         cdk.CfnOutput(self, "UserPoolId", value=user_pool.user_pool_id, description="Cognito user pool of the API")
         cdk.CfnOutput(self, "UserPoolClientId", value=user_pool_client.user_pool_client_id,

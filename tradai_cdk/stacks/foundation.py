@@ -72,7 +72,8 @@ class FoundationStack(TradaiStack):
                 lifecycle_heartbeat=cdk.Duration.seconds(nat.lifecycle_heartbeat_seconds),
                 ready_timeout=cdk.Duration.seconds(nat.ready_timeout_seconds),
                 poll_interval=cdk.Duration.seconds(nat.readiness_poll_seconds),
-                health_check_grace=cdk.Duration.seconds(nat.health_check_grace_seconds)),
+                health_check_grace=cdk.Duration.seconds(nat.health_check_grace_seconds),
+                route_audit=cdk.Duration.minutes(nat.route_audit_minutes)),
             alarm_action=self.alerts.action,
             eip_removal_policy=stateful_removal_policy(config))
         cdk.Tags.of(self.nat).add("Service", "nat-instance")

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import (
+    aws_cloudwatch as cloudwatch,
     aws_cognito as cognito,
     aws_ec2 as ec2,
     aws_iam as iam,
@@ -21,6 +22,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 
+from ..constructs.alarms import DatabaseAlarms
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_table import TradaiTable
 from .base import TradaiStack, log_retention, pascal, stateful_removal_policy
@@ -38,7 +40,8 @@ class PersistentStack(TradaiStack):
     """Tables, buckets, the PostgreSQL instance, secrets and the user pool of one environment."""
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
-                 database_subnets: Sequence[ec2.ISubnet], database_security_group: ec2.ISecurityGroup, **kwargs):
+                 database_subnets: Sequence[ec2.ISubnet], database_security_group: ec2.ISecurityGroup,
+                 alarm_action: cloudwatch.IAlarmAction, **kwargs):
         super().__init__(scope, construct_id, **kwargs)
         config = self.config
         self.removal_policy = stateful_removal_policy(config)
@@ -49,6 +52,11 @@ class PersistentStack(TradaiStack):
             for spec in config.tables}
         self.buckets = self._buckets()
         self.database = self._database(vpc, database_subnets, database_security_group)
+        thresholds = config.profile.alarms
+        self.database_alarms = DatabaseAlarms(
+            self, "DatabaseAlarms", instance=self.database, identifier=config.naming.name("db"),
+            cpu_percent=thresholds.rds_cpu_percent, free_storage_gib=thresholds.rds_free_storage_gib,
+            connections=thresholds.rds_connections, action=alarm_action)
         self.secrets = self._secrets()
         self.user_pool, self.user_pool_client = self._user_pool()
 

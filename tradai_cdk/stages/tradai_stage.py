@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from ..config import TradaiConfig
+from ..config.model import SubnetTier
 from ..nag import acknowledge_findings
 from ..stacks import ComputeStack, EdgeStack, FoundationStack, PersistentStack
 from ..stacks.persistent import LOGS_BUCKET
@@ -24,14 +25,14 @@ class TradaiStage(cdk.Stage):
         self.persistent = PersistentStack(
             self, "Persistent", config=config, availability_zones=azs, stack_name=config.naming.name("persistent"),
             vpc=network.vpc, database_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_ISOLATED),
-            database_security_group=self.foundation.security_groups["rds"])
+            database_security_group=self.foundation.security_groups["rds"], alarm_action=self.foundation.alerts.action)
         self.compute = ComputeStack(
             self, "Compute", config=config, availability_zones=azs, stack_name=config.naming.name("compute"),
             vpc=network.vpc, private_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_WITH_EGRESS),
             public_subnets=network.subnets_of(ec2.SubnetType.PUBLIC),
             security_groups=self.foundation.security_groups.groups, tables=self.persistent.tables,
             buckets=self.persistent.buckets, secrets=self.persistent.secrets,
-            alerts_topic=self.foundation.alerts.topic)
+            alerts_topic=self.foundation.alerts.topic, runtime_managed=self._runtime_managed())
         self.edge = EdgeStack(
             self, "Edge", config=config, availability_zones=azs, stack_name=config.naming.name("edge"),
             private_subnets=network.subnets_of(ec2.SubnetType.PRIVATE_WITH_EGRESS),
@@ -39,7 +40,15 @@ class TradaiStage(cdk.Stage):
             listener=self.compute.listener, load_balancer=self.compute.load_balancer,
             user_pool=self.persistent.user_pool, user_pool_client=self.persistent.user_pool_client,
             backtest_queue=self.compute.backtest_queue, logs_bucket=self.persistent.buckets[LOGS_BUCKET],
-            alerts_topic=self.foundation.alerts.topic)
+            alerts_topic=self.foundation.alerts.topic,
+            monitored_stacks=[self.foundation, self.persistent, self.compute])
         for key, value in config.tags:
             cdk.Tags.of(self).add(key, value)
         acknowledge_findings(self)
+
+    def _runtime_managed(self) -> list[str]:
+        """Resources changed at run time by design, never reported as drift: the Private route table, whose
+        default route the NAT route function moves (it is not a CloudFormation resource itself)."""
+        foundation = self.foundation
+        table = foundation.network.route_tables[SubnetTier.PRIVATE.value]
+        return [f"{foundation.stack_name}/{foundation.resolve(foundation.get_logical_id(table))}"]

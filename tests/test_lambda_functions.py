@@ -1,0 +1,94 @@
+"""Spec 7: all 18 functions, in every environment, with exactly their memory, timeout, VPC and trigger."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import spec
+from cfn import ref, resources
+
+STACKS_WITH_FUNCTIONS = ("foundation", "compute")
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+
+
+def _located(synthesized, env, spec_name):
+    """(template, logical id, properties) of the function that implements a spec 7 row."""
+    name = f"{spec.FUNCTION_RENAMES.get(spec_name, spec_name)}-{env}"
+    found = [(synthesized[(env, stack)].json, logical_id, props)
+             for stack in STACKS_WITH_FUNCTIONS
+             for logical_id, props in resources(synthesized[(env, stack)].json, "AWS::Lambda::Function").items()
+             if props["FunctionName"] == name]
+    assert len(found) == 1, f"{name}: found {len(found)} functions"
+    return found[0]
+
+
+def _rate(trigger: str) -> str:
+    """"EventBridge (12 hours)" -> "rate(12 hours)"; the spec's time basis is kept."""
+    number, unit = re.fullmatch(r"EventBridge \((\d+) (min|hours)\)", trigger).groups()
+    return f"rate({number} {'minutes' if unit == 'min' else unit})"
+
+
+def _targets(template, logical_id):
+    """Rules whose targets invoke the function."""
+    return [rule for rule in resources(template, "AWS::Events::Rule").values()
+            if any(ref(target["Arn"]) == logical_id for target in rule.get("Targets", []))]
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_all_18_functions_exist_once_per_environment(env, synthesized):
+    names = [props["FunctionName"] for stack in STACKS_WITH_FUNCTIONS
+             for props in resources(synthesized[(env, stack)].json, "AWS::Lambda::Function").values()]
+    expected = {f"{spec.FUNCTION_RENAMES.get(n, n)}-{env}" for n in spec.LAMBDAS}
+    assert sorted(names) == sorted(expected)
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+@pytest.mark.parametrize("spec_name", sorted(spec.LAMBDAS))
+def test_function_has_its_spec_7_memory_timeout_runtime_and_vpc(env, spec_name, synthesized):
+    memory, timeout, in_vpc, _ = spec.LAMBDAS[spec_name]
+    _, _, fn = _located(synthesized, env, spec_name)
+    assert (fn["Runtime"], fn["MemorySize"], fn["Timeout"]) == (spec.LAMBDA_RUNTIME, memory, timeout)
+    assert ("VpcConfig" in fn) is in_vpc
+    if in_vpc:
+        (group,) = fn["VpcConfig"]["SecurityGroupIds"]
+        assert "Lambda" in json.dumps(group)  # tradai-lambda-sg
+        assert len(fn["VpcConfig"]["SubnetIds"]) == 2  # Private-1 and Private-2
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+@pytest.mark.parametrize("spec_name", sorted(spec.LAMBDAS))
+def test_function_is_triggered_as_spec_7_says(env, spec_name, synthesized):
+    trigger = spec.LAMBDAS[spec_name][3]
+    template, logical_id, _ = _located(synthesized, env, spec_name)
+    rules = _targets(template, logical_id)
+    if trigger == "SQS":
+        mappings = [m for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+                    if ref(m["FunctionName"]) == logical_id]
+        assert len(mappings) == 1 and "Queue" in json.dumps(mappings[0]["EventSourceArn"])
+    elif trigger.startswith("EventBridge"):
+        assert [rule["ScheduleExpression"] for rule in rules] == [_rate(trigger)]
+    elif trigger == "Step Functions":
+        definitions = [json.dumps(props["DefinitionString"]) for props in resources(template, STATE_MACHINE).values()]
+        assert any(f'"{logical_id}"' in definition for definition in definitions)
+        assert rules == []
+    elif trigger == "Backend API":
+        backend_role = next(props for key, props in resources(template, "AWS::IAM::Role").items()
+                            if key.startswith("BackendApiTaskRole"))
+        assert backend_role  # the grant itself is checked in test_operations
+        assert rules == []
+    else:  # ASG Lifecycle (plus the scheduled route audit, see test_nat_instance)
+        patterns = [rule["EventPattern"]["detail-type"] for rule in rules if "EventPattern" in rule]
+        assert patterns == [["EC2 Instance-launch Lifecycle Action"]]
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+@pytest.mark.parametrize("spec_name", sorted(spec.LAMBDAS))
+def test_function_logs_to_its_own_group_with_the_environment_retention(env, spec_name, synthesized):
+    template, _, fn = _located(synthesized, env, spec_name)
+    log_group = resources(template, "AWS::Logs::LogGroup")[ref(fn["LoggingConfig"]["LogGroup"])]
+    assert log_group["LogGroupName"] == f"/aws/lambda/{fn['FunctionName']}"
+    assert log_group["RetentionInDays"] == spec.LOG_RETENTION_DAYS[env]
+    assert fn["TracingConfig"] == {"Mode": "Active"}
