@@ -208,3 +208,48 @@ def test_powertools_version_must_be_exact(dev, version):
         assert "never 'latest'" in error.value.allowed
     else:
         assert error.value.field == "config.powertools_version"
+
+
+def _operations(config, **changes):
+    return dataclasses.replace(config, operations=dataclasses.replace(config.operations, **changes))
+
+
+def _alarms(config, **changes):
+    profile = dataclasses.replace(config.profile, alarms=dataclasses.replace(config.profile.alarms, **changes))
+    return dataclasses.replace(config, profile=profile)
+
+
+@pytest.mark.parametrize("field, value", [("drift_psi_threshold", 0), ("performance_drop_threshold", 1.5),
+                                          ("min_improvement", -0.1)])
+def test_drift_and_promotion_thresholds_are_fractions(dev, field, value):
+    _expect(_operations(dev, **{field: value}), f"operations.{field}", str(value), "a fraction")
+
+
+def test_champion_alias_must_be_an_mlflow_name(dev):
+    _expect(_operations(dev, champion_alias="champion alias"), "operations.champion_alias", "champion alias",
+            "an MLflow name")
+
+
+def test_drift_detection_must_finish_inside_the_detector_timeout(dev):
+    _expect(_operations(dev, drift_detection_timeout_seconds=290), "operations.drift_detection_timeout_seconds",
+            "290", "from 30 to 270")
+
+
+def test_health_probes_must_fit_the_health_check_timeout(dev):
+    _expect(_operations(dev, health_probe_timeout_seconds=30), "operations.health_probe_timeout_seconds", "30",
+            "from 1 to 20")
+
+
+def test_retraining_timeout_must_cover_training_and_shadow_test(dev):
+    _expect(_operations(dev, retraining_timeout_hours=5), "operations.retraining_timeout_hours", "5",
+            "more than train + shadow timeouts")
+
+
+@pytest.mark.parametrize("field", ["lambda_errors", "rds_connections", "api_p99_latency_ms"])
+def test_alarm_thresholds_must_be_positive(dev, field):
+    _expect(_alarms(dev, **{field: 0}), f"profile.alarms.{field}", "0", "a positive threshold")
+
+
+def test_free_storage_alarm_must_be_below_the_allocated_storage(dev):
+    _expect(_alarms(dev, rds_free_storage_gib=20), "profile.alarms.rds_free_storage_gib", "20",
+            "less than the allocated storage (20 GiB)")
