@@ -29,7 +29,7 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
    encrypted with it, could be created. The patch renames the tag fields.
 8. moto's Step Functions interpreter invokes Lambda tasks through moto's Lambda,
    which without Docker only echoes the payload. Functions named in
-   ``LAMBDA_ROUTES`` (filled by the backtest drill) run their real handler
+   ``LAMBDA_ROUTES`` (filled by the workflow drills) run their real handler
    in-process instead; an exception becomes a Lambda function error with its
    ``errorType``, as the Lambda runtime reports it. Others keep moto's behaviour.
 9. moto's interpreter sends ``ecs:runTask`` parameters exactly as written in the
@@ -42,6 +42,26 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
 10. ECS RunTask summed container-level cpu/memory, which Fargate task definitions
     (sized at task level, like ours) leave out: TypeError, HTTP 500. For a
     Fargate task without container sizes the patch uses no per-container share.
+11. ``AWS::SecretsManager::Secret`` is not implemented by moto's CloudFormation,
+    so nothing that needs a secret's ARN (functions and task definitions reading
+    the MLflow, database or Binance secret through a weak cross-stack output)
+    was created. The patch creates the secret in moto's Secrets Manager backend
+    (Name, Description, KmsKeyId, Tags; SecretString, or GenerateSecretString
+    with PasswordLength, ExcludeCharacters, the Exclude*/IncludeSpace flags and
+    SecretStringTemplate + GenerateStringKey); ``Ref`` and ``Fn::GetAtt Id`` are
+    its ARN; a stack delete force-deletes it. ``{{resolve:secretsmanager:...}}``
+    dynamic references (SecretString, optional JSON key) are resolved from
+    secrets that exist in the backend, as CloudFormation does at deploy time;
+    others are left as written. ``AWS::SecretsManager::SecretTargetAttachment``
+    stays unimplemented (ignored).
+12. CloudFormation drift detection (DetectStackDrift, DescribeStackDriftDetectionStatus,
+    DescribeStackResourceDrifts) is not implemented (HTTP 500). moto keeps no
+    live state apart from what its CloudFormation applied, so it has nothing to
+    compare: the patch answers a detection of an existing stack as complete and
+    IN_SYNC, each of its resources IN_SYNC (so a MODIFIED/DELETED filter gives
+    none), and an unknown stack or detection id with CloudFormation's
+    ValidationError. It never reports drift; what a caller concludes and records
+    from these answers is its own. Detections are kept in ``DRIFT_DETECTIONS``.
 """
 
 from __future__ import annotations
@@ -49,6 +69,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
+import uuid
 
 import botocore.session
 from typing import Any, Callable
@@ -57,9 +79,12 @@ import moto
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.cloudformation import parsing
-from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
 from moto.cloudformation.models import cloudformation_backends
-from moto.core.responses import EmptyResult
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.common_models import CloudFormationModel
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
 from moto.ecs.models import EC2ContainerServiceBackend as EcsBackend
 from moto.kms.models import Key as KmsKey
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -70,6 +95,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.rds.models import DBParameterGroup
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.utils import random_password
 
 MOTO_VERSION = "5.2.5"
 FAULTS: dict[tuple[str, str], str] = {}
@@ -77,6 +104,7 @@ BLOCKED: dict[tuple[str, str], str] = {}
 SKIPPED_OUTPUTS: dict[tuple[str, str], str] = {}
 LIFECYCLE_ACTIONS: list[dict[str, str]] = []
 LAMBDA_ROUTES: dict[str, Callable[[Any], Any]] = {}  # function name -> in-process handler call
+DRIFT_DETECTIONS: dict[str, dict[str, Any]] = {}  # StackDriftDetectionId -> {StackId, Timestamp}
 LOG = logging.getLogger("local_emulator.patches")
 
 _create = parsing.parse_and_create_resource
@@ -134,7 +162,10 @@ def _clean_json_with_stack_outputs(resource_json: Any, resources_map) -> Any:
     if isinstance(resource_json, dict) and "Fn::GetStackOutput" in resource_json:
         spec = _clean_json(resource_json["Fn::GetStackOutput"], resources_map)
         return _stack_output(spec, resources_map)
-    return _clean_json(resource_json, resources_map)
+    cleaned = _clean_json(resource_json, resources_map)
+    if isinstance(cleaned, str) and SECRET_REFERENCE in cleaned:
+        return resolve_secret_references(cleaned, resources_map._account_id, resources_map._region_name)
+    return cleaned
 
 
 def _stack_output(spec: dict, resources_map) -> str:
@@ -249,6 +280,155 @@ def _parameter_group_name(self: DBParameterGroup) -> str:
     return self.name
 
 
+SECRET_TYPE = "AWS::SecretsManager::Secret"
+SECRET_REFERENCE = "{{resolve:secretsmanager:"
+_SECRET_REFERENCES = re.compile(r"\{\{resolve:secretsmanager:(.+?)\}\}")
+_PASSWORD_FLAGS = ("ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase", "ExcludeLowercase", "IncludeSpace")
+
+
+def generated_secret_string(spec: dict) -> str:
+    """A value for CloudFormation's ``GenerateSecretString`` (defaults as Secrets Manager's: 32 characters,
+    every character type required)."""
+    flags = {flag: str(spec.get(flag, False)).lower() == "true" for flag in _PASSWORD_FLAGS}
+    password = random_password(
+        int(spec.get("PasswordLength", 32)), spec.get("ExcludeCharacters", ""), flags["ExcludeNumbers"],
+        flags["ExcludePunctuation"], flags["ExcludeUppercase"], flags["ExcludeLowercase"], flags["IncludeSpace"],
+        str(spec.get("RequireEachIncludedType", True)).lower() == "true")
+    if "SecretStringTemplate" not in spec:
+        return password
+    if not spec.get("GenerateStringKey"):
+        raise ValidationError(message="GenerateSecretString: SecretStringTemplate needs GenerateStringKey")
+    return json.dumps({**json.loads(spec["SecretStringTemplate"]), spec["GenerateStringKey"]: password})
+
+
+def resolve_secret_references(text: str, account_id: str, region_name: str) -> str:
+    """Replace each ``{{resolve:secretsmanager:<id>[:SecretString[:<json key>[:<stage>[:<version>]]]]}}`` of a
+    secret existing in moto's backend by its current value (or that JSON key); others stay as written."""
+    backend = secretsmanager_backends[account_id][region_name]
+
+    def value(match: re.Match) -> str:
+        parts = match.group(1).split(":")
+        split = 7 if parts[0] == "arn" else 1  # arn:aws:secretsmanager:<region>:<account>:secret:<name>
+        secret_id, rest = ":".join(parts[:split]), parts[split:]
+        secret = backend.secrets.get(secret_id)
+        if secret is None or (rest and rest[0] not in ("", "SecretString")):
+            return match.group(0)
+        current = secret.secret_string or ""
+        key = rest[1] if len(rest) > 1 else ""
+        return str(json.loads(current)[key]) if key else current
+
+    return _SECRET_REFERENCES.sub(value, text)
+
+
+class SecretResource(CloudFormationModel):
+    """``AWS::SecretsManager::Secret``, kept in moto's Secrets Manager backend (patch 11)."""
+
+    def __init__(self, arn: str, name: str):
+        self.arn, self.name = arn, name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return SECRET_TYPE
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Id":
+            return self.arn
+        raise UnformattedGetAttTemplateException()
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs) -> "SecretResource":
+        properties = cloudformation_json.get("Properties", {})
+        if "SecretString" in properties:
+            value = str(properties["SecretString"])
+        elif "GenerateSecretString" in properties:
+            value = generated_secret_string(properties["GenerateSecretString"])
+        else:
+            value = None
+        backend = secretsmanager_backends[account_id][region_name]
+        backend.create_secret(name=resource_name, secret_string=value, secret_binary=None,
+                              description=properties.get("Description"), tags=properties.get("Tags") or [],
+                              kms_key_id=properties.get("KmsKeyId"), client_request_token=None,
+                              replica_regions=[], force_overwrite=False)
+        return cls(backend.secrets[resource_name].arn, resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name) -> "SecretResource":
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name) -> None:
+        secretsmanager_backends[account_id][region_name].delete_secret(resource_name, None, True)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        secretsmanager_backends[account_id][region_name].delete_secret(self.arn, None, True)
+
+
+_model_map = parsing.get_model_map
+_name_type_map = parsing.get_name_type_map
+
+
+def _model_map_with_secrets() -> dict[str, type[CloudFormationModel]]:
+    return {**_model_map(), SECRET_TYPE: SecretResource}
+
+
+def _name_type_map_with_secrets() -> dict[str, str]:
+    return {**_name_type_map(), SECRET_TYPE: SecretResource.cloudformation_name_type()}
+
+
+IN_SYNC = "IN_SYNC"
+
+
+def _detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))  # ValidationError if unknown
+    if stack.status.startswith("DELETE"):
+        raise ValidationError(stack.name)
+    detection_id = str(uuid.uuid4())
+    DRIFT_DETECTIONS[detection_id] = {"StackId": stack.stack_id, "Timestamp": utcnow()}
+    return ActionResult({"StackDriftDetectionId": detection_id})
+
+
+def _describe_stack_drift_detection_status(self: CloudFormationResponse) -> ActionResult:
+    detection_id = self._get_param("StackDriftDetectionId")
+    if detection_id not in DRIFT_DETECTIONS:
+        raise ValidationError(message=f"Drift detection {detection_id} does not exist")
+    detection = DRIFT_DETECTIONS[detection_id]
+    return ActionResult({**detection, "StackDriftDetectionId": detection_id, "StackDriftStatus": IN_SYNC,
+                         "DetectionStatus": "DETECTION_COMPLETE", "DriftedStackResourceCount": 0})
+
+
+def _describe_stack_resource_drifts(self: CloudFormationResponse) -> ActionResult:
+    stack, resources = self.cloudformation_backend.list_stack_resources(self._get_param("StackName"))
+    wanted = self._get_param("StackResourceDriftStatusFilters", []) or [IN_SYNC, "MODIFIED", "DELETED", "NOT_CHECKED"]
+    checked = max((d["Timestamp"] for d in DRIFT_DETECTIONS.values() if d["StackId"] == stack.stack_id),
+                  default=None)
+    if checked is None:
+        raise ValidationError(message=f"No drift detection has been run on stack {stack.name}")
+    drifts = [{"StackId": stack.stack_id, "LogicalResourceId": resource.logical_resource_id,
+               "PhysicalResourceId": getattr(resource, "physical_resource_id", "") or "",
+               "ResourceType": getattr(resource, "cf_resource_type", ""),
+               "StackResourceDriftStatus": IN_SYNC, "Timestamp": checked}
+              for resource in resources if getattr(resource, "logical_resource_id", None)]
+    return ActionResult({"StackResourceDrifts": [d for d in drifts if d["StackResourceDriftStatus"] in wanted]})
+
+
 PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (parsing, "parse_and_create_resource", _create_or_record),
     (parsing, "clean_json", _clean_json_with_stack_outputs),
@@ -264,6 +444,11 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (StateTaskServiceEcs, "_normalise_parameters", _normalise_ecs_parameters),
     (EcsBackend, "_calculate_task_resource_requirements", staticmethod(_task_requirements_without_container_sizes)),
     (StateTaskServiceEcs, "_normalise_response", _normalise_ecs_response),
+    (parsing, "get_model_map", _model_map_with_secrets),
+    (parsing, "get_name_type_map", _name_type_map_with_secrets),
+    (CloudFormationResponse, "detect_stack_drift", _detect_stack_drift),
+    (CloudFormationResponse, "describe_stack_drift_detection_status", _describe_stack_drift_detection_status),
+    (CloudFormationResponse, "describe_stack_resource_drifts", _describe_stack_resource_drifts),
 )
 
 
@@ -274,5 +459,5 @@ def apply() -> None:
                            f"{moto.__version__}: re-check each patch in {__file__} before changing the pin")
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
-    for record in (FAULTS, BLOCKED, SKIPPED_OUTPUTS, LIFECYCLE_ACTIONS, LAMBDA_ROUTES):
+    for record in (FAULTS, BLOCKED, SKIPPED_OUTPUTS, LIFECYCLE_ACTIONS, LAMBDA_ROUTES, DRIFT_DETECTIONS):
         record.clear()

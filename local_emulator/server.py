@@ -40,9 +40,12 @@ class Emulator:
             self._server = None
 
     def aws_env(self) -> dict[str, str]:
-        """Environment variables that point an AWS SDK or CLI at the emulator."""
+        """Environment variables that point an AWS SDK or CLI at the emulator.
+
+        Host prefixes are off: an SDK would send e.g. Cloud Map's DiscoverInstances to ``data-127.0.0.1``.
+        """
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-                **CREDENTIALS}
+                "AWS_DISABLE_HOST_PREFIX_INJECTION": "true", **CREDENTIALS}
 
     def client(self, service: str):
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,

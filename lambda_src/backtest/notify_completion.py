@@ -10,25 +10,17 @@ Env: NOTIFICATIONS_TABLE, ALERTS_TOPIC_ARN.
 
 from __future__ import annotations
 
-import functools
-import os
 from typing import Any, Optional
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.aws import cached_client
-from shared.notify import Notice, Notifier, notifier_settings
+from shared.notify import Notice, notifier_from_env
 
 from . import contract
 from .observability import logger, metrics, tracer
 from .runs import error_text, run_and_status
 
 KINDS = ("backtest", "retraining")
-
-
-@functools.cache
-def notifier() -> Notifier:
-    return Notifier(cached_client("dynamodb"), cached_client("sns"), notifier_settings(os.environ))
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -43,7 +35,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     error = error_text(event.get("error"))
     logger.append_keys(run_id=run_id, trace_id=trace_id, kind=kind)
     prefix = "" if kind == "backtest" else f"{kind}#"
-    delivery = notifier().send(Notice(
+    delivery = notifier_from_env().send(Notice(
         notification_id=f"{prefix}{run_id}#{status}", source=context.function_name,
         subject=f"TradAI {kind} {run_id} {status}", message=_message(kind, run_id, status, strategy, trace_id,
                                                                       outcome, error),

@@ -16,14 +16,12 @@ from . import contract
 __all__ = ["SettingsError", "ConsumerSettings", "EcsTarget", "OrphanScannerSettings", "consumer_settings",
            "workflow_table", "ecs_cluster", "data_collection_url", "orphan_scanner_settings"]
 
-TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
 CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}"
 FAMILY = r"[A-Za-z0-9_-]{1,255}"
 CAPACITY_PROVIDER = r"[A-Za-z0-9_-]{1,255}"
 SUBNET = r"subnet-[0-9a-f]{8,17}"
 SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
-STATE_MACHINE_ARN = r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
-URL = r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?"
+URL = env_.HTTP_ORIGIN + r"(/[^\s]*)?"
 DEFAULT_TASK_PREFIX = "strategy-"  # spec 2.4
 
 
@@ -61,12 +59,10 @@ def consumer_settings(env: Env) -> ConsumerSettings:
     """LAUNCH_MODE decides what else is needed: the ECS target (ecs) or STEP_FUNCTIONS_ARN (stepfunctions)."""
     mode = env_.one_of(env, contract.ENV_LAUNCH_MODE, contract.LAUNCH_MODES, default=contract.LAUNCH_ECS)
     tables = (workflow_table(env),
-              env_.required(env, contract.ENV_IDEMPOTENCY_TABLE, TABLE_NAME, "a DynamoDB table name"))
-    ttl_days = env_.positive_int(env, contract.ENV_RUN_TTL_DAYS, maximum=3650, unit="days")
+              env_.table_name(env, contract.ENV_IDEMPOTENCY_TABLE))
+    ttl_days = env_.ttl_days(env, contract.ENV_RUN_TTL_DAYS)
     if mode == contract.LAUNCH_STEPFUNCTIONS:
-        arn = env_.required(
-            env, contract.ENV_STEP_FUNCTIONS_ARN, STATE_MACHINE_ARN,
-            "a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)")
+        arn = env_.state_machine_arn(env, contract.ENV_STEP_FUNCTIONS_ARN)
         return ConsumerSettings(mode, *tables, ttl_days, ecs=None, state_machine_arn=arn)
     return ConsumerSettings(mode, *tables, ttl_days, ecs=_ecs_launch_target(env), state_machine_arn=None)
 
@@ -90,7 +86,7 @@ def _ecs_launch_target(env: Env) -> EcsTarget:
 
 
 def workflow_table(env: Env) -> str:
-    return env_.required(env, contract.ENV_WORKFLOW_TABLE, TABLE_NAME, "a DynamoDB table name")
+    return env_.table_name(env, contract.ENV_WORKFLOW_TABLE)
 
 
 def ecs_cluster(env: Env) -> str:

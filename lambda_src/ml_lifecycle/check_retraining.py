@@ -50,11 +50,6 @@ def settings() -> CheckSettings:
 
 
 @functools.cache
-def mlflow_client() -> mlflow.Mlflow:
-    return mlflow.client_from_env(os.environ)
-
-
-@functools.cache
 def retrainings() -> Retrainings:
     return Retrainings(cached_client("dynamodb"), settings().retraining_table, settings().ttl_days)
 
@@ -105,7 +100,7 @@ def check(retraining: str, model_name: str, config: CheckSettings) -> dict[str, 
         logger.info("replayed check: returning the recorded answer", extra={"checked_at": item[MARKER]})
         return output_of(item)
 
-    client = mlflow_client()
+    client = mlflow.client()
     at = now()
     model = _model(client, model_name)
     strategy = mlflow.tags(model).get(contract.MODEL_TAG_STRATEGY, "").strip() or model_name

@@ -58,11 +58,6 @@ def settings() -> CompareSettings:
 
 
 @functools.cache
-def mlflow_client() -> mlflow.Mlflow:
-    return mlflow.client_from_env(os.environ)
-
-
-@functools.cache
 def retrainings() -> Retrainings:
     return Retrainings(cached_client("dynamodb"), settings().retraining_table, settings().ttl_days)
 
@@ -122,7 +117,7 @@ def compare_candidate(request: CompareRequest, config: CompareSettings) -> dict[
     test_id = shadow_test_id(retraining)
     test = shadow_tests().get(test_id)  # exists: an earlier attempt judged the challenger better
     if test is None:
-        client = mlflow_client()
+        client = mlflow.client()
         challenger = challenger_of(client.versions(model_name), retraining)
         if challenger is None:
             raise NoChallenger(f"model {model_name!r}: no version tagged {contract.VERSION_TAG_JOB_ID}={retraining}; "
@@ -186,7 +181,7 @@ def compare_shadow(request: CompareRequest, config: CompareSettings) -> dict[str
         logger.info("replayed shadow comparison: returning the recorded answer")
         return shadow_output(test)
     if test.get("status") == contract.SHADOW_RUNNING:
-        client = mlflow_client()
+        client = mlflow.client()
         run_id = latest_run_id(client.runs_tagged(model_name, contract.RUN_TAG_JOB_ID, request.test_id))
         if run_id is None:
             raise NoShadowRun(f"experiment {model_name!r}: no run tagged {contract.RUN_TAG_JOB_ID}={request.test_id}; "

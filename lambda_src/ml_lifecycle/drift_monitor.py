@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import aws as shared_aws
 from shared.aws import cached_client
 from shared.clock import iso, parse_iso
-from shared.notify import Notice, Notifier, notifier_settings
+from shared.notify import Notice, notifier_from_env
 
 from . import contract, drift
 from . import mlflow as mlflow_
@@ -58,16 +58,6 @@ class DriftCheckFailed(Exception):
 @functools.cache
 def settings() -> DriftSettings:
     return drift_settings(os.environ)
-
-
-@functools.cache
-def mlflow_client() -> mlflow_.Mlflow:
-    return mlflow_.client_from_env(os.environ)
-
-
-@functools.cache
-def notifier() -> Notifier:
-    return Notifier(cached_client("dynamodb"), cached_client("sns"), notifier_settings(os.environ))
 
 
 @functools.cache
@@ -107,7 +97,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except ValueError as exc:
         logger.error(str(exc))
         raise
-    config, client = settings(), mlflow_client()
+    config, client = settings(), mlflow_.client()
     models = [model["name"] for model in client.registered_models()]
     drifted, insufficient, failures = [], [], {}
     for name in models:
@@ -234,7 +224,7 @@ def _alert(name: str, version: Optional[str], assessment: drift.Assessment, sinc
     notification_id = f"drift#{name}#v{version}#{since}"
     lines = [f"Model {name} v{version} (champion) drifted.", *assessment.reasons,
              f"drifted since: {since}"]
-    delivery = notifier().send(Notice(
+    delivery = notifier_from_env().send(Notice(
         notification_id=notification_id, source=source, subject=f"TradAI model drift: {name} v{version}",
         message="\n".join(lines), alert=True,
         attributes={"model_name": name, "model_version": version, "status": assessment.status}))

@@ -19,6 +19,7 @@ import base64
 import functools
 import http.client
 import json
+import os
 import re
 import socket
 import urllib.error
@@ -33,7 +34,8 @@ from shared.aws import cached_client, error_code
 
 from . import contract
 
-__all__ = ["MlflowError", "MlflowUnavailable", "Mlflow", "is_transient", "tags", "client_from_env",
+__all__ = ["MlflowError", "MlflowUnavailable", "Mlflow", "is_transient", "tags", "client_from_env", "client",
+           "ready_version",
            "RESOURCE_DOES_NOT_EXIST"]
 
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
@@ -41,7 +43,7 @@ CONNECTION_ERROR = "CONNECTION_ERROR"  # error_code of an MlflowError without an
 INVALID_RESPONSE = "INVALID_RESPONSE"  # a 2xx answer that is not MLflow's JSON (wrong URL prefix?)
 TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "INTERNAL_ERROR",
                              "DEADLINE_EXCEEDED", "ABORTED", CONNECTION_ERROR})
-URL = r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?"
+URL = env_.HTTP_ORIGIN + r"(/[^\s?#]*)?"
 SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}"
 PAGE_SIZE = 100
 MAX_PAGES = 1000  # a runaway next_page_token stops here
@@ -87,6 +89,21 @@ def tags(entity: Optional[Mapping[str, Any]]) -> dict[str, str]:
     if isinstance(found, dict):
         return {str(k): str(v) for k, v in found.items()}
     return {tag["key"]: tag.get("value", "") for tag in found or () if "key" in tag}
+
+
+def ready_version(client: "Mlflow", name: str, version: str, field: str) -> dict:
+    """Version ``version`` of model ``name``; ValueError naming the request's ``field`` when the model has no
+    such version or it is not READY (other MLflow errors propagate)."""
+    try:
+        found = client.version(name, version)
+    except MlflowError as exc:
+        if exc.error_code == RESOURCE_DOES_NOT_EXIST:
+            raise ValueError(f"{field}={version!r}: model {name!r} has no such version") from None
+        raise
+    status = found.get("status", "READY")
+    if status != "READY":
+        raise ValueError(f"{field}={version!r}: status {status}, READY is required")
+    return found
 
 
 def _quoted(value: str, field: str) -> str:
@@ -278,3 +295,9 @@ def client_from_env(env: env_.Env) -> Mlflow:
     secret_arn = env_.optional(env, contract.ENV_MLFLOW_CREDENTIALS_SECRET_ARN, "", SECRET_ARN,
                                "a Secrets Manager secret ARN (arn:aws:secretsmanager:...), or unset")
     return Mlflow(base_url, _credentials(secret_arn) if secret_arn else None)
+
+
+@functools.cache
+def client() -> Mlflow:
+    """``client_from_env(os.environ)``, created once per cold start."""
+    return client_from_env(os.environ)

@@ -37,18 +37,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.aws import cached_client
 from shared.clock import iso
-from shared.notify import Notice, Notifier, notifier_settings
+from shared.notify import Notice, notifier_from_env
 
 from . import contract
 from . import mlflow as mlflow_
 from .observability import logger, metrics, tracer
+from .retraining import MODEL_NAME, VERSION
 from .settings import RollbackSettings, rollback_settings
 from .state import Rollbacks
 
 __all__ = ["handler", "RollbackRequest", "parse_request", "request_keys"]
 
-MODEL_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
-VERSION = re.compile(r"[1-9][0-9]{0,17}")
 REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 REASON_MAX = 500
 REQUESTED_BY_MAX = 256
@@ -112,18 +111,8 @@ def settings() -> RollbackSettings:
 
 
 @functools.cache
-def mlflow_client() -> mlflow_.Mlflow:
-    return mlflow_.client_from_env(os.environ)
-
-
-@functools.cache
 def rollbacks() -> Rollbacks:
     return Rollbacks(cached_client("dynamodb"), settings().rollback_table)
-
-
-@functools.cache
-def notifier() -> Notifier:
-    return Notifier(cached_client("dynamodb"), cached_client("sns"), notifier_settings(os.environ))
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -133,7 +122,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = parse_request(event)
         logger.append_keys(model_name=request.model_name, requested_by=request.requested_by)
-        return roll_back(request, settings(), mlflow_client(), context.function_name, datetime.now(timezone.utc))
+        return roll_back(request, settings(), mlflow_.client(), context.function_name, datetime.now(timezone.utc))
     except ValueError as exc:
         logger.error(str(exc))
         raise
@@ -191,23 +180,14 @@ def _target(client: mlflow_.Mlflow, request: RollbackRequest, champion: Optional
                              f"{contract.VERSION_TAG_PREVIOUS_CHAMPION} tag (no previous champion); name the "
                              "version to roll back to")
     field = "version" if request.version else contract.VERSION_TAG_PREVIOUS_CHAMPION
-    try:
-        version = client.version(name, target)
-    except mlflow_.MlflowError as exc:
-        if exc.error_code == mlflow_.RESOURCE_DOES_NOT_EXIST:
-            raise ValueError(f"{field}={target!r}: model {name!r} has no such version") from None
-        raise
-    status = version.get("status", "READY")
-    if status != "READY":
-        raise ValueError(f"{field}={target!r}: status {status}, READY is required")
-    return str(version["version"])
+    return str(mlflow_.ready_version(client, name, target, field)["version"])
 
 
 def _notify(name: str, entry: Mapping[str, Any], source: str) -> None:
     from_version, to_version = entry.get("from_version"), entry["to_version"]
     lines = [f"Model {name}: champion rolled back from v{from_version or '-'} to v{to_version}.",
              f"reason: {entry['reason']}", f"requested by: {entry['requested_by']}", f"at: {entry['at']}"]
-    notifier().send(Notice(
+    notifier_from_env().send(Notice(
         notification_id=f"rollback#{name}#{entry['request_key']}", source=source,
         subject=f"TradAI model rollback: {name} v{from_version or '-'} -> v{to_version}", message="\n".join(lines),
         alert=True, attributes={"model_name": name, "from_version": from_version, "to_version": to_version,

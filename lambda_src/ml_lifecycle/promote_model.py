@@ -38,14 +38,13 @@ from shared.clock import iso
 from . import contract
 from . import mlflow as mlflow_
 from .observability import logger, metrics, tracer
-from .retraining import StaleRetraining, retraining_input
+from .retraining import StaleRetraining, retraining_input, version_field
 from .retraining_state import Retrainings, owned
 from .settings import PromoteSettings, promote_settings
 from .state import Deployments
 
 __all__ = ["handler", "StaleRetraining", "PromoteRequest", "parse_request"]
 
-VERSION = re.compile(r"[1-9][0-9]{0,17}")
 STRATEGY = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 KIND = "model-promotion"
 PROMOTED_MARKER = "promoted_at"
@@ -64,36 +63,19 @@ class PromoteRequest:
         return f"model#{self.model_name}#{self.retraining_id}"
 
 
-def _version(event: dict, field: str, nullable: bool) -> Optional[str]:
-    if field not in event:
-        raise ValueError(f"{field}: missing; a model version string{' or null' if nullable else ''} is required")
-    value = event[field]
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str) or not VERSION.fullmatch(value):
-        raise ValueError(f"{field}={value!r}: a model version string like \"3\""
-                         f"{' (or null: no champion)' if nullable else ''} is required")
-    return value
-
-
 def parse_request(event: Any) -> PromoteRequest:
     """The task input; ValueError naming the bad field."""
     retraining_id, model_name = retraining_input(event)
     strategy = event.get("strategy")
     if not isinstance(strategy, str) or not strategy.strip() or not STRATEGY.fullmatch(strategy):
         raise ValueError(f"strategy={strategy!r}: the strategy name (1-256 printable characters) is required")
-    return PromoteRequest(retraining_id, model_name, strategy, _version(event, "challenger_version", False),
-                          _version(event, "champion_version", True))
+    return PromoteRequest(retraining_id, model_name, strategy, version_field(event, "challenger_version", False),
+                          version_field(event, "champion_version", True))
 
 
 @functools.cache
 def settings() -> PromoteSettings:
     return promote_settings(os.environ)
-
-
-@functools.cache
-def mlflow_client() -> mlflow_.Mlflow:
-    return mlflow_.client_from_env(os.environ)
 
 
 @functools.cache
@@ -113,7 +95,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = parse_request(event)
         logger.append_keys(retraining_id=request.retraining_id, model_name=request.model_name)
-        return promote(request, settings(), mlflow_client())
+        return promote(request, settings(), mlflow_.client())
     except (ValueError, StaleRetraining) as exc:
         logger.error(str(exc))
         raise
@@ -161,15 +143,7 @@ def promote(request: PromoteRequest, config: PromoteSettings, client: mlflow_.Ml
 def _challenger(client: mlflow_.Mlflow, request: PromoteRequest) -> dict[str, Any]:
     """The challenger's model version; ValueError when it is missing, not READY or from another run."""
     name, challenger = request.model_name, request.challenger_version
-    try:
-        version = client.version(name, challenger)
-    except mlflow_.MlflowError as exc:
-        if exc.error_code == mlflow_.RESOURCE_DOES_NOT_EXIST:
-            raise ValueError(f"challenger_version={challenger!r}: model {name!r} has no such version") from None
-        raise
-    status = version.get("status", "READY")
-    if status != "READY":
-        raise ValueError(f"challenger_version={challenger!r}: status {status}, READY is required")
+    version = mlflow_.ready_version(client, name, challenger, "challenger_version")
     job_id = mlflow_.tags(version).get(contract.VERSION_TAG_JOB_ID)
     if job_id not in (None, request.retraining_id):
         raise ValueError(f"challenger_version={challenger!r}: trained by {contract.VERSION_TAG_JOB_ID}={job_id!r}, "

@@ -241,7 +241,8 @@ def _string(event: Mapping[str, Any], field: str, pattern: re.Pattern, allowed: 
     return value
 
 
-def _version(event: Mapping[str, Any], field: str, nullable: bool) -> Optional[str]:
+def version_field(event: Mapping[str, Any], field: str, nullable: bool) -> Optional[str]:
+    """``event[field]``, a model version string (or None when ``nullable``); ValueError naming the field."""
     if field not in event:
         raise ValueError(f"{field}: missing; a model version string{' or null' if nullable else ''} is required")
     value = event[field]
@@ -284,10 +285,10 @@ def compare_input(event: Any) -> CompareRequest:
     if phase not in PHASES:
         raise ValueError(f"phase={phase!r}: one of {', '.join(PHASES)} is required")
     retraining, model_name = retraining_input(event)
-    champion = _version(event, "champion_version", nullable=True)
+    champion = version_field(event, "champion_version", nullable=True)
     if phase == contract.PHASE_CANDIDATE:
         return CompareRequest(phase, retraining, model_name, champion)
-    challenger = _version(event, "challenger_version", nullable=False)
+    challenger = version_field(event, "challenger_version", nullable=False)
     test_id = _string(event, "test_id", TEST_ID, "the shadow test id")
     if test_id != shadow_test_id(retraining):
         raise ValueError(f"test_id={test_id!r}: the shadow test of retraining {retraining} is "

@@ -129,11 +129,6 @@ def settings() -> SchedulerSettings:
 
 
 @functools.cache
-def mlflow_client() -> mlflow.Mlflow:
-    return mlflow.client_from_env(os.environ)
-
-
-@functools.cache
 def scheduler() -> Scheduler:
     config = settings()
     return Scheduler(Retrainings(cached_client("dynamodb"), config.retraining_table, config.ttl_days),
@@ -163,7 +158,7 @@ def _transient(exc: Exception) -> bool:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings()
     at = window_time(event)
-    models = mlflow_client().registered_models()  # failing here fails the invocation (retried if async)
+    models = mlflow.client().registered_models()  # failing here fails the invocation (retried if async)
     scheduled: list[dict[str, str]] = []
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}

@@ -15,12 +15,11 @@ from shared import settings as env_
 from shared.settings import Env, SettingsError
 
 from . import contract
-from .settings import METRIC_KEY, TABLE_NAME, champion_alias
+from .settings import METRIC_KEY, champion_alias
 
 __all__ = ["SettingsError", "SchedulerSettings", "CheckSettings", "CompareSettings", "scheduler_settings",
            "check_settings", "compare_settings"]
 
-STATE_MACHINE_ARN = r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
 DEFAULT_WINDOW_HOURS = 6
 DEFAULT_STALE_AFTER_HOURS = 24
 DEFAULT_MIN_IMPROVEMENT = 0.02
@@ -54,12 +53,8 @@ class CompareSettings:
     ttl_days: int
 
 
-def _table(env: Env, name: str) -> str:
-    return env_.required(env, name, TABLE_NAME, "a DynamoDB table name")
-
-
 def _ttl_days(env: Env) -> int:
-    return env_.positive_int(env, contract.ENV_STATE_TTL_DAYS, maximum=3650, unit="days")
+    return env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS)
 
 
 def scheduler_settings(env: Env) -> SchedulerSettings:
@@ -68,17 +63,15 @@ def scheduler_settings(env: Env) -> SchedulerSettings:
     stale = env_.positive_int(env, contract.ENV_RETRAINING_STALE_AFTER_HOURS, default=DEFAULT_STALE_AFTER_HOURS,
                               maximum=30 * 24, unit="hours")
     return SchedulerSettings(
-        retraining_table=_table(env, contract.ENV_RETRAINING_TABLE),
-        state_machine_arn=env_.required(
-            env, contract.ENV_RETRAINING_STATE_MACHINE_ARN, STATE_MACHINE_ARN,
-            "a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)"),
+        retraining_table=env_.table_name(env, contract.ENV_RETRAINING_TABLE),
+        state_machine_arn=env_.state_machine_arn(env, contract.ENV_RETRAINING_STATE_MACHINE_ARN),
         window_hours=window, stale_after_hours=stale, ttl_days=_ttl_days(env))
 
 
 def check_settings(env: Env) -> CheckSettings:
     return CheckSettings(
-        champion_alias=champion_alias(env), drift_table=_table(env, contract.ENV_DRIFT_TABLE),
-        retraining_table=_table(env, contract.ENV_RETRAINING_TABLE),
+        champion_alias=champion_alias(env), drift_table=env_.table_name(env, contract.ENV_DRIFT_TABLE),
+        retraining_table=env_.table_name(env, contract.ENV_RETRAINING_TABLE),
         max_model_age_days=env_.positive_int(env, contract.ENV_MAX_MODEL_AGE_DAYS, maximum=3650, unit="days"),
         shadow_window_days=env_.positive_int(env, contract.ENV_SHADOW_WINDOW_DAYS, maximum=365, unit="days"),
         ttl_days=_ttl_days(env))
@@ -90,5 +83,5 @@ def compare_settings(env: Env) -> CompareSettings:
                                          "an MLflow metric key, e.g. sharpe"),
         min_improvement=env_.number(env, contract.ENV_MIN_IMPROVEMENT, default=DEFAULT_MIN_IMPROVEMENT,
                                     minimum=0.0, maximum=10.0),
-        shadow_table=_table(env, contract.ENV_SHADOW_TABLE),
-        retraining_table=_table(env, contract.ENV_RETRAINING_TABLE), ttl_days=_ttl_days(env))
+        shadow_table=env_.table_name(env, contract.ENV_SHADOW_TABLE),
+        retraining_table=env_.table_name(env, contract.ENV_RETRAINING_TABLE), ttl_days=_ttl_days(env))

@@ -16,7 +16,6 @@ from . import contract
 __all__ = ["SettingsError", "DriftSettings", "PromoteSettings", "RollbackSettings", "champion_alias",
            "drift_settings", "promote_settings", "rollback_settings"]
 
-TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
 BUCKET_NAME = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # MLflow aliases: letters, digits, _ and -; not "latest" and not v<digits> (those name versions).
 ALIAS = r"(?!latest$)(?![vV]\d+$)[A-Za-z0-9_-]{1,255}"
@@ -25,7 +24,6 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 DEFAULT_CHAMPION_ALIAS = "champion"
 DEFAULT_PSI_THRESHOLD = 0.2
 DEFAULT_DROP_THRESHOLD = 0.2
-MAX_TTL_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -60,38 +58,30 @@ def champion_alias(env: Env) -> str:
                          "an MLflow alias (letters, digits, _ and -; not latest or v<n>), default champion")
 
 
-def _table(env: Env, name: str) -> str:
-    return env_.required(env, name, TABLE_NAME, "a DynamoDB table name")
-
-
-def _ttl_days(env: Env, name: str) -> int:
-    return env_.positive_int(env, name, maximum=MAX_TTL_DAYS, unit="days")
-
-
 def drift_settings(env: Env) -> DriftSettings:
     return DriftSettings(
         champion_alias=champion_alias(env),
         performance_metric=env_.required(env, contract.ENV_PERFORMANCE_METRIC, METRIC_KEY,
                                          "an MLflow metric key, e.g. sharpe_ratio"),
         results_bucket=env_.required(env, contract.ENV_RESULTS_BUCKET, BUCKET_NAME, "an S3 bucket name"),
-        drift_table=_table(env, contract.ENV_DRIFT_TABLE),
+        drift_table=env_.table_name(env, contract.ENV_DRIFT_TABLE),
         psi_threshold=env_.number(env, contract.ENV_PSI_THRESHOLD, DEFAULT_PSI_THRESHOLD, minimum=0.0,
                                   maximum=10.0),
         drop_threshold=env_.number(env, contract.ENV_PERFORMANCE_DROP_THRESHOLD, DEFAULT_DROP_THRESHOLD,
                                    minimum=0.0, maximum=10.0),
-        state_ttl_days=_ttl_days(env, contract.ENV_STATE_TTL_DAYS))
+        state_ttl_days=env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS))
 
 
 def promote_settings(env: Env) -> PromoteSettings:
     return PromoteSettings(
         champion_alias=champion_alias(env),
         environment=env_.one_of(env, contract.ENV_ENVIRONMENT, ENVIRONMENTS),
-        deployments_table=_table(env, contract.ENV_DEPLOYMENTS_TABLE),
-        retraining_table=_table(env, contract.ENV_RETRAINING_TABLE),
-        deployment_ttl_days=_ttl_days(env, contract.ENV_DEPLOYMENT_TTL_DAYS),
-        state_ttl_days=_ttl_days(env, contract.ENV_STATE_TTL_DAYS))
+        deployments_table=env_.table_name(env, contract.ENV_DEPLOYMENTS_TABLE),
+        retraining_table=env_.table_name(env, contract.ENV_RETRAINING_TABLE),
+        deployment_ttl_days=env_.ttl_days(env, contract.ENV_DEPLOYMENT_TTL_DAYS),
+        state_ttl_days=env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS))
 
 
 def rollback_settings(env: Env) -> RollbackSettings:
     return RollbackSettings(champion_alias=champion_alias(env),
-                            rollback_table=_table(env, contract.ENV_ROLLBACK_TABLE))
+                            rollback_table=env_.table_name(env, contract.ENV_ROLLBACK_TABLE))

@@ -19,7 +19,6 @@ from . import contract
 __all__ = ["SettingsError", "HealthTarget", "HealthCheckSettings", "HeartbeatSettings", "DriftSettings",
            "health_check_settings", "heartbeat_settings", "drift_settings"]
 
-TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
 NAMESPACE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*"
 SERVICE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,126}"
 HEALTH_PATH = r"/[^\s#]*"
@@ -64,7 +63,7 @@ class DriftSettings:
 
 def health_check_settings(env: Env) -> HealthCheckSettings:
     return HealthCheckSettings(
-        health_table=_table(env, contract.ENV_HEALTH_TABLE),
+        health_table=env_.table_name(env, contract.ENV_HEALTH_TABLE),
         namespace=env_.required(env, contract.ENV_SERVICE_NAMESPACE, NAMESPACE,
                                 "a Cloud Map namespace name, e.g. tradai-dev.local"),
         targets=_targets(env),
@@ -76,7 +75,7 @@ def health_check_settings(env: Env) -> HealthCheckSettings:
 
 def heartbeat_settings(env: Env) -> HeartbeatSettings:
     return HeartbeatSettings(
-        trading_table=_table(env, contract.ENV_TRADING_TABLE),
+        trading_table=env_.table_name(env, contract.ENV_TRADING_TABLE),
         stale_minutes=env_.positive_int(env, contract.ENV_HEARTBEAT_STALE_MINUTES, maximum=24 * 60, unit="minutes"),
         notifier=notifier_settings(env))
 
@@ -85,15 +84,11 @@ def drift_settings(env: Env) -> DriftSettings:
     stacks = env_.csv(env, contract.ENV_STACK_NAMES, STACK_NAME, "comma-separated CloudFormation stack names",
                       max_items=50)
     return DriftSettings(
-        drift_table=_table(env, contract.ENV_INFRA_DRIFT_TABLE), stacks=stacks,
+        drift_table=env_.table_name(env, contract.ENV_INFRA_DRIFT_TABLE), stacks=stacks,
         runtime_managed=_runtime_managed(env, stacks),
         timeout_seconds=env_.positive_int(env, contract.ENV_DETECTION_TIMEOUT_SECONDS, default=240, maximum=840,
                                           unit="seconds"),
         notifier=notifier_settings(env))
-
-
-def _table(env: Env, name: str) -> str:
-    return env_.required(env, name, TABLE_NAME, "a DynamoDB table name")
 
 
 def _targets(env: Env) -> tuple[HealthTarget, ...]:

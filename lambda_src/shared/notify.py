@@ -5,11 +5,14 @@ writes the item (conditional put), a repeat finds it and does not write again. W
 alert, the message goes to the alerts topic once: the item remembers ``alert_sent_at``, so a retry after
 a failed publish sends it and a later repeat does not. Items expire through ``expire_at`` (spec 3.2).
 
-Env (read by ``notifier_settings``): NOTIFICATIONS_TABLE, ALERTS_TOPIC_ARN.
+Env (read by ``notifier_settings``): NOTIFICATIONS_TABLE, ALERTS_TOPIC_ARN. Handlers use ``notifier_from_env``,
+created once per cold start.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
@@ -17,13 +20,12 @@ from typing import Any, Mapping, Optional
 from botocore.exceptions import ClientError
 
 from . import settings as env_
-from .aws import error_code
+from .aws import cached_client, error_code
 from .clock import iso
 from .ddb import marshal, unmarshal
 
 ENV_NOTIFICATIONS_TABLE = "NOTIFICATIONS_TABLE"
 ENV_ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
-TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
 TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
 RETENTION_DAYS = 30
 SUBJECT_MAX = 100  # SNS email subjects are limited to 100 characters
@@ -39,7 +41,7 @@ class NotifierSettings:
 
 def notifier_settings(env: env_.Env) -> NotifierSettings:
     return NotifierSettings(
-        env_.required(env, ENV_NOTIFICATIONS_TABLE, TABLE_NAME, "a DynamoDB table name"),
+        env_.table_name(env, ENV_NOTIFICATIONS_TABLE),
         env_.required(env, ENV_ALERTS_TOPIC_ARN, TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:...)"))
 
 
@@ -106,3 +108,9 @@ class Notifier:
             ).get("Item")
             return unmarshal(old) if old else dict(item)
         return None
+
+
+@functools.cache
+def notifier_from_env() -> Notifier:
+    """The Notifier of NOTIFICATIONS_TABLE and ALERTS_TOPIC_ARN, created once per cold start."""
+    return Notifier(cached_client("dynamodb"), cached_client("sns"), notifier_settings(os.environ))

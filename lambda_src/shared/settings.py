@@ -12,6 +12,11 @@ from typing import Iterable, Mapping, Optional, Pattern, Union
 
 Env = Mapping[str, str]
 
+TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
+STATE_MACHINE_ARN = r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
+HTTP_ORIGIN = r"https?://[A-Za-z0-9.-]+(:\d{1,5})?"  # scheme, host and port of an http(s) URL (the path follows)
+MAX_TTL_DAYS = 3650
+
 
 class SettingsError(ValueError):
     """An environment variable is missing or invalid; the message names it, its value and what is allowed."""
@@ -92,3 +97,19 @@ def number(env: Env, name: str, default: Optional[float] = None, minimum: float 
     if value != value or value < minimum or (maximum is not None and value > maximum):  # NaN is never allowed
         raise invalid(env, name, f"a decimal number{bound}")
     return value
+
+
+def table_name(env: Env, name: str) -> str:
+    """A DynamoDB table name."""
+    return required(env, name, TABLE_NAME, "a DynamoDB table name")
+
+
+def state_machine_arn(env: Env, name: str) -> str:
+    """A Step Functions state machine ARN."""
+    return required(env, name, STATE_MACHINE_ARN,
+                    "a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)")
+
+
+def ttl_days(env: Env, name: str) -> int:
+    """How many days items live (expire_at/ttl), 1 to MAX_TTL_DAYS."""
+    return positive_int(env, name, maximum=MAX_TTL_DAYS, unit="days")

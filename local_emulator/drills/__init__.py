@@ -15,14 +15,20 @@ from functools import partial
 from typing import Any, Callable
 
 from ..smoke.model import CheckContext
-from . import backtest, nat_routes
+from . import backtest, ml, nat_routes, operations
 from .invoke import invoke_in_process
 
 Drill = Callable[[CheckContext, Callable[[dict], Any]], str]
 
 DRILLS: dict[str, Drill] = {
-    "update-nat-routes": nat_routes.failover,
+    "update-nat-routes": nat_routes.failover_then_audit,
     "sqs-consumer": backtest.follow,
+    "health-check": operations.health_check,
+    "trading-heartbeat-check": operations.heartbeat_check,
+    "infra-drift-detector": operations.infra_drift,
+    "drift-monitor": ml.drift_monitor,
+    "retraining-scheduler": ml.retraining_scheduler,
+    "model-rollback": ml.model_rollback,
 }
 
 

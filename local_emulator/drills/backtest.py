@@ -15,21 +15,18 @@ Steps (each a line of the drill's detail):
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from moto.core.config import default_user_config
 from moto.ecs.models import ecs_backends
-from moto.stepfunctions.models import stepfunctions_backends
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from .. import ACCOUNT, REGION, patches
+from .. import ACCOUNT, REGION
 from ..smoke.model import CheckContext
-from .invoke import DrillFailure, invoke_in_process
+from . import workflows
+from .invoke import DrillFailure
 
 PIPELINE_HANDLERS = ("validate-strategy", "data-collection-proxy", "notify-completion", "update-status",
                      "cleanup-resources")
@@ -113,26 +110,11 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
 
 
 def _execute_state_machines(ctx: CheckContext, data_collection_url: str) -> str:
-    """Let moto run executions: copy the deployed machines into its interpreter backend, route Lambda tasks."""
-    default_user_config["stepfunctions"]["execute_state_machine"] = True
-    os.environ["MOTO_PORT"] = ctx.aws_env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]
-    deployed = stepfunctions_backends[ACCOUNT][REGION].state_machines
-    interpreter = stepfunctions_parser_backends[ACCOUNT][REGION]
-    name = ctx.cfg.naming.name("backtest")
-    machine = next((m for m in deployed if m.name == name), None)
-    if machine is None:
-        raise DrillFailure(f"state machine {name} is not deployed")
-    interpreter.create_state_machine(name=machine.name, definition=machine.definition, roleArn=machine.roleArn)
+    """Let moto run executions: copy the deployed machine into its interpreter backend, route Lambda tasks."""
+    machine = workflows.interpret(ctx, ctx.cfg.naming.name("backtest"))
     for key in PIPELINE_HANDLERS:
-        function = ctx.cfg.function_name(key)
-        found = [(view, fn) for view in ctx.views.values() for fn in view.of_type("AWS::Lambda::Function")
-                 if fn.physical_id == function]
-        if not found:
-            raise DrillFailure(f"{function} is not deployed")
-        view, fn = found[0]
         overrides = {"DATA_COLLECTION_URL": data_collection_url} if key == "data-collection-proxy" else None
-        patches.LAMBDA_ROUTES[function] = (lambda v, f, o: lambda payload: invoke_in_process(
-            ctx, v, f, payload, o).result)(view, fn, overrides)
+        workflows.route(ctx, key, overrides)
     return machine.arn
 
 

@@ -2,7 +2,8 @@
 
 moto runs no user data, so the drill plays the instance's boot: BOOT_SECONDS after the launch
 event it tags the instance ready, as the boot script does once forwarding is verified. The
-handler must wait for that tag before it touches the EIP or the route.
+handler must wait for that tag before it touches the EIP or the route. After the failover, the
+scheduled route audit runs and must find every private default route usable.
 """
 
 from __future__ import annotations
@@ -20,10 +21,20 @@ from .. import ACCOUNT, REGION, patches
 from ..smoke import foundation
 from ..smoke.model import CheckContext
 from .invoke import DrillFailure
+from .support import scheduled_event
 
 LAUNCHING = foundation.LAUNCHING
 BOOT_SECONDS = 2
 PHASES = ("event_emitted", "ready_seen", "address_associated", "route_switched", "hook_completed")
+
+
+def failover_then_audit(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
+    """``failover``, then the scheduled audit of the routes it left."""
+    detail = failover(ctx, invoke)
+    outcome = invoke(scheduled_event("nat-route-audit"))
+    if outcome.result != {"status": "audited", "unusable": {}}:
+        raise DrillFailure(f"route audit after the failover answered {outcome.result}; log: {outcome.log[-2000:]}")
+    return f"{detail}\n      route audit (scheduled event) after the replacement: every route usable"
 
 
 def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:

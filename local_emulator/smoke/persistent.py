@@ -1,11 +1,13 @@
-"""Persistent tier: DynamoDB tables, S3 buckets, the PostgreSQL instance and its log groups.
+"""Persistent tier: DynamoDB tables, S3 buckets, the PostgreSQL instance and its log groups, the secrets.
 
-Secrets Manager and Cognito resources are not built by moto's CloudFormation: their rows
-say so (IGNORED BY EMULATOR), as do the bucket policies'.
+Secrets are built by harness patch 11; the master secret's target attachment and the Cognito
+resources are not built by moto's CloudFormation: their rows say so (IGNORED BY EMULATOR), as do
+the bucket policies'.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Iterable, Optional
 
 from tradai_cdk.config.model import BucketSpec, KeyAttribute, SubnetTier
@@ -23,6 +25,8 @@ DB = "db"
 ENGINE = "postgres"
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
 LOGS_BUCKET = "logs"
+# Spec 8's secrets are tradai/<env>/<name>; the stack adds the database's generated master secret.
+MASTER_SECRET, MASTER_USER, DATABASE_URL_SECRET = "database-master", "tradai_admin", "database-url"
 
 
 def check(view: StackView, ctx: CheckContext, findings: Findings) -> None:
@@ -30,6 +34,7 @@ def check(view: StackView, ctx: CheckContext, findings: Findings) -> None:
     _tables(view, ctx, findings)
     _buckets(view, ctx, findings)
     _database(view, ctx, findings)
+    _secrets(view, ctx, findings)
     identifier = ctx.cfg.naming.name(DB)
     check_log_groups(view, ctx, findings, [f"/aws/rds/instance/{identifier}/{kind}" for kind in RDS_LOG_EXPORTS])
 
@@ -180,6 +185,47 @@ def _database(view, ctx, findings) -> None:
             DBParameterGroupName=group.physical_id, Source="user")["Parameters"]}
         findings.expect(group.logical_id, "rds.force_ssl", "1" if spec.force_ssl else "0",
                         parameters.get("rds.force_ssl"))
+
+
+def secret_name(ctx: CheckContext, short: str) -> str:
+    """``tradai/dev/mlflow-credentials`` for ``mlflow-credentials``."""
+    return f"{ctx.cfg.naming.project}/{ctx.cfg.env}/{short}"
+
+
+def _secrets(view, ctx, findings) -> None:
+    """Each secret of spec 8 (and the master secret) exists under its name with its description and a value;
+    the master secret holds the master user, the database URL is resolved from it (no dynamic reference left)."""
+    client = ctx.client("secretsmanager")
+    descriptions = {secret_name(ctx, spec.name.split("/", 1)[1]): f"{spec.contents} (rotation: {spec.rotation})"
+                    for spec in ctx.cfg.secrets}
+    master_name, url_name = secret_name(ctx, MASTER_SECRET), secret_name(ctx, DATABASE_URL_SECRET)
+    values = {}
+    for name, resource in named(view, findings, "AWS::SecretsManager::Secret", "Name",
+                                [master_name, *descriptions]).items():
+        lid = resource.logical_id
+        described = optional(client.describe_secret, "ResourceNotFoundException", SecretId=name)
+        if not findings.holds(lid, f"secret {name} exists", described is not None, "not in Secrets Manager"):
+            continue
+        findings.expect(lid, "ARN", resource.physical_id, described["ARN"])
+        if name in descriptions:
+            findings.expect(lid, "description", descriptions[name], described.get("Description"))
+        values[name] = client.get_secret_value(SecretId=name).get("SecretString") or ""
+        findings.holds(lid, "a current value", bool(values[name]), "none")
+    master = declared_id(view, "AWS::SecretsManager::Secret", master_name)
+    if master_name in values:
+        username = json.loads(values[master_name]).get("username")
+        findings.expect(master, "master user", MASTER_USER, username)
+    if url_name in values and master_name in values:
+        url, credentials = values[url_name], json.loads(values[master_name])
+        findings.holds(declared_id(view, "AWS::SecretsManager::Secret", url_name),
+                       "database URL resolved from the master secret",
+                       url.startswith(f"postgresql://{credentials['username']}:{credentials['password']}@"),
+                       url.split("@")[0].split(":")[0] + "://... (unresolved or different credentials)")
+
+
+def declared_id(view: StackView, resource_type: str, name: str, name_property: str = "Name") -> Optional[str]:
+    """The logical id of the template resource of that type and name."""
+    return next((r.logical_id for r in view.declared(resource_type) if r.properties.get(name_property) == name), None)
 
 
 def _described_indexes(table: dict, types: dict[str, str]) -> dict[str, str]:

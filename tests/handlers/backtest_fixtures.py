@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the backtest handler tests (moto in-process; see conftest's `aws`).
+"""Fixtures and helpers for the backtest handler tests (moto in-process; see conftest's `aws` and moto_fixtures).
 
 Test modules import the fixtures they use from here (`from .backtest_fixtures import ...`).
 """
@@ -9,25 +9,24 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from datetime import datetime
+from typing import Any, Optional
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
 
-from backtest import (cleanup_resources, consumer, contract, data_collection_proxy, notify_completion,
-                      orphan_scanner, update_status, validate_strategy)  # noqa: F401
+from backtest import (cleanup_resources, consumer, contract, data_collection_proxy, notify_completion,  # noqa: F401
+                      orphan_scanner, update_status, validate_strategy)
 from backtest.runs import Runs
-from shared import aws as shared_aws
 
-from .conftest import REGION, client_response, error_response
+from .conftest import REGION
+from .moto_fixtures import (ACCOUNT, ENV, NOTIFICATIONS_TABLE, LambdaContext, MotoEnv, ago,  # noqa: F401
+                            alerts_topic, clear_package_caches, cold_start_fixture, create_notifications_table,
+                            create_table, emf_values, pass_state_machine, service_errors, service_logs,
+                            string_attributes)
 
-ACCOUNT = DEFAULT_ACCOUNT_ID
-ENV = "dev"
 WORKFLOW_TABLE = f"tradai-workflow-state-{ENV}"
 IDEMPOTENCY_TABLE = f"tradai-idempotency-{ENV}"
-NOTIFICATIONS_TABLE = f"tradai-notifications-{ENV}"
 CLUSTER_NAME = f"tradai-{ENV}"
 TASK_FAMILY = f"strategy-container-{ENV}"
 STATE_MACHINE_NAME = f"tradai-backtest-workflow-{ENV}"
@@ -35,38 +34,16 @@ QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:tradai-backtest-queue.fifo"
 
 
 @dataclass
-class Context:
-    """The Lambda context attributes the handlers and Powertools read; ``remaining_ms`` is settable."""
-
-    remaining_ms: int = 30_000
+class Context(LambdaContext):
     function_name: str = f"tradai-backtest-consumer-{ENV}"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tradai-backtest-consumer-{ENV}"
-    aws_request_id: str = "8d7e0d5a-0000-4000-8000-000000000001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def all_caches() -> list[Callable]:
-    """Every per-cold-start cache of the backtest handlers (settings, clients, repositories)."""
-    return [shared_aws.cached_client, consumer.settings, consumer.submission, consumer.idempotency,
-            update_status.settings, update_status.runs, notify_completion.notifier,
-            cleanup_resources.settings, cleanup_resources.ecs, data_collection_proxy.settings,
-            orphan_scanner.settings, orphan_scanner.scanner]
 
 
 def clear_caches() -> None:
-    """A new cold start: settings are read again and clients are created again (with the current hooks)."""
-    for cache in all_caches():
-        cache.cache_clear()
+    """A new cold start of the backtest handlers (settings, clients, repositories, the notifier)."""
+    clear_package_caches("backtest")
 
 
-@pytest.fixture
-def cold_start():
-    clear_caches()
-    yield clear_caches
-    clear_caches()
+cold_start = cold_start_fixture(clear_caches)
 
 
 def request_body(**overrides: Any) -> dict[str, Any]:
@@ -116,54 +93,25 @@ def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
 def emf_metrics(capsys) -> dict[str, float]:
     """Metric name -> summed value of every EMF document printed so far (namespace TradAI/Backtest)."""
     found: dict[str, float] = {}
-    for line in capsys.readouterr().out.splitlines():
-        document = json.loads(line) if line.startswith("{") else {}
-        for definition in document.get("_aws", {}).get("CloudWatchMetrics", []):
-            assert definition["Namespace"] == contract.METRICS_NAMESPACE
-            for metric in definition["Metrics"]:
-                value = document[metric["Name"]]
-                values = value if isinstance(value, list) else [value]
-                found[metric["Name"]] = found.get(metric["Name"], 0) + sum(values)
+    for name, value, _dimensions in emf_values(capsys, contract.METRICS_NAMESPACE):
+        found[name] = found.get(name, 0) + value
     return found
 
 
 @dataclass
-class BacktestEnv:
+class BacktestEnv(MotoEnv):
     """moto resources of the backtest pipeline and clients to inspect them."""
 
-    session: Any
-    monkeypatch: Any
     subnet_ids: list[str]
     security_group_id: str
     cluster_arn: str
     state_machine_arn: str
-    topic_arn: str
-    alerts_queue_url: str
     calls: dict[str, list[dict]] = field(default_factory=dict)
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str) -> Any:
-        """The test's own client (created once: client creation is the slowest part of a moto test)."""
-        if service not in self.clients:
-            self.clients[service] = self.session.client(service)
-        return self.clients[service]
+    packages = ("backtest",)
 
     @property
     def ecs(self) -> Any:
         return self.client("ecs")
-
-    @property
-    def dynamodb(self) -> Any:
-        return self.client("dynamodb")
-
-    def set_env(self, **values: Optional[str]) -> None:
-        """Change the functions' environment (None removes a variable) and start them cold."""
-        for name, value in values.items():
-            if value is None:
-                self.monkeypatch.delenv(name, raising=False)
-            else:
-                self.monkeypatch.setenv(name, value)
-        clear_caches()
 
     def runs(self, now: Optional[datetime] = None) -> Runs:
         return Runs(self.dynamodb, WORKFLOW_TABLE, ttl_days=30, now=(lambda: now) if now else None)
@@ -191,16 +139,8 @@ class BacktestEnv:
             overrides={"containerOverrides": [{"name": contract.CONTAINER_NAME, "environment": environment}]},
         )["tasks"][0]["taskArn"]
 
-    def executions(self) -> list[dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        return [sfn.describe_execution(executionArn=e["executionArn"])
-                for e in sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]]
-
-    def alerts(self) -> list[dict[str, Any]]:
-        """SNS notifications delivered to the queue subscribed to the alerts topic."""
-        messages = self.client("sqs").receive_message(QueueUrl=self.alerts_queue_url, MaxNumberOfMessages=10,
-                                                      WaitTimeSeconds=0).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
+    def executions(self, state_machine_arn: Optional[str] = None) -> list[dict[str, Any]]:
+        return super().executions(state_machine_arn or self.state_machine_arn)
 
     def record_calls(self, service_id: str, operation: str) -> list[dict]:
         """Record the API parameters of every call to the operation (the call still goes to moto)."""
@@ -209,32 +149,10 @@ class BacktestEnv:
                                      lambda params, **_: calls.append(dict(params)))
         return calls
 
-    def fail(self, service_id: str, operation: str, code: str, times: int = 1,
-             response: Optional[dict] = None, message: Optional[str] = None) -> list[int]:
-        """The next ``times`` calls fail with ``code`` (or return ``response``); register before the call.
-
-        Returns a one-item list counting the calls answered this way.
-        """
-        answered = [0]
-
-        def hook(**_kwargs):
-            if answered[0] >= times:
-                return None
-            answered[0] += 1
-            if response is not None:
-                return client_response(200, json.loads(json.dumps(response)))
-            return error_response(code, message or f"injected {operation} failure")
-
-        self.session.events.register(f"before-call.{service_id}.{operation}", hook)
-        return answered
-
 
 def create_tables(dynamodb: Any) -> None:
-    dynamodb.create_table(
-        TableName=WORKFLOW_TABLE, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                              for name in ("run_id", "status", "created_at", "trace_id")],
-        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
+    create_table(
+        dynamodb, WORKFLOW_TABLE, "run_id", "ttl", attributes=string_attributes("status", "created_at", "trace_id"),
         GlobalSecondaryIndexes=[
             {"IndexName": "status-created_at-index",
              "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
@@ -244,20 +162,8 @@ def create_tables(dynamodb: Any) -> None:
              "Projection": {"ProjectionType": "INCLUDE",
                             "NonKeyAttributes": ["job_id", "status", "created_at", "execution_arn"]}},
         ])
-    dynamodb.update_time_to_live(TableName=WORKFLOW_TABLE,
-                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}])
-    dynamodb.update_time_to_live(TableName=IDEMPOTENCY_TABLE,
-                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
-    dynamodb.create_table(
-        TableName=NOTIFICATIONS_TABLE, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "notification_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "notification_id", "KeyType": "HASH"}])
-    dynamodb.update_time_to_live(TableName=NOTIFICATIONS_TABLE,
-                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expire_at"})
+    create_table(dynamodb, IDEMPOTENCY_TABLE, "idempotency_key", "expiration")
+    create_notifications_table(dynamodb)
 
 
 @pytest.fixture
@@ -279,16 +185,8 @@ def backtest_tables(aws, monkeypatch, cold_start) -> BacktestEnv:
     No network or ECS cluster (moto's EC2 costs ~0.3 s per test): use ``backtest_env`` for those.
     """
     create_tables(aws.client("dynamodb"))
-    state_machine_arn = aws.client("stepfunctions").create_state_machine(
-        name=STATE_MACHINE_NAME, roleArn=f"arn:aws:iam::{ACCOUNT}:role/tradai-backtest-workflow",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-    )["stateMachineArn"]
-    sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic_arn = sns.create_topic(Name=f"tradai-alerts-{ENV}")["TopicArn"]
-    alerts_queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    alerts_queue_arn = sqs.get_queue_attributes(QueueUrl=alerts_queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=alerts_queue_arn)
+    state_machine_arn = pass_state_machine(aws, STATE_MACHINE_NAME, "tradai-backtest-workflow")
+    topic_arn, alerts_queue_url = alerts_topic(aws)
     for name, value in {
         "LAUNCH_MODE": "ecs", "ECS_CLUSTER": CLUSTER_ARN, "ECS_TASK_PREFIX": "strategy-", "TASK_FAMILY": TASK_FAMILY,
         "CAPACITY_PROVIDER": "FARGATE_SPOT", "TASK_SUBNETS": PLACEHOLDER_SUBNET, "TASK_SECURITY_GROUPS": PLACEHOLDER_SG,
@@ -299,8 +197,8 @@ def backtest_tables(aws, monkeypatch, cold_start) -> BacktestEnv:
     }.items():
         monkeypatch.setenv(name, value)
     clear_caches()
-    return BacktestEnv(aws, monkeypatch, [PLACEHOLDER_SUBNET], PLACEHOLDER_SG, CLUSTER_ARN, state_machine_arn,
-                       topic_arn, alerts_queue_url)
+    return BacktestEnv(aws, monkeypatch, topic_arn, alerts_queue_url, [PLACEHOLDER_SUBNET], PLACEHOLDER_SG,
+                       CLUSTER_ARN, state_machine_arn)
 
 
 @pytest.fixture
@@ -331,20 +229,13 @@ def backtest_env(backtest_tables, aws, ecs_tasks_stay_running) -> BacktestEnv:
 @pytest.fixture
 def backtest_logs(caplog):
     """caplog for the backtest functions' Powertools logger (named after the service)."""
-    logger = logging.getLogger(contract.SERVICE)
-    attach = not logger.propagate  # Powertools may or may not let records propagate to the root logger
-    if attach:
-        logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger=contract.SERVICE)
-    yield caplog
-    if attach:
-        logger.removeHandler(caplog.handler)
+    yield from service_logs(caplog, contract.SERVICE)
 
 
 def error_logs(caplog) -> list[logging.LogRecord]:
     """ERROR records of the functions' own logger (Powertools' tracer logs exceptions separately)."""
-    return [record for record in caplog.records if record.levelno >= logging.ERROR and record.name == contract.SERVICE]
+    return service_errors(caplog, contract.SERVICE)
 
 
 def minutes_ago(minutes: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    return ago(minutes=minutes)

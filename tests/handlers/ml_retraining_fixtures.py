@@ -7,7 +7,6 @@ Test modules import what they use from here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
@@ -19,6 +18,7 @@ from shared.clock import iso
 
 from .ml_fixtures import (ACCOUNT, METRIC, RETRAINING_TABLE, SHADOW_TABLE, Context, MlEnv, clear_caches,  # noqa: F401
                           cold_start, emf_metrics, error_logs, fake_mlflow, ml_env, ml_logs, scheduled_event)
+from .moto_fixtures import pass_state_machine
 
 STATE_MACHINE_NAME = "tradai-retraining-workflow-dev"
 MAX_AGE_DAYS = 30
@@ -56,8 +56,7 @@ class RetrainingEnv:
         return item
 
     def executions(self) -> list[dict[str, Any]]:
-        return [self.sfn.describe_execution(executionArn=e["executionArn"])
-                for e in self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]]
+        return self.ml.executions(self.state_machine_arn)
 
     def writes(self) -> list[dict]:
         """Record every DynamoDB and Step Functions write from now on (the calls still go to moto).
@@ -75,7 +74,7 @@ class RetrainingEnv:
 
     def fail(self, service_id: str, operation: str, code: str, times: int = 1, status: int = 400) -> list[int]:
         """``ml_env.fail``, then a cold start so the functions' new clients see the hook."""
-        answered = self.ml.fail(service_id, operation, code, times, status)
+        answered = self.ml.fail(service_id, operation, code, times, status=status)
         clear_caches()
         return answered
 
@@ -91,10 +90,7 @@ class RetrainingEnv:
 
 @pytest.fixture
 def retraining_env(ml_env, aws) -> RetrainingEnv:
-    arn = aws.client("stepfunctions").create_state_machine(
-        name=STATE_MACHINE_NAME, roleArn=f"arn:aws:iam::{ACCOUNT}:role/tradai-retraining-workflow",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-    )["stateMachineArn"]
+    arn = pass_state_machine(aws, STATE_MACHINE_NAME, "tradai-retraining-workflow")
     ml_env.set_env(**{contract.ENV_RETRAINING_STATE_MACHINE_ARN: arn, contract.ENV_SCHEDULE_WINDOW_HOURS: "6",
                       contract.ENV_MAX_MODEL_AGE_DAYS: str(MAX_AGE_DAYS),
                       contract.ENV_SHADOW_WINDOW_DAYS: str(SHADOW_DAYS), contract.ENV_MIN_IMPROVEMENT: "0.02"})

@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the operations handler tests (moto in-process; see conftest's `aws`).
+"""Fixtures and helpers for the operations handler tests (moto in-process; see conftest's `aws` and moto_fixtures).
 
 Test modules import the fixtures they use from here (`from .operations_fixtures import ...`).
 """
@@ -6,103 +6,57 @@ Test modules import the fixtures they use from here (`from .operations_fixtures 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
 import pytest
 from moto.cloudformation.models import cloudformation_backends
-from moto.core import DEFAULT_ACCOUNT_ID
 
-from operations import contract, health_check, heartbeat_check, infra_drift
-from shared import aws as shared_aws
+from operations import contract, health_check, heartbeat_check, infra_drift  # noqa: F401
 from shared.ddb import marshal, unmarshal
 
 from .conftest import REGION, client_response, error_response
+from .moto_fixtures import (ACCOUNT, ENV, NOTIFICATIONS_TABLE, LambdaContext, MotoEnv, ago,  # noqa: F401
+                            alerts_topic, clear_package_caches, cold_start_fixture, create_notifications_table,
+                            create_table, emf_values, service_logs, string_attributes)
+from .moto_fixtures import scheduled_event as _scheduled_event
 
-ACCOUNT = DEFAULT_ACCOUNT_ID
-ENV = "dev"
 HEALTH_TABLE = f"tradai-health-state-{ENV}"
 TRADING_TABLE = f"tradai-trading-state-{ENV}"
 DRIFT_TABLE = f"tradai-infra-drift-state-{ENV}"
-NOTIFICATIONS_TABLE = f"tradai-notifications-{ENV}"
 NAMESPACE = f"tradai-{ENV}.local"
 STACKS = (f"tradai-foundation-{ENV}", f"tradai-compute-{ENV}")
 
 
 @dataclass
-class Context:
-    """The Lambda context attributes the handlers and Powertools read; ``remaining_ms`` is settable."""
-
+class Context(LambdaContext):
     function_name: str = f"tradai-health-check-{ENV}"
     remaining_ms: int = 300_000
-    memory_limit_in_mb: int = 256
     aws_request_id: str = "8d7e0d5a-0000-4000-8000-000000000002"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def scheduled_event(rule: str = "tradai-health-check-dev-schedule") -> dict[str, Any]:
     """An EventBridge scheduled event exactly as the schedule delivers it."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": ACCOUNT, "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"], "detail": {}}
+    return _scheduled_event(rule)
 
 
 def clear_caches() -> None:
-    """A new cold start: settings are read again and clients are created again (with the current hooks)."""
-    for cache in (shared_aws.cached_client, health_check.settings, health_check.checker, heartbeat_check.settings,
-                  heartbeat_check.checker, infra_drift.settings, infra_drift.detector):
-        cache.cache_clear()
+    """A new cold start of the operations handlers (settings, clients, checkers)."""
+    clear_package_caches("operations")
 
 
-@pytest.fixture
-def cold_start():
-    clear_caches()
-    yield clear_caches
-    clear_caches()
-
-
-def ago(**delta: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(**delta)
+cold_start = cold_start_fixture(clear_caches)
 
 
 @dataclass
-class OpsEnv:
+class OpsEnv(MotoEnv):
     """moto resources of the operations functions and clients to inspect them."""
 
-    session: Any
-    monkeypatch: Any
-    topic_arn: str
-    alerts_queue_url: str
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            self.clients[service] = self.session.client(service)
-        return self.clients[service]
-
-    @property
-    def dynamodb(self) -> Any:
-        return self.client("dynamodb")
-
-    def set_env(self, **values: Optional[str]) -> None:
-        """Change the functions' environment (None removes a variable) and start them cold."""
-        for name, value in values.items():
-            if value is None:
-                self.monkeypatch.delenv(name, raising=False)
-            else:
-                self.monkeypatch.setenv(name, value)
-        clear_caches()
+    packages = ("operations",)
 
     def item(self, table: str, **key: str) -> Optional[dict[str, Any]]:
         found = self.dynamodb.get_item(TableName=table, Key=marshal(key), ConsistentRead=True).get("Item")
@@ -111,77 +65,23 @@ class OpsEnv:
     def put(self, table: str, **item: Any) -> None:
         self.dynamodb.put_item(TableName=table, Item=marshal(item))
 
-    def items(self, table: str) -> list[dict[str, Any]]:
-        return [unmarshal(item) for item in self.dynamodb.scan(TableName=table)["Items"]]
-
-    def notifications(self) -> dict[str, dict[str, Any]]:
-        """tradai-notifications items by notification_id."""
-        return {item["notification_id"]: item for item in self.items(NOTIFICATIONS_TABLE)}
-
-    def alerts(self) -> list[dict[str, Any]]:
-        """SNS notifications delivered (since the last call) to the queue subscribed to the alerts topic."""
-        sqs, found = self.client("sqs"), []
-        while True:
-            messages = sqs.receive_message(QueueUrl=self.alerts_queue_url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=0).get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.alerts_queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def fail(self, service_id: str, operation: str, code: str, times: int = 1,
-             when: Optional[Callable[[dict], bool]] = None, first: bool = False) -> list[int]:
-        """The next ``times`` calls (whose API parameters satisfy ``when``) fail with ``code``.
-
-        Register before the handler's first call (clients copy the session's hooks when created); ``first``
-        puts the hook ahead of stubs registered earlier. Returns a one-item list counting the calls answered.
-        """
-        answered = [0]
-
-        def hook(params: dict, **_kwargs: Any):
-            body = params["body"]
-            body = json.loads(body) if isinstance(body, (bytes, str)) and body else body
-            if answered[0] >= times or (when is not None and not when(body)):
-                return None
-            answered[0] += 1
-            return error_response(code, f"injected {operation} failure")
-
-        register = self.session.events.register_first if first else self.session.events.register
-        register(f"before-call.{service_id}.{operation}", hook)
-        return answered
-
 
 def _create_tables(dynamodb: Any) -> None:
-    def table(name: str, key: str, ttl: Optional[str], **extra: Any) -> None:
-        attributes = [{"AttributeName": key, "AttributeType": "S"}] + extra.pop("attributes", [])
-        dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attributes,
-                              KeySchema=[{"AttributeName": key, "KeyType": "HASH"}], **extra)
-        if ttl:
-            dynamodb.update_time_to_live(TableName=name,
-                                         TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
-
-    table(HEALTH_TABLE, "service_name", "expires_at")
-    table(TRADING_TABLE, "strategy_id", "ttl")
-    table(NOTIFICATIONS_TABLE, "notification_id", "expire_at")
-    table(DRIFT_TABLE, "stack_name", None,
-          attributes=[{"AttributeName": "has_drift", "AttributeType": "S"},
-                      {"AttributeName": "last_check", "AttributeType": "S"}],
-          GlobalSecondaryIndexes=[{"IndexName": contract.DRIFT_INDEX,
-                                   "KeySchema": [{"AttributeName": "has_drift", "KeyType": "HASH"},
-                                                 {"AttributeName": "last_check", "KeyType": "RANGE"}],
-                                   "Projection": {"ProjectionType": "ALL"}}])
+    create_table(dynamodb, HEALTH_TABLE, "service_name", "expires_at")
+    create_table(dynamodb, TRADING_TABLE, "strategy_id", "ttl")
+    create_notifications_table(dynamodb)
+    create_table(dynamodb, DRIFT_TABLE, "stack_name", None, attributes=string_attributes("has_drift", "last_check"),
+                 GlobalSecondaryIndexes=[{"IndexName": contract.DRIFT_INDEX,
+                                          "KeySchema": [{"AttributeName": "has_drift", "KeyType": "HASH"},
+                                                        {"AttributeName": "last_check", "KeyType": "RANGE"}],
+                                          "Projection": {"ProjectionType": "ALL"}}])
 
 
 @pytest.fixture
 def ops_env(aws, monkeypatch, cold_start) -> OpsEnv:
     """The four tables and the alerts topic (with a queue subscribed) in moto, and every function's environment."""
     _create_tables(aws.client("dynamodb"))
-    sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic_arn = sns.create_topic(Name=f"tradai-alerts-{ENV}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, queue_url = alerts_topic(aws)
     for name, value in {
         "HEALTH_STATE_TABLE": HEALTH_TABLE, "SERVICE_NAMESPACE": NAMESPACE,
         "HEALTH_TARGETS": json.dumps([{"service": "backend-api", "path": "/api/v1/health"}]),
@@ -390,26 +290,9 @@ def drift_env(ops_env, aws) -> DriftDetection:
 @pytest.fixture
 def ops_logs(caplog):
     """caplog for the operations functions' Powertools logger (named after the service)."""
-    logger = logging.getLogger(contract.SERVICE)
-    attach = not logger.propagate
-    if attach:
-        logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger=contract.SERVICE)
-    yield caplog
-    if attach:
-        logger.removeHandler(caplog.handler)
+    yield from service_logs(caplog, contract.SERVICE)
 
 
 def emf_metrics(capsys) -> list[tuple[str, float, dict[str, str]]]:
     """(name, value, dimensions) of every metric of every EMF document printed so far (namespace checked)."""
-    found = []
-    for line in capsys.readouterr().out.splitlines():
-        document = json.loads(line) if line.startswith("{") else {}
-        for definition in document.get("_aws", {}).get("CloudWatchMetrics", []):
-            assert definition["Namespace"] == contract.METRICS_NAMESPACE
-            dimensions = {name: document[name] for names in definition["Dimensions"] for name in names}
-            for metric in definition["Metrics"]:
-                value = document[metric["Name"]]
-                for each in value if isinstance(value, list) else [value]:
-                    found.append((metric["Name"], each, dimensions))
-    return found
+    return emf_values(capsys, contract.METRICS_NAMESPACE)

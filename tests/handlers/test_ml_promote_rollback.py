@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ml_lifecycle import contract, model_rollback, promote_model
+from ml_lifecycle import contract, mlflow, model_rollback, promote_model
 from ml_lifecycle.mlflow import MlflowUnavailable
 from ml_lifecycle.retraining import StaleRetraining
 from shared.settings import SettingsError
@@ -291,7 +291,7 @@ def test_a_duplicate_request_does_not_append_twice(history):
 def test_a_retry_in_the_next_minute_is_still_the_same_request(history):
     env = history
     request = model_rollback.parse_request({"model_name": "momentum", "reason": "r", "requested_by": "alice"})
-    config, client = model_rollback.settings(), model_rollback.mlflow_client()
+    config, client = model_rollback.settings(), mlflow.client()
     moment = datetime(2026, 12, 1, 10, 0, 59, tzinfo=timezone.utc)
 
     first = model_rollback.roll_back(request, config, client, "test", moment)
@@ -307,7 +307,7 @@ def test_request_id_makes_retries_idempotent_at_any_time(history):
     env = history
     request = model_rollback.parse_request({"model_name": "momentum", "reason": "r", "requested_by": "alice",
                                             "request_id": "req-42"})
-    config, client = model_rollback.settings(), model_rollback.mlflow_client()
+    config, client = model_rollback.settings(), mlflow.client()
     moment = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
 
     first = model_rollback.roll_back(request, config, client, "test", moment)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ml_lifecycle import contract, retraining_scheduler
+from ml_lifecycle import contract, mlflow, retraining_scheduler
 from ml_lifecycle.mlflow import MlflowUnavailable, is_transient
 from ml_lifecycle.retraining import model_slug
 from ml_lifecycle.retraining_scheduler import SchedulingIncomplete
@@ -208,7 +208,7 @@ def test_every_page_of_registered_models_is_scheduled(env):
     names = [f"model-{i:02d}" for i in range(7)]
     for name in names:
         env.version(name)
-    retraining_scheduler.mlflow_client().page_size = 3
+    mlflow.client().page_size = 3
 
     result = run()
 

@@ -235,3 +235,108 @@ def test_ecs_run_task_sync_runs_on_the_capacity_provider_of_the_state_machine(ex
     history = executing_moto["stepfunctions"].get_execution_history(executionArn=result["executionArn"])["events"]
     assert result["status"] == "SUCCEEDED", [e for e in history if "Failed" in e["type"]]
     assert started[0] == ("FARGATE_SPOT", [{"name": "JOB_ID", "value": "j-1"}])
+
+
+EXCLUDED = " %+~`#$&*()|[]{}:;<>?!'/@\"\\=,^"  # the CDK's DatabaseSecret default
+
+
+def test_patched_secrets_are_created_generated_resolved_and_deleted_with_their_stack(patched_moto):
+    cloudformation, _ = patched_moto
+    tags = [{"Key": "Application", "Value": "tradai"}]
+    template = {"Resources": {
+        "Master": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Name": "tradai/dev/database-master", "Description": "master", "Tags": tags,
+            "GenerateSecretString": {"SecretStringTemplate": '{"username":"tradai_admin"}',
+                                     "GenerateStringKey": "password", "PasswordLength": 30,
+                                     "ExcludeCharacters": EXCLUDED}}},
+        "Jwt": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "GenerateSecretString": {"ExcludePunctuation": True, "PasswordLength": 64}}},
+        "Url": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Name": "tradai/dev/database-url",
+            "SecretString": {"Fn::Join": ["", [
+                "postgresql://{{resolve:secretsmanager:", {"Ref": "Master"}, ":SecretString:username::}}:",
+                "{{resolve:secretsmanager:", {"Ref": "Master"}, ":SecretString:password::}}@db:5432/tradai ",
+                "{{resolve:secretsmanager:tradai/dev/unknown:SecretString:password::}}"]]}}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "q", "Tags": [
+            {"Key": "secret", "Value": {"Fn::GetAtt": ["Jwt", "Id"]}}]}},
+    }, "Outputs": {"MasterArn": {"Value": {"Ref": "Master"}}}}
+
+    cloudformation.create_stack(StackName="secrets", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {} and patches.BLOCKED == {} and patches.SKIPPED_OUTPUTS == {}
+    secrets = boto3.client("secretsmanager", region_name="eu-central-1")
+    [arn] = [o["OutputValue"] for o in cloudformation.describe_stacks(StackName="secrets")["Stacks"][0]["Outputs"]]
+    master = secrets.describe_secret(SecretId="tradai/dev/database-master")
+    assert (master["ARN"], master["Description"], master["Tags"]) == (arn, "master", tags)
+    credentials = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    assert credentials["username"] == "tradai_admin" and len(credentials["password"]) == 30
+    assert not set(EXCLUDED) & set(credentials["password"])
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cloudformation.describe_stack_resources(StackName="secrets")["StackResources"]}
+    jwt = secrets.get_secret_value(SecretId=physical["Jwt"])["SecretString"]
+    assert physical["Jwt"].split(":secret:")[1].startswith("secrets-Jwt-") and len(jwt) == 64 and jwt.isalnum()
+    url = secrets.get_secret_value(SecretId="tradai/dev/database-url")["SecretString"]
+    assert url == (f"postgresql://tradai_admin:{credentials['password']}@db:5432/tradai "
+                   "{{resolve:secretsmanager:tradai/dev/unknown:SecretString:password::}}")
+
+    cloudformation.delete_stack(StackName="secrets")
+
+    assert secrets.list_secrets()["SecretList"] == []
+
+
+def test_patched_drift_detection_answers_in_sync_for_existing_stacks_only(patched_moto):
+    cloudformation, _ = patched_moto
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "q"}}}}
+    stack_id = cloudformation.create_stack(StackName="app", TemplateBody=json.dumps(template))["StackId"]
+
+    detection = cloudformation.detect_stack_drift(StackName="app")["StackDriftDetectionId"]
+    status = cloudformation.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+    drifted = cloudformation.describe_stack_resource_drifts(
+        StackName="app", StackResourceDriftStatusFilters=["MODIFIED", "DELETED"])["StackResourceDrifts"]
+    [in_sync] = cloudformation.describe_stack_resource_drifts(StackName="app")["StackResourceDrifts"]
+
+    assert (status["StackId"], status["DetectionStatus"], status["StackDriftStatus"]) == (
+        stack_id, "DETECTION_COMPLETE", "IN_SYNC")
+    assert drifted == []
+    assert (in_sync["LogicalResourceId"], in_sync["StackResourceDriftStatus"]) == ("Queue", "IN_SYNC")
+    for call, kwargs in ((cloudformation.detect_stack_drift, {"StackName": "missing"}),
+                         (cloudformation.describe_stack_drift_detection_status, {"StackDriftDetectionId": "nope"})):
+        with pytest.raises(cloudformation.exceptions.ClientError, match="ValidationError"):
+            call(**kwargs)
+    patches.DRIFT_DETECTIONS.clear()
+
+
+def test_health_stub_answers_its_path_with_its_status_and_records_requests():
+    import urllib.error
+    import urllib.request
+
+    from local_emulator.drills.support import HealthStub
+
+    with HealthStub("/api/v1/health", 200) as healthy, HealthStub("/mlflow/", 500) as failing:
+        ok = urllib.request.urlopen(f"http://{healthy.host}:{healthy.port}/api/v1/health", timeout=5)
+        with pytest.raises(urllib.error.HTTPError) as broken:
+            urllib.request.urlopen(f"http://{failing.host}:{failing.port}/mlflow/", timeout=5)
+        with pytest.raises(urllib.error.HTTPError) as elsewhere:
+            urllib.request.urlopen(f"http://{healthy.host}:{healthy.port}/other", timeout=5)
+
+    assert (ok.status, broken.value.code, elsewhere.value.code) == (200, 500, 404)
+    assert (healthy.requests, failing.requests) == (["/api/v1/health", "/other"], ["/mlflow/"])
+
+
+def test_drill_helpers_name_task_functions_and_build_scheduled_events():
+    from datetime import datetime, timezone
+
+    from local_emulator.drills.support import plain, scheduled_event
+    from local_emulator.drills.workflows import task_functions
+
+    arn = "arn:aws:lambda:eu-central-1:123456789012:function:"
+    definition = json.dumps({"States": {
+        "A": {"Resource": f"{arn}tradai-check-retraining-needed-dev"},
+        "B": {"Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": f"{arn}tradai-x-dev"}},
+        "C": {"Resource": f"{arn}tradai-check-retraining-needed-dev"}}})
+    event = scheduled_event("r", datetime(2026, 12, 1, 6, 0, 5, tzinfo=timezone.utc))
+
+    assert task_functions(definition) == ["tradai-check-retraining-needed-dev", "tradai-x-dev"]
+    assert (event["source"], event["detail-type"], event["time"]) == ("aws.events", "Scheduled Event",
+                                                                       "2026-12-01T06:00:05Z")
+    assert plain({"n": {"N": "2"}, "b": {"BOOL": True}, "l": {"L": [{"S": "x"}]}}) == {"n": 2, "b": True, "l": ["x"]}
