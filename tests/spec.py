@@ -116,6 +116,8 @@ LAMBDAS = {
     "tradai-pulumi-drift-detector": (512, 300, False, "EventBridge (6 hours)"),
     "tradai-update-nat-routes": (128, 120, False, "ASG Lifecycle"),
 }
+# Not in spec 7 (docs/decisions.md): functions added by later issues, same columns.
+ADDED_LAMBDAS = {"tradai-strategy-deployer": (256, 60, False, "Step Functions")}
 # docs/decisions.md: CloudFormation drift detection replaces the Pulumi drift detector, and its name says so.
 FUNCTION_RENAMES = {"tradai-pulumi-drift-detector": "tradai-infra-drift-detector"}
 # 3.2 rows 3-12 and the functions that own their writes (issue 13).

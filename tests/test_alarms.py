@@ -55,7 +55,7 @@ def test_every_alarm_names_its_environment_and_says_what_it_watches(env, synthes
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_each_function_alarms_on_errors_and_throttles(env, synthesized):
     alarms = _alarms(synthesized, env)
-    for spec_name in spec.LAMBDAS:
+    for spec_name in [*spec.LAMBDAS, *spec.ADDED_LAMBDAS]:
         function = f"{spec.FUNCTION_RENAMES.get(spec_name, spec_name)}-{env}"
         for suffix, metric in (("errors", "Errors"), ("throttles", "Throttles")):
             alarm = alarms[f"{function}-{suffix}"]
@@ -67,7 +67,7 @@ def test_each_function_alarms_on_errors_and_throttles(env, synthesized):
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_workflows_alarm_on_failed_and_timed_out_executions(env, synthesized):
     alarms = _alarms(synthesized, env)
-    for workflow in (f"tradai-backtest-{env}", f"tradai-retraining-{env}"):
+    for workflow in (f"tradai-backtest-{env}", f"tradai-retraining-{env}", f"tradai-strategy-deployment-{env}"):
         for suffix, metric in (("executions-failed", "ExecutionsFailed"),
                                ("executions-timed-out", "ExecutionsTimedOut")):
             alarm = alarms[f"{workflow}-{suffix}"]

@@ -253,3 +253,9 @@ def test_alarm_thresholds_must_be_positive(dev, field):
 def test_free_storage_alarm_must_be_below_the_allocated_storage(dev):
     _expect(_alarms(dev, rds_free_storage_gib=20), "profile.alarms.rds_free_storage_gib", "20",
             "less than the allocated storage (20 GiB)")
+
+
+def test_deployment_workflow_must_outlast_the_health_timeout(dev):
+    deployments = dataclasses.replace(dev.deployments, run_timeout_minutes=10)
+    _expect(dataclasses.replace(dev, deployments=deployments), "deployments.run_timeout_minutes", "10",
+            "at least the health timeout (600 s) plus 5 minutes")

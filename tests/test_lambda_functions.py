@@ -12,6 +12,7 @@ from cfn import ref, resources
 
 STACKS_WITH_FUNCTIONS = ("foundation", "compute")
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+ALL_LAMBDAS = {**spec.LAMBDAS, **spec.ADDED_LAMBDAS}
 
 
 def _located(synthesized, env, spec_name):
@@ -38,17 +39,17 @@ def _targets(template, logical_id):
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
-def test_all_18_functions_exist_once_per_environment(env, synthesized):
+def test_the_18_spec_functions_and_the_recorded_additions_exist_once_per_environment(env, synthesized):
     names = [props["FunctionName"] for stack in STACKS_WITH_FUNCTIONS
              for props in resources(synthesized[(env, stack)].json, "AWS::Lambda::Function").values()]
-    expected = {f"{spec.FUNCTION_RENAMES.get(n, n)}-{env}" for n in spec.LAMBDAS}
+    expected = {f"{spec.FUNCTION_RENAMES.get(n, n)}-{env}" for n in [*spec.LAMBDAS, *spec.ADDED_LAMBDAS]}
     assert sorted(names) == sorted(expected)
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
-@pytest.mark.parametrize("spec_name", sorted(spec.LAMBDAS))
+@pytest.mark.parametrize("spec_name", sorted(ALL_LAMBDAS))
 def test_function_has_its_spec_7_memory_timeout_runtime_and_vpc(env, spec_name, synthesized):
-    memory, timeout, in_vpc, _ = spec.LAMBDAS[spec_name]
+    memory, timeout, in_vpc, _ = ALL_LAMBDAS[spec_name]
     _, _, fn = _located(synthesized, env, spec_name)
     assert (fn["Runtime"], fn["MemorySize"], fn["Timeout"]) == (spec.LAMBDA_RUNTIME, memory, timeout)
     assert ("VpcConfig" in fn) is in_vpc
@@ -59,9 +60,9 @@ def test_function_has_its_spec_7_memory_timeout_runtime_and_vpc(env, spec_name, 
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
-@pytest.mark.parametrize("spec_name", sorted(spec.LAMBDAS))
+@pytest.mark.parametrize("spec_name", sorted(ALL_LAMBDAS))
 def test_function_is_triggered_as_spec_7_says(env, spec_name, synthesized):
-    trigger = spec.LAMBDAS[spec_name][3]
+    trigger = ALL_LAMBDAS[spec_name][3]
     template, logical_id, _ = _located(synthesized, env, spec_name)
     rules = _targets(template, logical_id)
     if trigger == "SQS":
@@ -85,7 +86,7 @@ def test_function_is_triggered_as_spec_7_says(env, spec_name, synthesized):
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
-@pytest.mark.parametrize("spec_name", sorted(spec.LAMBDAS))
+@pytest.mark.parametrize("spec_name", sorted(ALL_LAMBDAS))
 def test_function_logs_to_its_own_group_with_the_environment_retention(env, spec_name, synthesized):
     template, _, fn = _located(synthesized, env, spec_name)
     log_group = resources(template, "AWS::Logs::LogGroup")[ref(fn["LoggingConfig"]["LogGroup"])]

@@ -17,6 +17,7 @@ def acknowledge_findings(stage) -> None:
     _acknowledge_compute(stage.compute, stage.persistent)
     _acknowledge_pipeline(stage.compute)
     _acknowledge_operations(stage.compute, stage.persistent)
+    _acknowledge_deployment(stage.compute)
     _acknowledge_edge(stage.edge)
     for stack in (stage.persistent, stage.compute):
         if not any(isinstance(child, cdk.CfnResource) for child in stack.node.find_all()):
@@ -235,6 +236,33 @@ def _acknowledge_operations(compute, persistent) -> None:
     _ack(compute.services["backend-api"].task_definition.task_role,
          f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(rollback.node.default_child)}.Arn>:*]",
          "backend-api may invoke the model-rollback function (and its versions) and nothing else (spec 7).")
+
+
+def _acknowledge_deployment(compute) -> None:
+    """The strategy deployment workflow and its deployer (issue 14)."""
+    deployment = compute.deployment
+    deployer = deployment.deployer
+    _ack(deployer.function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+    _ack(deployer.function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+    _ack(deployer.function, "Serverless-LambdaDLQ",
+         "Invoked synchronously by the deployment workflow, whose Catch aborts the deployment: no async invocations.")
+    _ack(deployer.role, _iam5(compute, "*"),
+         "Only actions without resource-level permissions use *: X-Ray, ecs:ListTasks (narrowed by ecs:cluster) "
+         "and ec2:DescribeVpcs, which Cloud Map's RegisterInstance checks with the caller's rights.")
+    for target in deployment.modes.values():
+        _ack(deployer.role, _iam5(compute, f"ecs:task-definition/{target.task_definition.family}:*"),
+             "Every revision of the two trading task families: a new image tag creates a revision on each deploy.")
+    _ack(deployer.role, f"AwsSolutions-IAM5[Resource::arn:{_partition(compute)}:ecs:{compute.region}:{compute.account}:"
+                        f"task/<{compute.get_logical_id(compute.cluster.node.default_child)}>/*]",
+         "Task ids are generated at launch; the ARN pattern is limited to the TradAI cluster.")
+    role = deployment.state_machine.role
+    _ack(role, _iam5(compute, "*"),
+         "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery...) have no resource-level permissions.")
+    _ack(role, f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(deployer.function.node.default_child)}.Arn>:*]",
+         "LambdaInvoke may call the function's versions and aliases (CDK's grant).")
+    _ack(compute.services["backend-api"].task_definition.task_role,
+         _iam5(compute, f"states:execution:{deployment.state_machine_name}:*"),
+         "Execution names are the deployment ids backend-api chooses; it may read only this workflow's executions.")
 
 
 def _acknowledge_edge(edge) -> None:

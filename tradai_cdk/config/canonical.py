@@ -15,6 +15,7 @@ from .model import (
     ComputeConfig,
     ComputeMode,
     ConsolidatedHost,
+    DeploymentConfig,
     DiscoveryEntry,
     EnvironmentProfile,
     ExecutorMode,
@@ -332,6 +333,8 @@ LAMBDAS = (
     LambdaSpec("update-status", 256, 30, True, "stepfunctions"),
     LambdaSpec("infra-drift-detector", 512, 300, False, "schedule", schedule_minutes=6 * 60),
     LambdaSpec("update-nat-routes", 128, 120, False, "asg-lifecycle"),
+    # Not in spec 7 (decision): each step of the strategy deployment workflow (stage, promote, rollback).
+    LambdaSpec("strategy-deployer", 256, 60, False, "stepfunctions"),
 )
 LAMBDA_RUNTIME = "python3.11"
 # Powertools for AWS Lambda (Python): AWS's public layer of this version (the version tests run with).
@@ -367,6 +370,9 @@ OPERATIONS = OperationsConfig(
     shadow_timeout_minutes=120,
     retraining_timeout_hours=12,
 )
+
+# Strategy deployments: a trading task has 10 minutes to run, pass its health check and heartbeat.
+DEPLOYMENTS = DeploymentConfig(health_timeout_seconds=600, poll_seconds=15, run_timeout_minutes=45, ttl_days=365)
 
 # Alarm thresholds: dev and staging page on what would hurt prod, with room for their smaller RDS.
 _SMALL_ENV_ALARMS = AlarmThresholds(

@@ -40,6 +40,7 @@ def config_for(env: str) -> TradaiConfig:
         powertools_version=c.POWERTOOLS_VERSION,
         backtest=c.BACKTEST,
         operations=c.OPERATIONS,
+        deployments=c.DEPLOYMENTS,
         secrets=c.SECRETS,
     )
     validate(config)

@@ -358,6 +358,16 @@ class OperationsConfig:
 
 
 @dataclass(frozen=True)
+class DeploymentConfig:
+    """Strategy deployments (spec 2.2/2.3/5.1 stage and promote): the workflow's limits."""
+
+    health_timeout_seconds: int  # a new trading task must be healthy and heartbeating within this
+    poll_seconds: int
+    run_timeout_minutes: int
+    ttl_days: int  # tradai-deployments history
+
+
+@dataclass(frozen=True)
 class EnvironmentProfile:
     """The per-environment column of spec section 10 (plus 3.3's RDS storage/backups)."""
 
@@ -406,6 +416,7 @@ class TradaiConfig:
     powertools_version: str
     backtest: BacktestConfig
     operations: OperationsConfig
+    deployments: DeploymentConfig
     secrets: tuple[SecretSpec, ...]
 
     def security_group(self, key: str) -> SecurityGroupSpec:

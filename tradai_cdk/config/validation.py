@@ -159,6 +159,11 @@ def _check_operations(config: TradaiConfig) -> None:
         raise ConfigError("operations.retraining_timeout_hours", ops.retraining_timeout_hours,
                           f"more than train + shadow timeouts ({ops.train_timeout_minutes} + "
                           f"{ops.shadow_timeout_minutes} minutes)")
+    deployments = config.deployments
+    _check_range("deployments.poll_seconds", deployments.poll_seconds, (5, deployments.health_timeout_seconds))
+    if deployments.health_timeout_seconds + 300 > deployments.run_timeout_minutes * 60:
+        raise ConfigError("deployments.run_timeout_minutes", deployments.run_timeout_minutes,
+                          f"at least the health timeout ({deployments.health_timeout_seconds} s) plus 5 minutes")
     for fn in config.lambdas:
         if fn.trigger == "schedule" and not fn.schedule_minutes:
             raise ConfigError(f"lambdas[{fn.name}].schedule_minutes", fn.schedule_minutes,

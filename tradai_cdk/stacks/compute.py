@@ -42,7 +42,8 @@ from ..constructs.on_demand_task import OnDemandTask
 from ..constructs.service_load_balancer import ServiceLoadBalancer
 from ..constructs.shared_ecs_host import SharedEcsHost
 from ..constructs.tradai_bucket import TradaiBucket
-from ..constructs.tradai_function import VpcPlacement
+from ..constructs.strategy_deployment import DeploymentTables, DeploymentTiming, StrategyDeployment, TradingMode
+from ..constructs.tradai_function import FunctionProps, VpcPlacement
 from ..constructs.tradai_table import TradaiTable
 from .base import TradaiStack, log_retention, pascal
 from .lambda_assets import lambda_code, lambda_runtime, powertools_layer
@@ -66,8 +67,8 @@ SERVICE_ACCESS = {
     "backend-api": Access(tables_rw=("workflow-state", "deployments", "config-versions", "rollback-state"),
                           tables_read=("trading-state", "health-state"), buckets_rw=("configs",),
                           buckets_read=("results",), secrets=("tradai/database-url", "tradai/jwt-secret")),
-    "data-collection": Access(tables_rw=("health-state",), buckets_rw=("arcticdb",),
-                              secrets=("tradai/binance-api",)),
+    # Market data comes from the exchange's public endpoints: only live trading holds the Binance API key.
+    "data-collection": Access(tables_rw=("health-state",), buckets_rw=("arcticdb",)),
     "mlflow": Access(buckets_rw=("mlflow",), secrets=("tradai/database-url", "tradai/mlflow-credentials")),
     "strategy-service": Access(tables_rw=("deployments", "config-versions", "trading-state"),
                                buckets_read=("configs",)),
@@ -82,6 +83,8 @@ TASK_ACCESS = {
 # Internal services answer on the ALB only to requests that name them (diagnostics, health checks).
 MLFLOW_RULE_PRIORITY = 10
 DEFAULT_SERVICE = "backend-api"
+DEPLOYER = "strategy-deployer"
+TRADING_TASKS = {"dry-run": "dry-run-trading", "live": "live-trading"}  # trading mode -> on-demand task (spec 2.2)
 PIPELINE_FUNCTIONS = ("backtest-consumer", "sqs-consumer", "orphan-scanner", "validate-strategy",
                       "data-collection-proxy", "notify-completion", "update-status", "cleanup-resources")
 
@@ -130,6 +133,7 @@ class ComputeStack(TradaiStack):
             strategy_task=self._strategy_task(private_subnets, ecs_sg),
             notify_function=self.pipeline.functions["notify-completion"].function,
             runtime_managed=runtime_managed, log_retention=self._retention)
+        self.deployment = self._strategy_deployment(private_subnets, ecs_sg)
 
         self.services = {}
         for spec in sorted(config.services, key=lambda s: s.name != DEFAULT_SERVICE):
@@ -148,14 +152,16 @@ class ComputeStack(TradaiStack):
     def _alarms(self, action) -> None:
         """Errors and throttles of every function, failed workflows, dead letters, services short of tasks."""
         config, thresholds = self.config, self.config.profile.alarms
-        functions = {**{key: f.function for key, f in self.pipeline.functions.items()}, **self.operations.functions}
+        functions = {**{key: f.function for key, f in self.pipeline.functions.items()}, **self.operations.functions,
+                     DEPLOYER: self.deployment.deployer.function}
         for key, function in sorted(functions.items()):
             FunctionAlarms(self, f"{pascal(key)}Alarms", function=function, function_name=config.function_name(key),
                            errors=thresholds.lambda_errors, throttles=thresholds.lambda_throttles, action=action)
         for construct_id, machine, name in (
                 ("BacktestWorkflowAlarms", self.pipeline.state_machine, self.pipeline.state_machine_name),
                 ("RetrainingWorkflowAlarms", self.operations.retraining.state_machine,
-                 self.operations.retraining.state_machine_name)):
+                 self.operations.retraining.state_machine_name),
+                ("DeploymentWorkflowAlarms", self.deployment.state_machine, self.deployment.state_machine_name)):
             StateMachineAlarms(self, construct_id, state_machine=machine, name=name,
                                threshold=thresholds.state_machine_failures, action=action)
         dlq_name = config.naming.name(config.backtest_dlq.base_name)
@@ -168,6 +174,35 @@ class ComputeStack(TradaiStack):
             service_below_desired(self, f"{pascal(spec.name)}BelowDesiredAlarm", cluster_name=self.cluster.cluster_name,
                                   service_name=config.naming.name(spec.name),
                                   minutes=thresholds.ecs_below_desired_minutes, action=action)
+
+    def _strategy_deployment(self, subnets, security_group) -> StrategyDeployment:
+        """Stage, promote and roll back strategies: the live/dry-run trading tasks, found through Cloud Map."""
+        config = self.config
+        spec, settings = config.lambda_spec(DEPLOYER), config.deployments
+        ports = {entry.name: entry.port for entry in config.service_discovery}
+        modes = {mode: TradingMode(task_definition=self.task_definitions[task],
+                                   capacity_provider=config.task(task).capacity_provider,
+                                   discovery_service=self.discovery[task], port=ports[task])
+                 for mode, task in TRADING_TASKS.items()}
+        deployment = StrategyDeployment(
+            self, "StrategyDeployment", cluster=self.cluster, modes=modes, subnets=subnets,
+            security_group=security_group, namespace=self.namespace,
+            deployer=FunctionProps(
+                function_name=config.function_name(DEPLOYER), handler="deployments.deployer.handler",
+                code=lambda_code(), runtime=lambda_runtime(config.lambda_runtime), memory_mib=spec.memory_mib,
+                timeout=cdk.Duration.seconds(spec.timeout_seconds), log_retention=self._retention,
+                layers=self._layers, description="Each step of staging, promoting and rolling back a strategy"),
+            tables=DeploymentTables(trading_state=self._tables["trading-state"],
+                                    deployments=self._tables["deployments"],
+                                    config_versions=self._tables["config-versions"]),
+            configs_bucket_name=self._buckets["configs"].bucket_name, environment_name=config.env,
+            deployment_ttl=cdk.Duration.days(settings.ttl_days),
+            timing=DeploymentTiming(health_timeout=cdk.Duration.seconds(settings.health_timeout_seconds),
+                                    poll_interval=cdk.Duration.seconds(settings.poll_seconds),
+                                    run_timeout=cdk.Duration.minutes(settings.run_timeout_minutes)),
+            log_retention=self._retention, state_machine_name=config.naming.name("strategy-deployment"))
+        cdk.Tags.of(deployment).add("Service", "strategy-deployment")
+        return deployment
 
     def _strategy_task(self, subnets, security_group) -> StrategyTask:
         """The strategy container as the backtest and retraining workflows run it."""
@@ -299,9 +334,11 @@ class ComputeStack(TradaiStack):
         if spec.name == "backend-api":
             env.update(self._executor_environment())
             env["MODEL_ROLLBACK_FUNCTION"] = self.operations.rollback.function.function_name
+            env["STRATEGY_DEPLOYMENT_ARN"] = self.deployment.state_machine.state_machine_arn
             grants.append(self.backtest_queue.grant_send_messages)
             grants.append(self.pipeline.grant_read_executions)
             grants.append(self.operations.rollback.function.grant_invoke)
+            grants.append(self.deployment.grant_start)
         return ServiceProps(
             service_name=config.naming.name(spec.name), family=config.naming.name(spec.name),
             container_name=spec.name, cpu=spec.cpu, memory_mib=spec.memory_mib, port=spec.port,
