@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 STAGE ?= TradaiDev
+# The tag every service and task image is deployed at (ECR tags are immutable): the commit being released.
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
 # Node 20 is what these machines have; jsii and the CLI would warn on every run.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -42,13 +44,13 @@ test: install
 	$(PY) -m pytest
 
 synth: install
-	$(CDK) synth --quiet '**'
+	$(CDK) synth --quiet -c image_tag=$(IMAGE_TAG) '**'
 
 diff: install
-	$(CDK) diff '$(STAGE)/*'
+	$(CDK) diff -c image_tag=$(IMAGE_TAG) '$(STAGE)/*'
 
 deploy: install
-	$(CDK) deploy '$(STAGE)/*'
+	$(CDK) deploy -c image_tag=$(IMAGE_TAG) '$(STAGE)/*'
 
 deploy-local: install
 	$(PY) -m local_emulator deploy $(if $(filter 1 yes true,$(KEEP)),--keep)

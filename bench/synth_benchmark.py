@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SYNTH = """
 import json, sys
 from tradai_cdk.app import build_app
-context = json.load(open("cdk.json"))["context"]
+context = {**json.load(open("cdk.json"))["context"], "image_tag": "bench"}
 build_app(context=context, outdir=sys.argv[1]).synth()
 """
 

@@ -82,10 +82,13 @@ def kept_emulator() -> dict | None:
     return info if _is_ours(info.get("pid", -1)) else None
 
 
+IMAGE_TAG = "local"  # no image is pulled in the emulator; any immutable tag will do
+
+
 def _deploy_and_check(emulator: Emulator) -> bool:
     """synth, bootstrap, deploy; the report runs even after a failed deploy, to name what is missing."""
     steps = {
-        "synth": ("synth", "--quiet", "--output", str(ASSEMBLY), f"{STAGE}/*"),
+        "synth": ("synth", "--quiet", "--output", str(ASSEMBLY), "-c", f"image_tag={IMAGE_TAG}", f"{STAGE}/*"),
         "bootstrap": ("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--app", str(ASSEMBLY)),
         "deploy": ("deploy", f"{STAGE}/*", "--app", str(ASSEMBLY), "--require-approval", "never",
                    "--method=direct", "--progress", "events"),

@@ -15,6 +15,7 @@ from tradai_cdk.config import ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("persistent", "foundation", "compute", "edge")
+IMAGE_TAG = "0a1b2c3"  # what `-c image_tag=<git sha>` gives a release synth
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
 
 
 def _synthesize(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "image_tag": IMAGE_TAG}
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(context=context, outdir=str(outdir))
     assembly = app.synth()

@@ -1,5 +1,7 @@
 """Spec sections 2.1-2.5, 6 and 10: the compute stack."""
 
+import json
+
 import pytest
 
 import spec
@@ -210,3 +212,19 @@ def test_services_fit_on_the_shared_host(compute):
     assert 1 <= spec.T3_SMALL["max_enis"]
     (launch_template,) = resources(template, "AWS::EC2::LaunchTemplate").values()
     assert "ECS_RESERVED_MEMORY=256" in str(launch_template["LaunchTemplateData"]["UserData"])
+
+
+def test_image_repositories_have_immutable_tags(compute):
+    _, template = compute
+    repositories = resources(template, "AWS::ECR::Repository")
+    assert repositories
+    for props in repositories.values():
+        assert props["ImageTagMutability"] == "IMMUTABLE", props["RepositoryName"]
+
+
+def test_every_container_runs_the_image_tag_given_at_synth(compute):
+    _, template = compute
+    from conftest import IMAGE_TAG
+    for props in resources(template, "AWS::ECS::TaskDefinition").values():
+        for container in props["ContainerDefinitions"]:
+            assert json.dumps(container["Image"]).endswith(f':{IMAGE_TAG}"]]}}'), props["Family"]

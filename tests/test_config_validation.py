@@ -259,3 +259,14 @@ def test_deployment_workflow_must_outlast_the_health_timeout(dev):
     deployments = dataclasses.replace(dev.deployments, run_timeout_minutes=10)
     _expect(dataclasses.replace(dev, deployments=deployments), "deployments.run_timeout_minutes", "10",
             "at least the health timeout (600 s) plus 5 minutes")
+
+
+@pytest.mark.parametrize("tag", [None, "", "latest", "LATEST", "bad tag", "-leading-dash"])
+def test_synth_refuses_a_missing_mutable_or_malformed_image_tag(tag):
+    from tradai_cdk.app import build_app
+    context = {} if tag is None else {"image_tag": tag}
+    with pytest.raises(ConfigError) as error:
+        build_app(context=context)
+    assert error.value.field == "context image_tag"
+    assert error.value.value == tag
+    assert "-c image_tag=" in error.value.allowed and "never 'latest'" in error.value.allowed

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from .config import ENVIRONMENTS, config_for
+from .config import ENVIRONMENTS, config_for, require_image_tag
 from .stages import TradaiStage
 
 # Synth must work offline: without CDK_DEFAULT_ACCOUNT or `-c account=...`
@@ -25,8 +25,9 @@ def build_app(context: Optional[Mapping[str, Any]] = None, outdir: Optional[str]
     """Create the app with every stage; ``context`` and ``outdir`` serve tests."""
     app = cdk.App(context=dict(context or {}), outdir=outdir, analytics_reporting=False)
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT
+    image_tag = require_image_tag(app.node.try_get_context("image_tag"))
     for env in ENVIRONMENTS:
-        config = config_for(env)
+        config = config_for(env, image_tag=image_tag)
         TradaiStage(app, stage_id(env), config=config,
                     env=cdk.Environment(account=account, region=config.network.region))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))

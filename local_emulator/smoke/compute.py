@@ -181,6 +181,7 @@ def _repositories(view, ctx, findings) -> None:
         # ignores LifecyclePolicy.
         findings.applied(lid, "scan on push", True, repository.get("imageScanningConfiguration", {}).get("scanOnPush"),
                          props.get("ImageScanningConfiguration", {}).get("ScanOnPush"))
+        findings.expect(lid, "tag mutability", "IMMUTABLE", repository.get("imageTagMutability"))
         policy = optional(ecr.get_lifecycle_policy, "LifecyclePolicyNotFoundException", repositoryName=name)
         findings.applied(lid, "lifecycle keeps images", cfg.compute.ecr_keep_images,
                          kept_images(policy and policy["lifecyclePolicyText"]),

@@ -3,6 +3,6 @@
 from .canonical import ENVIRONMENTS
 from .loader import config_for
 from .model import TradaiConfig
-from .validation import ConfigError, validate
+from .validation import ConfigError, require_image_tag, validate
 
 __all__ = ["ENVIRONMENTS", "ConfigError", "TradaiConfig", "config_for", "validate"]

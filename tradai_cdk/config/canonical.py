@@ -159,7 +159,7 @@ ON_DEMAND_TASKS = (
 # that do not depend on the environment (the rest is wired from the deployed resources).
 COMPUTE = ComputeConfig(
     container_insights=True,
-    image_tag="latest",
+    image_tag=None,  # never a default: `cdk synth -c image_tag=<git sha>` (ECR tags are immutable)
     ecr_keep_images=20,
     mlflow_base_path="/mlflow",
     alb_internet_facing=False,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Optional
+
 from . import canonical as c
 from .model import Naming, TradaiConfig
 from .validation import ConfigError, validate
 
 
-def config_for(env: str) -> TradaiConfig:
-    """Return the validated configuration of ``env`` (dev, staging or prod)."""
+def config_for(env: str, image_tag: Optional[str] = None) -> TradaiConfig:
+    """Return the validated configuration of ``env`` (dev, staging or prod); ``image_tag`` is the `image_tag`
+    context of the synth, the tag every service and task image is deployed at (``require_image_tag`` checks it)."""
     if env not in c.ENVIRONMENTS:
         raise ConfigError("environment", env, f"one of {', '.join(c.ENVIRONMENTS)}")
     config = TradaiConfig(
@@ -20,7 +24,7 @@ def config_for(env: str) -> TradaiConfig:
         network=c.NETWORK,
         nat=c.NAT,
         security_groups=c.SECURITY_GROUPS,
-        compute=c.COMPUTE,
+        compute=dataclasses.replace(c.COMPUTE, image_tag=image_tag),
         services=c.SERVICES,
         on_demand_tasks=c.ON_DEMAND_TASKS,
         service_discovery=c.SERVICE_DISCOVERY,

@@ -300,7 +300,7 @@ class ComputeConfig:
     """Cluster-wide settings of the compute tier (spec 2)."""
 
     container_insights: bool
-    image_tag: str
+    image_tag: Optional[str]  # from the `image_tag` context at synth (an immutable tag, e.g. a git SHA)
     ecr_keep_images: int
     mlflow_base_path: str
     strategy_env_defaults: tuple[tuple[str, str], ...]

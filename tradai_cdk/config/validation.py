@@ -29,6 +29,10 @@ RDS_BACKUP_RANGE = (0, 35)
 HOOK_HEARTBEAT_RANGE = (30, 7200)
 EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[a-z]{2,}", re.IGNORECASE)
 SUPPORTED_EXECUTOR_MODES = tuple(ExecutorMode)
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # ECR's tag syntax
+MUTABLE_TAG_NAMES = ("latest",)
+IMAGE_TAG_ALLOWED = ("an immutable image tag such as the release's git commit SHA, given as context: "
+                     "cdk synth -c image_tag=$(git rev-parse --short HEAD) (never 'latest')")
 
 
 class ConfigError(ValueError):
@@ -42,6 +46,8 @@ class ConfigError(ValueError):
 def validate(config: TradaiConfig) -> None:
     """Raise ``ConfigError`` on the first value that breaks a rule below."""
     _check_required(config, "config")
+    if config.compute.image_tag is not None:
+        require_image_tag(config.compute.image_tag)
     _check_network(config)
     _check_security_groups(config)
     _check_services(config)
@@ -62,6 +68,13 @@ def validate(config: TradaiConfig) -> None:
     if not re.fullmatch(r"\d+\.\d+\.\d+", config.powertools_version):
         raise ConfigError("powertools_version", config.powertools_version,
                           "an exact Powertools release such as 3.37.0 (never 'latest')")
+
+
+def require_image_tag(tag: object) -> str:
+    """The `image_tag` context, or ConfigError naming the context key: missing, mutable or malformed."""
+    if not isinstance(tag, str) or tag.lower() in MUTABLE_TAG_NAMES or not IMAGE_TAG.fullmatch(tag):
+        raise ConfigError("context image_tag", tag, IMAGE_TAG_ALLOWED)
+    return tag
 
 
 def _check_required(obj: object, path: str) -> None:

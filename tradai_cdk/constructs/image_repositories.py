@@ -1,4 +1,4 @@
-"""ECR repositories for container images: scanned on push, only the newest images kept, retained on deletion."""
+"""ECR repositories for container images: immutable tags, scanned on push, only the newest images kept, retained."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class ImageRepositories(Construct):
         super().__init__(scope, construct_id)
         self.repositories = {image: ecr.Repository(
             self, pascal(image), repository_name=repository_name, image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[ecr.LifecycleRule(description="Keep the newest images", max_image_count=keep_images)])
             for image, repository_name in repository_names.items()}

@@ -20,6 +20,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 
+from ..config import require_image_tag
 from ..config.model import ComputeMode, ExecutorMode, TaskSpec
 from ..constructs.tradai_service import (
     FargatePlacement,
@@ -111,7 +112,7 @@ class ComputeStack(TradaiStack):
         lambda_sg = self._frozen("LambdaSecurityGroup", security_groups["lambda"])
 
         self._images = self._image_repositories()
-        self._image_tag = self.node.try_get_context("image_tag") or config.compute.image_tag
+        self._image_tag = require_image_tag(config.compute.image_tag)
         self.repositories = self._images.repositories
         self.cluster = ecs.Cluster(self, "Cluster", cluster_name=f"{config.naming.project}-{config.env}", vpc=vpc,
                                    container_insights_v2=ecs.ContainerInsights.ENABLED
