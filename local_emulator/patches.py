@@ -62,6 +62,18 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
     none), and an unknown stack or detection id with CloudFormation's
     ValidationError. It never reports drift; what a caller concludes and records
     from these answers is its own. Detections are kept in ``DRIFT_DETECTIONS``.
+13. ``AWS::ServiceDiscovery::PrivateDnsNamespace`` and ``AWS::ServiceDiscovery::Service``
+    are not implemented by moto's CloudFormation, so nothing needing a Cloud Map
+    id was created: the ECS services (``ServiceRegistries``), the strategy
+    deployer function (``TRADING_MODES`` names the trading services' ids) and
+    its role policy (the namespace's hosted zone), and through them the strategy
+    deployment state machine and backend-api's grant to start it. The patch
+    creates them in moto's Cloud Map backend (namespace: Name, Vpc, Description,
+    Tags, in its private hosted zone as Cloud Map does; service: Name,
+    NamespaceId, Description, DnsConfig, HealthCheckCustomConfig, Type, Tags);
+    ``Ref`` and ``Fn::GetAtt Id`` are the id, ``Arn`` the ARN, ``Name`` the name
+    and the namespace's ``HostedZoneId`` its zone; a stack delete deletes them.
+    Registrations stay what callers make (moto's ECS registers no task).
 """
 
 from __future__ import annotations
@@ -97,6 +109,7 @@ from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.rds.models import DBParameterGroup
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.utils import random_password
+from moto.servicediscovery.models import servicediscovery_backends
 
 MOTO_VERSION = "5.2.5"
 FAULTS: dict[tuple[str, str], str] = {}
@@ -381,16 +394,122 @@ class SecretResource(CloudFormationModel):
         secretsmanager_backends[account_id][region_name].delete_secret(self.arn, None, True)
 
 
+NAMESPACE_TYPE = "AWS::ServiceDiscovery::PrivateDnsNamespace"
+DISCOVERY_SERVICE_TYPE = "AWS::ServiceDiscovery::Service"
+
+
+def _tags(properties: dict) -> list[dict[str, str]]:
+    return [{"Key": t["Key"], "Value": t["Value"]} for t in properties.get("Tags") or []]
+
+
+class _CloudMapResource(CloudFormationModel):
+    """A Cloud Map namespace or service kept in moto's Cloud Map backend (patch 13)."""
+
+    ATTRIBUTES: tuple[str, ...] = ("Id", "Arn", "Name")
+
+    def __init__(self, resource_id: str, arn: str, name: str, hosted_zone_id: str | None = None):
+        self.id, self.arn, self.name, self.hosted_zone_id = resource_id, arn, name, hosted_zone_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        values = {"Id": self.id, "Arn": self.arn, "Name": self.name, "HostedZoneId": self.hosted_zone_id}
+        if attribute_name in self.ATTRIBUTES and values[attribute_name] is not None:
+            return values[attribute_name]
+        raise UnformattedGetAttTemplateException()
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name) -> "_CloudMapResource":
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name) -> None:
+        pass  # deleted through delete() (moto passes the resource there)
+
+
+class NamespaceResource(_CloudMapResource):
+    """``AWS::ServiceDiscovery::PrivateDnsNamespace`` (patch 13)."""
+
+    ATTRIBUTES = ("Id", "Arn", "HostedZoneId")
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return NAMESPACE_TYPE
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs) -> "NamespaceResource":
+        properties = cloudformation_json.get("Properties", {})
+        backend = servicediscovery_backends[account_id][region_name]
+        operation = backend.create_private_dns_namespace(
+            name=properties.get("Name", resource_name), creator_request_id=str(uuid.uuid4()),
+            description=properties.get("Description", ""), vpc=properties["Vpc"], tags=_tags(properties),
+            properties=copy.deepcopy(properties.get("Properties") or {}))
+        namespace = backend.namespaces[backend.operations[operation].targets["NAMESPACE"]]
+        return cls(namespace.id, namespace.arn, namespace.name, namespace.dns_properties.get("HostedZoneId"))
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = servicediscovery_backends[account_id][region_name]
+        if self.id in backend.namespaces:
+            backend.delete_namespace(self.id)
+
+
+class DiscoveryServiceResource(_CloudMapResource):
+    """``AWS::ServiceDiscovery::Service`` (patch 13)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return DISCOVERY_SERVICE_TYPE
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs) -> "DiscoveryServiceResource":
+        properties = cloudformation_json.get("Properties", {})
+        dns_config = copy.deepcopy(properties.get("DnsConfig") or {})
+        namespace_id = properties.get("NamespaceId") or dns_config.get("NamespaceId")
+        service = servicediscovery_backends[account_id][region_name].create_service(
+            name=properties.get("Name", resource_name), namespace_id=namespace_id,
+            creator_request_id=str(uuid.uuid4()), description=properties.get("Description", ""),
+            dns_config=dns_config, health_check_config=properties.get("HealthCheckConfig"),
+            health_check_custom_config=properties.get("HealthCheckCustomConfig"), tags=_tags(properties),
+            service_type=properties.get("Type"))
+        return cls(service.id, service.arn, service.name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = servicediscovery_backends[account_id][region_name]
+        if self.id in backend.services:
+            backend.delete_service(self.id)
+
+
 _model_map = parsing.get_model_map
 _name_type_map = parsing.get_name_type_map
+_ADDED_TYPES: dict[str, type[CloudFormationModel]] = {
+    SECRET_TYPE: SecretResource,  # patch 11
+    NAMESPACE_TYPE: NamespaceResource, DISCOVERY_SERVICE_TYPE: DiscoveryServiceResource,  # patch 13
+}
 
 
 def _model_map_with_secrets() -> dict[str, type[CloudFormationModel]]:
-    return {**_model_map(), SECRET_TYPE: SecretResource}
+    return {**_model_map(), **_ADDED_TYPES}
 
 
 def _name_type_map_with_secrets() -> dict[str, str]:
-    return {**_name_type_map(), SECRET_TYPE: SecretResource.cloudformation_name_type()}
+    return {**_name_type_map(), **{t: model.cloudformation_name_type() for t, model in _ADDED_TYPES.items()}}
 
 
 IN_SYNC = "IN_SYNC"

@@ -173,7 +173,7 @@ def test_ecr_repositories_scan_on_push_and_are_retained(compute):
     env, template = compute
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::ECR::Repository":
-            assert resource["DeletionPolicy"] == "Retain", logical_id
+            assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
             assert resource["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
             assert "LifecyclePolicy" in resource["Properties"]
 

@@ -269,7 +269,7 @@ def test_alerts_topic_is_kms_encrypted_tls_only_and_cloudwatch_may_use_its_key(f
     assert ref(topic["KmsMasterKeyId"]) == key_id
     key = _only(template, "AWS::KMS::Key")
     assert key["EnableKeyRotation"] is True
-    expected = "Retain" if env == "prod" else "Delete"
+    expected = "RetainExceptOnCreate" if env == "prod" else "Delete"
     assert template["Resources"][key_id]["DeletionPolicy"] == expected
     (cloudwatch,) = [s for s in key["KeyPolicy"]["Statement"]
                      if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
@@ -282,9 +282,9 @@ def test_alerts_topic_is_kms_encrypted_tls_only_and_cloudwatch_may_use_its_key(f
 def test_static_eip_is_retained_in_prod_and_published_as_the_egress_address(foundation):
     env, template = foundation
     (eip_id,) = resources(template, "AWS::EC2::EIP")
-    expected = "Retain" if env == "prod" else "Delete"
+    expected = ("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete")
     assert (template["Resources"][eip_id]["DeletionPolicy"], template["Resources"][eip_id]["UpdateReplacePolicy"]) == (
-        expected, expected)
+        expected)
     output = template["Outputs"]["EgressIp"]
     assert output["Value"] == {"Ref": eip_id}
     assert "allowlist" in output["Description"]

@@ -33,12 +33,34 @@ def test_prod_stateful_resources_are_retained_and_protected(synthesized):
             continue
         for logical_id, resource in _stateful(synth.json).items():
             where = f"{stack}/{logical_id} ({resource['Type']})"
-            kept = ("Retain", "Snapshot") if resource["Type"] == "AWS::RDS::DBInstance" else ("Retain",)
-            assert resource.get("DeletionPolicy") in kept, f"{where} lacks DeletionPolicy Retain"
-            assert resource.get("UpdateReplacePolicy") in kept, f"{where} lacks UpdateReplacePolicy Retain"
+            if resource["Type"] == "AWS::RDS::DBInstance":
+                assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Snapshot", "Snapshot")
+            else:  # kept on deletion and replacement, but not after a failed first create
+                assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", f"{where}: DeletionPolicy"
+                assert resource.get("UpdateReplacePolicy") == "Retain", f"{where}: UpdateReplacePolicy"
             if resource["Type"] in DELETION_PROTECTION:
                 prop, on = DELETION_PROTECTION[resource["Type"]]
                 assert resource["Properties"].get(prop) == on, f"{where} lacks deletion protection"
+
+
+NAMED_IN_PROD = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Cognito::UserPool",
+                 "AWS::RDS::DBSubnetGroup", "AWS::ECR::Repository", "AWS::Logs::LogGroup")
+
+
+def test_prod_named_resources_survive_deletion_but_not_a_failed_first_create(synthesized):
+    for (env, stack), synth in synthesized.items():
+        if env != "prod":
+            continue
+        for logical_id, resource in synth.json["Resources"].items():
+            if resource["Type"] in NAMED_IN_PROD:
+                assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", f"{stack}/{logical_id}"
+
+
+def test_image_repositories_outlive_their_stack_in_every_environment(synthesized):
+    for (env, stack), synth in synthesized.items():
+        for logical_id, resource in synth.json["Resources"].items():
+            if resource["Type"] == "AWS::ECR::Repository":
+                assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", f"{env}/{stack}/{logical_id}"
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, Callable
 
 from ..smoke.model import CheckContext
-from . import backtest, ml, nat_routes, operations
+from . import backtest, deployments, ml, nat_routes, operations
 from .invoke import invoke_in_process
 
 Drill = Callable[[CheckContext, Callable[[dict], Any]], str]
@@ -29,6 +29,7 @@ DRILLS: dict[str, Drill] = {
     "drift-monitor": ml.drift_monitor,
     "retraining-scheduler": ml.retraining_scheduler,
     "model-rollback": ml.model_rollback,
+    "strategy-deployer": deployments.stage_and_promote,
 }
 
 

@@ -3,9 +3,9 @@
 Each invokes the deployed function's handler in-process with an EventBridge scheduled event, checks what it
 wrote (its state table, tradai-notifications) and invokes it again to show a repeat notifies nothing new.
 
-moto's CloudFormation does not build Cloud Map (``AWS::ServiceDiscovery::*`` rows are IGNORED BY EMULATOR),
-so the health-check drill creates the namespace and services the template declares (same names, same VPC)
-through the Cloud Map API before it registers its stand-in instances, and says so in its detail.
+moto's CloudFormation builds Cloud Map only through harness patch 13; where the emulator has no namespace or
+service the template declares, the health-check drill creates it (same names, same VPC) through the Cloud Map
+API before it registers its stand-in instances, and says so in its detail.
 """
 
 from __future__ import annotations

@@ -148,11 +148,16 @@ SERVICES = (
     ServiceSpec("strategy-service", 512, 1024, 8003, "/api/v1/health", image="strategy-service"),
 )
 
+# Where Freqtrade writes (spec 2.5 RESULTS_DIR and its data, logs and FreqAI models); the rest of
+# /freqtrade/user_data (strategies, the baked-in config) stays read-only in the image.
+FREQTRADE_WRITABLE = ("/tmp", "/freqtrade/user_data/backtest_results", "/freqtrade/user_data/data",
+                      "/freqtrade/user_data/logs", "/freqtrade/user_data/models")
+
 # 2.2 on-demand task definitions (desired count 0); all three run the strategy (freqtrade) image.
 ON_DEMAND_TASKS = (
-    TaskSpec("strategy-container", 1024, 2048, "FARGATE_SPOT", image="strategy"),
-    TaskSpec("live-trading", 1024, 2048, "FARGATE", image="strategy"),
-    TaskSpec("dry-run-trading", 1024, 2048, "FARGATE_SPOT", image="strategy"),
+    TaskSpec("strategy-container", 1024, 2048, "FARGATE_SPOT", image="strategy", writable_paths=FREQTRADE_WRITABLE),
+    TaskSpec("live-trading", 1024, 2048, "FARGATE", image="strategy", writable_paths=FREQTRADE_WRITABLE),
+    TaskSpec("dry-run-trading", 1024, 2048, "FARGATE_SPOT", image="strategy", writable_paths=FREQTRADE_WRITABLE),
 )
 
 # 2.2/2.5 cluster-wide compute settings; strategy_env_defaults are 2.5's optional defaults
@@ -160,6 +165,7 @@ ON_DEMAND_TASKS = (
 COMPUTE = ComputeConfig(
     container_insights=True,
     image_tag=None,  # never a default: `cdk synth -c image_tag=<git sha>` (ECR tags are immutable)
+    container_user="1000:1000",
     ecr_keep_images=20,
     mlflow_base_path="/mlflow",
     alb_internet_facing=False,
@@ -415,7 +421,7 @@ PROFILES = {
 # 3.3 and 10. RDS (staging follows dev where 3.3 names only dev and prod).
 _RDS_COMMON = dict(
     engine_version="15.13", storage_type="gp3", force_ssl=True, publicly_accessible=False,
-    port=5432, database_name="tradai",
+    port=5432, database_name="tradai", monitoring_interval_seconds=60, performance_insights=True,
 )
 RDS_BY_ENV = {
     "dev": RdsConfig(instance_class="db.t4g.micro", allocated_storage_gib=20, multi_az=False,

@@ -129,6 +129,7 @@ class ServiceSpec:
     port: int
     health_check_path: str
     image: str
+    writable_paths: tuple[str, ...] = ("/tmp",)  # the root filesystem is read-only; these are scratch volumes
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class TaskSpec:
     memory_mib: int
     capacity_provider: str
     image: str
+    writable_paths: tuple[str, ...] = ("/tmp",)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ class RdsConfig:
     publicly_accessible: bool
     port: int
     database_name: str
+    monitoring_interval_seconds: int  # enhanced monitoring (OS metrics)
+    performance_insights: bool  # 7-day free tier, shown in CloudWatch Database Insights (standard mode)
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,7 @@ class ComputeConfig:
 
     container_insights: bool
     image_tag: Optional[str]  # from the `image_tag` context at synth (an immutable tag, e.g. a git SHA)
+    container_user: str  # uid:gid every container runs as (never root)
     ecr_keep_images: int
     mlflow_base_path: str
     strategy_env_defaults: tuple[tuple[str, str], ...]

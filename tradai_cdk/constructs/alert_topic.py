@@ -35,6 +35,11 @@ class AlertTopic(Construct):
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+        # Grants on this key only for AWS services acting for us (Control Tower CT.KMS.PR.3).
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"], resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}))
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -20,7 +20,7 @@ class ImageRepositories(Construct):
         self.repositories = {image: ecr.Repository(
             self, pascal(image), repository_name=repository_name, image_scan_on_push=True,
             image_tag_mutability=ecr.TagMutability.IMMUTABLE,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,  # images outlive the stack
             lifecycle_rules=[ecr.LifecycleRule(description="Keep the newest images", max_image_count=keep_images)])
             for image, repository_name in repository_names.items()}
 

@@ -83,6 +83,7 @@ class NatInstanceHA(Construct):
             associate_public_ip_address=True,  # reaches dnf and the EC2 API before the EIP arrives
             instance_initiated_shutdown_behavior=ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
             require_imdsv2=True,
+            detailed_monitoring=True,  # 1-minute status-check metrics: faster failover alarms
             http_put_response_hop_limit=1,
             block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
                 8, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3))],

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ecs as ecs, aws_iam as iam, aws_logs as logs
 from constructs import Construct
 
+from .container_security import ContainerSecurity, hardened_options, mount_writable_paths
 from .tradai_service import Grant
 
 
@@ -17,7 +18,7 @@ class OnDemandTask(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, family: str, cpu: int, memory_mib: int,
                  container_name: str, image: ecs.ContainerImage, log_stream_prefix: str,
-                 log_retention: logs.RetentionDays, environment: Mapping[str, str],
+                 log_retention: logs.RetentionDays, security: ContainerSecurity, environment: Mapping[str, str],
                  secrets: Mapping[str, ecs.Secret], grants: Sequence[Grant] = (),
                  container_port: Optional[int] = None, tags: Optional[Mapping[str, str]] = None):
         super().__init__(scope, construct_id)
@@ -28,9 +29,12 @@ class OnDemandTask(Construct):
                                                          memory_limit_mib=memory_mib, task_role=task_role)
         self.log_group = logs.LogGroup(self, "Logs", log_group_name=f"/ecs/{family}", retention=log_retention,
                                        removal_policy=cdk.RemovalPolicy.DESTROY)
-        self.task_definition.add_container(
-            container_name, image=image, essential=True, environment=dict(environment), secrets=dict(secrets),
+        container = self.task_definition.add_container(
+            container_name, image=image, essential=True, memory_limit_mib=memory_mib,
+            environment=dict(environment), secrets=dict(secrets),
             port_mappings=None if container_port is None else [ecs.PortMapping(container_port=container_port)],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=log_stream_prefix, log_group=self.log_group))
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=log_stream_prefix, log_group=self.log_group),
+            **hardened_options(self, security, on_ec2=False))
+        mount_writable_paths(self.task_definition, container, security)
         for key, value in (tags or {}).items():
             cdk.Tags.of(self.task_definition).add(key, value)

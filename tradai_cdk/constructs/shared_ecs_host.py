@@ -23,6 +23,7 @@ class SharedEcsHost(Construct):
             machine_image=ec2.MachineImage.from_ssm_parameter(ami_parameter_name, os=ec2.OperatingSystemType.LINUX),
             security_group=security_group, require_imdsv2=True, min_capacity=1, max_capacity=1,
             ssm_session_permissions=True, health_checks=autoscaling.HealthChecks.ec2(),
+            instance_monitoring=autoscaling.Monitoring.DETAILED,
             block_devices=[autoscaling.BlockDevice(device_name="/dev/xvda", volume=autoscaling.BlockDeviceVolume.ebs(
                 root_volume_gib, encrypted=True, volume_type=autoscaling.EbsDeviceVolumeType.GP3))])
         self.auto_scaling_group.add_user_data(

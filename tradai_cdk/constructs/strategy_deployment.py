@@ -29,6 +29,10 @@ from .tradai_function import FunctionProps, TradaiFunction
 from .workflow_steps import invoke_step
 
 
+# Error names (Python exception classes) of AWS calls that failed after botocore's own retries.
+TRANSIENT_ERRORS = ("ClientError", "ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError")
+
+
 class DeploymentTable(Protocol):
     table_name: str
 
@@ -102,9 +106,12 @@ class StrategyDeployment(Construct):
         fn, path = self.deployer.function, sfn.JsonPath
 
         def step(state_id: str, name: str, result_path: str, **fields) -> sfn.TaskStateBase:
+            """Every step is idempotent, so AWS errors that outlasted botocore's retries are retried here;
+            refusals (AlreadyRunning, NotStaged, ...) and bad input are not."""
             return invoke_step(self, state_id, fn, {"step": name, "deployment_id": path.execution_name,
                                                     "request": path.object_at("$.request"), **fields},
-                               result_path, cdk.Duration.seconds(60))
+                               result_path, cdk.Duration.seconds(60)).add_retry(
+                errors=list(TRANSIENT_ERRORS), interval=cdk.Duration.seconds(10), max_attempts=3, backoff_rate=2)
 
         plan, task = path.object_at("$.plan"), path.object_at("$.task")
         # Empty plan/task/check up front: abort can always build its input, whichever step failed.

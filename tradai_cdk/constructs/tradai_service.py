@@ -21,6 +21,8 @@ from aws_cdk import (
 )
 from constructs import Construct
 
+from .container_security import ContainerSecurity, hardened_options, mount_writable_paths
+
 Grant = Callable[[iam.IGrantable], object]
 
 
@@ -55,6 +57,7 @@ class ServiceProps:
     desired_count: int
     image: ecs.ContainerImage
     log_retention: logs.RetentionDays
+    security: ContainerSecurity
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, ecs.Secret] = field(default_factory=dict)
     grants: Sequence[Grant] = ()
@@ -87,7 +90,7 @@ class TradaiService(Construct):
         self.container = self.task_definition.add_container(
             props.container_name, image=props.image, essential=True,
             cpu=None if fargate else props.cpu,
-            memory_limit_mib=None if fargate else props.memory_mib,
+            memory_limit_mib=props.memory_mib,  # a hard limit on Fargate too: the task's memory
             memory_reservation_mib=None if fargate else placement.memory_reservation_mib,
             port_mappings=[ecs.PortMapping(container_port=props.port,
                                            host_port=props.port)],
@@ -96,7 +99,9 @@ class TradaiService(Construct):
             health_check=ecs.HealthCheck(
                 command=["CMD-SHELL", f"curl -fs http://localhost:{props.port}{props.health_check_path} || exit 1"],
                 interval=cdk.Duration.seconds(30), timeout=cdk.Duration.seconds(5), retries=3,
-                start_period=cdk.Duration.seconds(60)))
+                start_period=cdk.Duration.seconds(60)),
+            **hardened_options(self, props.security, on_ec2=not fargate))
+        mount_writable_paths(self.task_definition, self.container, props.security)
         self.service = self._service(cluster, props, placement, fargate)
         self.service.associate_cloud_map_service(service=discovery, container=self.container,
                                                  container_port=props.port)

@@ -37,6 +37,7 @@ from ..constructs.backtest_pipeline import (
 )
 from ..constructs.workflow_steps import StrategyTask
 from ..constructs.alarms import FunctionAlarms, StateMachineAlarms, alarm, service_below_desired
+from ..constructs.container_security import ContainerSecurity
 from ..constructs.fifo_work_queue import FifoWorkQueue
 from ..constructs.image_repositories import ImageRepositories
 from ..constructs.on_demand_task import OnDemandTask
@@ -345,7 +346,7 @@ class ComputeStack(TradaiStack):
             container_name=spec.name, cpu=spec.cpu, memory_mib=spec.memory_mib, port=spec.port,
             health_check_path=spec.health_check_path, desired_count=config.profile.service_desired_count,
             image=self._image(spec.image), log_retention=self._retention, environment=env, secrets=secrets,
-            grants=grants)
+            grants=grants, security=ContainerSecurity(config.compute.container_user, spec.writable_paths))
 
     def _executor_environment(self) -> dict[str, str]:
         """BACKEND_EXECUTOR_MODE (spec 2.4) and what the chosen mode needs."""
@@ -378,5 +379,6 @@ class ComputeStack(TradaiStack):
             family=f"{config.task_family_prefix}{task.name.removeprefix(config.task_family_prefix)}-{config.env}",
             cpu=task.cpu, memory_mib=task.memory_mib, container_name="strategy", image=self._image(task.image),
             log_stream_prefix=task.name, log_retention=self._retention, environment=env, secrets=secrets,
+            security=ContainerSecurity(config.compute.container_user, task.writable_paths),
             grants=grants, container_port=ports.get(task.name),
             tags={"CapacityProvider": task.capacity_provider, "Service": task.name}).task_definition

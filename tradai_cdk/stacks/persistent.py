@@ -123,6 +123,9 @@ class PersistentStack(TradaiStack):
             credentials=rds.Credentials.from_secret(self.master_secret),
             cloudwatch_logs_exports=list(RDS_LOG_EXPORTS), auto_minor_version_upgrade=False,
             copy_tags_to_snapshot=True, deletion_protection=prod_like,
+            monitoring_interval=cdk.Duration.seconds(spec.monitoring_interval_seconds),
+            enable_performance_insights=spec.performance_insights,
+            performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT if spec.performance_insights else None,
             removal_policy=cdk.RemovalPolicy.SNAPSHOT if prod_like else cdk.RemovalPolicy.DESTROY)
         for log_group in log_groups:
             database.node.add_dependency(log_group)

@@ -13,6 +13,12 @@ from ..stacks import ComputeStack, EdgeStack, FoundationStack, PersistentStack
 from ..stacks.persistent import LOGS_BUCKET
 
 
+# Stateful resources; most are named, so a leftover would block the next create.
+RETAINED_IN_PROD = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret",
+                    "AWS::Cognito::UserPool", "AWS::RDS::DBSubnetGroup", "AWS::ECR::Repository", "AWS::Logs::LogGroup",
+                    "AWS::EC2::EIP", "AWS::KMS::Key", "AWS::EC2::VPC", "AWS::EC2::Subnet")
+
+
 class TradaiStage(cdk.Stage):
     """Wires the stacks of one environment; values flow config -> stacks -> constructs."""
 
@@ -44,6 +50,12 @@ class TradaiStage(cdk.Stage):
             monitored_stacks=[self.foundation, self.persistent, self.compute])
         for key, value in config.tags:
             cdk.Tags.of(self).add(key, value)
+        if config.profile.deletion_protection:
+            # Kept on stack deletion and replacement, but not after a failed first create: a rolled-back
+            # first deploy leaves no named leftovers and can simply be run again (CloudFormation
+            # DeletionPolicy RetainExceptOnCreate). The database keeps its final snapshot instead.
+            cdk.RemovalPolicies.of(self).apply(cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+                                               apply_to_resource_types=list(RETAINED_IN_PROD))
         acknowledge_findings(self)
 
     def _runtime_managed(self) -> list[str]:
