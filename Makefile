@@ -19,7 +19,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := 1
 
-.PHONY: help install test synth diff deploy deploy-local destroy-local bench clean
+.PHONY: help install test synth diff deploy deploy-local destroy-local bench clean security-doc
 
 help:
 	@echo "make deploy-local   deploy TradaiDev into a local AWS emulator and verify it (KEEP=1 keeps it running)"
@@ -60,6 +60,10 @@ destroy-local:
 
 bench: install
 	$(PY) bench/synth_benchmark.py
+
+# Regenerates the acknowledged findings in docs/security.md from a fresh synth (tests/test_security_doc.py checks it).
+security-doc: install
+	$(PY) -m tradai_cdk.security_doc
 
 clean:
 	rm -rf cdk.out .pytest_cache .local-emulator

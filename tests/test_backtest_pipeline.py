@@ -204,6 +204,7 @@ def test_workflow_table_writes_only_from_functions_that_record_runs(compute):
 
 def test_pipeline_resources_carry_the_service_tag(compute):
     _, template = compute
-    for name, (_, fn) in _functions(template).items():
-        if name in spec.BACKTEST_LAMBDAS:
-            assert tags(fn)["Service"] == "backtest-pipeline"
+    functions = _functions(template)
+    assert set(spec.BACKTEST_LAMBDAS) <= set(functions)
+    for name in spec.BACKTEST_LAMBDAS:
+        assert tags(functions[name][1])["Service"] == "backtest-pipeline", name

@@ -19,11 +19,13 @@ WRITABLE = {
 SHARED_HOST_ENVS = ("dev", "staging")  # spec 10: consolidated EC2 host (bridge mode), prod is Fargate
 
 
-def _containers(template):
-    for props in resources(template, "AWS::ECS::TaskDefinition").values():
-        family = props["Family"].rsplit("-", 1)[0]
-        for container in props["ContainerDefinitions"]:
-            yield family, props, container
+def _containers(template) -> list:
+    """(family without -env, task definition, container) of every container; never empty."""
+    found = [(props["Family"].rsplit("-", 1)[0], props, container)
+             for props in resources(template, "AWS::ECS::TaskDefinition").values()
+             for container in props["ContainerDefinitions"]]
+    assert found, "no containers synthesized: the checks below would pass on nothing"
+    return found
 
 
 def test_every_task_definition_is_covered_by_the_table(compute):
@@ -61,7 +63,7 @@ def test_capabilities_dropped_init_process_and_no_privileges(compute):
 def test_no_new_privileges_on_the_shared_ec2_host(compute):
     env, template = compute
     if env not in SHARED_HOST_ENVS:
-        pytest.skip("prod runs services on Fargate, which does not accept docker security options")
+        pytest.skip(f"{env} runs services on Fargate, which does not accept docker security options")
     services = [c for family, _, c in _containers(template) if family.startswith("tradai-")]
     assert services and all(c["DockerSecurityOptions"] == ["no-new-privileges"] for c in services)
 

@@ -69,9 +69,11 @@ def test_vpc_flow_logs_capture_all_traffic(foundation):
 def test_vpc_and_subnets_are_retained_in_prod_only(foundation):
     env, template = foundation
     kept = "RetainExceptOnCreate" if spec.DELETION_PROTECTION[env] else "Delete"
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] in ("AWS::EC2::VPC", "AWS::EC2::Subnet"):
-            assert resource.get("DeletionPolicy", "Delete") == kept, logical_id
+    checked = [logical_id for logical_id, resource in template["Resources"].items()
+               if resource["Type"] in ("AWS::EC2::VPC", "AWS::EC2::Subnet")]
+    assert len(checked) == 1 + len(spec.SUBNETS)
+    for logical_id in checked:
+        assert template["Resources"][logical_id].get("DeletionPolicy", "Delete") == kept, logical_id
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)

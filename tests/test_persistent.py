@@ -42,7 +42,9 @@ def test_table_keys_gsis_ttl_and_pitr(persistent, key):
 
 def test_tables_on_demand_encrypted_and_protected_in_prod(persistent):
     env, template = persistent
-    for name, table in _tables(template).items():
+    tables = _tables(template)
+    assert len(tables) == len(spec.TABLES)
+    for name, table in tables.items():
         assert table["BillingMode"] == "PAY_PER_REQUEST", name
         assert table["SSESpecification"]["SSEEnabled"] is True, name
         assert table.get("DeletionProtectionEnabled", False) is spec.DELETION_PROTECTION[env], name
@@ -81,7 +83,9 @@ def test_every_bucket_denies_plain_http(persistent):
     env, template = persistent
     policies = {ref(p["Bucket"]): p["PolicyDocument"]["Statement"]
                 for p in resources(template, "AWS::S3::BucketPolicy").values()}
-    for name, (logical_id, _) in _buckets(template).items():
+    buckets = _buckets(template)
+    assert len(buckets) == len(spec.BUCKETS)
+    for name, (logical_id, _) in buckets.items():
         deny = [s for s in policies[logical_id] if s["Effect"] == "Deny"]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny), name
 
@@ -90,6 +94,7 @@ def test_other_buckets_log_access_to_the_logs_bucket(persistent):
     env, template = persistent
     buckets = _buckets(template)
     logs_id = buckets[f"tradai-logs-{env}"][0]
+    assert len(buckets) == len(spec.BUCKETS)
     for name, (_, bucket) in buckets.items():
         if name != f"tradai-logs-{env}":
             assert ref(bucket["LoggingConfiguration"]["DestinationBucketName"]) == logs_id, name

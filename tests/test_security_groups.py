@@ -48,14 +48,18 @@ def test_security_groups_have_exactly_the_spec_rules_and_the_recorded_additions(
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_no_group_allows_all_egress(env, synthesized):
-    for props in resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup").values():
+    groups = resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup")
+    assert len(groups) == len(set(spec.SECURITY_GROUPS) | set(spec.SECURITY_GROUP_ADDITIONS))
+    for props in groups.values():
         for rule in props.get("SecurityGroupEgress", []):
             assert rule["IpProtocol"] != "-1", props["GroupName"]
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_security_group_name_tags(env, synthesized):
-    for props in resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup").values():
+    groups = resources(synthesized[(env, "foundation")].json, "AWS::EC2::SecurityGroup")
+    assert len(groups) == len(set(spec.SECURITY_GROUPS) | set(spec.SECURITY_GROUP_ADDITIONS))
+    for props in groups.values():
         assert tags(props)["Name"] == f"{props['GroupName']}-{env}"
 
 

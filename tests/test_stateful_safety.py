@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import spec
+
 STATEFUL_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::RDS::DBInstance", "AWS::Cognito::UserPool",
                   "AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::SecretsManager::Secret",
                   "AWS::EC2::EIP")  # the NAT's EIP is the egress address exchanges allowlist
@@ -28,10 +30,12 @@ def _stateful(template: dict) -> dict[str, dict]:
 
 
 def test_prod_stateful_resources_are_retained_and_protected(synthesized):
+    checked = set()
     for (env, stack), synth in synthesized.items():
         if env != "prod":
             continue
         for logical_id, resource in _stateful(synth.json).items():
+            checked.add(resource["Type"])
             where = f"{stack}/{logical_id} ({resource['Type']})"
             if resource["Type"] == "AWS::RDS::DBInstance":
                 assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Snapshot", "Snapshot")
@@ -41,6 +45,7 @@ def test_prod_stateful_resources_are_retained_and_protected(synthesized):
             if resource["Type"] in DELETION_PROTECTION:
                 prop, on = DELETION_PROTECTION[resource["Type"]]
                 assert resource["Properties"].get(prop) == on, f"{where} lacks deletion protection"
+    assert checked == set(STATEFUL_TYPES)  # every type was really checked, none skipped by a filter
 
 
 NAMED_IN_PROD = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Cognito::UserPool",
@@ -48,24 +53,31 @@ NAMED_IN_PROD = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager
 
 
 def test_prod_named_resources_survive_deletion_but_not_a_failed_first_create(synthesized):
+    checked = set()
     for (env, stack), synth in synthesized.items():
         if env != "prod":
             continue
         for logical_id, resource in synth.json["Resources"].items():
             if resource["Type"] in NAMED_IN_PROD:
+                checked.add(resource["Type"])
                 assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", f"{stack}/{logical_id}"
+    assert checked == set(NAMED_IN_PROD)
 
 
 def test_image_repositories_outlive_their_stack_in_every_environment(synthesized):
+    checked = set()
     for (env, stack), synth in synthesized.items():
         for logical_id, resource in synth.json["Resources"].items():
             if resource["Type"] == "AWS::ECR::Repository":
+                checked.add(env)
                 assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", f"{env}/{stack}/{logical_id}"
+    assert checked == set(spec.ENVIRONMENTS)
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_stateful_logical_ids_match_the_committed_list(env, synthesized):
     committed = json.loads(COMMITTED.read_text())
+    assert committed and all(committed.values()), f"{COMMITTED.name} lists no stateful logical ids"
     for stack, expected in committed.items():
         found = sorted(_stateful(synthesized[(env, stack)].json))
         missing = sorted(set(expected) - set(found))

@@ -21,10 +21,12 @@ def _taggable(template: dict):
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_required_tags_on_every_taggable_resource(env, synthesized):
     expected = dict(spec.REQUIRED_TAGS, Environment=env)
+    checked = set()
     for (stack_env, stack), synth in synthesized.items():
         if stack_env != env:
             continue
         for logical_id, resource_type, props in _taggable(synth.json):
+            checked.add(resource_type)
             tagged = props.get("Tags")
             assert isinstance(tagged, (list, dict)), f"{stack}/{logical_id} ({resource_type}) has no Tags"
             if isinstance(tagged, dict):  # a map where the type's schema says so (AWS::ApiGatewayV2::*)
@@ -34,11 +36,13 @@ def test_required_tags_on_every_taggable_resource(env, synthesized):
             else:
                 found = tags(props)
             assert expected.items() <= found.items(), f"{stack}/{logical_id}"
+    assert set(MUST_BE_TAGGED) <= checked, set(MUST_BE_TAGGED) - checked  # the filter let every listed type through
 
 
 @pytest.mark.parametrize("env", spec.ENVIRONMENTS)
 def test_launch_template_tags_what_it_launches(env, synthesized):
     (template,) = resources(synthesized[(env, "foundation")].json, "AWS::EC2::LaunchTemplate").values()
+    assert template["TagSpecifications"]
     for spec_of_tags in template["TagSpecifications"]:
         found = tags(spec_of_tags)
         assert dict(spec.REQUIRED_TAGS, Environment=env, Service="nat-instance").items() <= found.items()
@@ -48,5 +52,7 @@ def test_launch_template_tags_what_it_launches(env, synthesized):
 def test_nat_resources_carry_their_service_tag(env, synthesized):
     template = synthesized[(env, "foundation")].json
     for resource_type in ("AWS::EC2::EIP", "AWS::Lambda::Function", "AWS::AutoScaling::AutoScalingGroup"):
-        for props in resources(template, resource_type).values():
+        found = resources(template, resource_type)
+        assert found, resource_type
+        for props in found.values():
             assert {t["Key"]: t["Value"] for t in props["Tags"]}["Service"] == "nat-instance"

@@ -10,6 +10,10 @@ from aws_cdk import aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda_, aws_l
 from constructs import Construct
 
 
+VPC_ACCESS_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                      "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
+
+
 @dataclass(frozen=True)
 class FunctionProps:
     """Name, handler and sizing of one function; ``vpc`` set means private subnets + the given group."""
@@ -44,6 +48,10 @@ class TradaiFunction(Construct):
                                        retention=props.log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         self.log_group.grant_write(self.role)
+        if placement is not None:
+            # What Lambda itself needs to attach the function to the subnets (AWSLambdaVPCAccessExecutionRole's
+            # actions; CDK adds them only to roles it creates). These actions take no resource-level scope.
+            self.role.add_to_policy(iam.PolicyStatement(actions=list(VPC_ACCESS_ACTIONS), resources=["*"]))
         vpc_options = {} if placement is None else dict(
             vpc=placement.vpc, vpc_subnets=ec2.SubnetSelection(subnets=list(placement.subnets)),
             security_groups=[placement.security_group])
