@@ -10,6 +10,8 @@ CDK := node_modules/.bin/cdk
 STAGE ?= TradaiDev
 # The tag every service and task image is deployed at (ECR tags are immutable): the commit being released.
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# BUCKET_SUFFIX=x names the buckets tradai-<component>-<env>-x (else cdk.json's bucket_suffix context, if any).
+CONTEXT = -c image_tag=$(IMAGE_TAG) $(if $(BUCKET_SUFFIX),-c bucket_suffix=$(BUCKET_SUFFIX))
 
 # Node 20 is what these machines have; jsii and the CLI would warn on every run.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -19,13 +21,14 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := 1
 
-.PHONY: help install test synth diff deploy deploy-local destroy-local bench clean security-doc
+.PHONY: help install test synth diff deploy preflight deploy-local destroy-local bench clean security-doc
 
 help:
 	@echo "make deploy-local   deploy TradaiDev into a local AWS emulator and verify it (KEEP=1 keeps it running)"
 	@echo "make test           unit, snapshot, cfn-lint and handler tests"
 	@echo "make synth          write cdk.out/ for all three stages (no AWS credentials needed)"
 	@echo "make diff STAGE=TradaiProd     cdk diff against a real account"
+	@echo "make preflight STAGE=TradaiProd  are STAGE's S3 bucket names free or ours? (BUCKET_SUFFIX=... to try a suffix)"
 	@echo "make deploy STAGE=TradaiProd   cdk deploy 'STAGE/*' to a real account"
 	@echo "make bench          synth wall time and peak memory"
 
@@ -44,13 +47,18 @@ test: install
 	$(PY) -m pytest
 
 synth: install
-	$(CDK) synth --quiet -c image_tag=$(IMAGE_TAG) '**'
+	$(CDK) synth --quiet $(CONTEXT) '**'
 
 diff: install
-	$(CDK) diff -c image_tag=$(IMAGE_TAG) '$(STAGE)/*'
+	$(CDK) diff $(CONTEXT) '$(STAGE)/*'
 
 deploy: install
-	$(CDK) deploy -c image_tag=$(IMAGE_TAG) '$(STAGE)/*'
+	$(CDK) deploy $(CONTEXT) '$(STAGE)/*'
+
+# Before a stage's first deploy: S3 bucket names are global; exit 1 names those another account holds (read-only
+# HeadBucket calls with your AWS credentials).
+preflight: install
+	$(PY) -m tradai_cdk.preflight '$(STAGE)' $(CONTEXT)
 
 deploy-local: install
 	$(PY) -m local_emulator deploy $(if $(filter 1 yes true,$(KEEP)),--keep)

@@ -24,7 +24,7 @@ from spec import ENVIRONMENTS
 from tradai_cdk.config.canonical import TABLES
 from tradai_cdk.constructs.stack_drift_detector import CONFIGURATION_READ_ACTIONS
 from tradai_cdk.constructs.tradai_bucket import BUCKET_READ_ACTIONS, READ_OBJECT_ACTIONS, WRITE_OBJECT_ACTIONS
-from tradai_cdk.constructs.tradai_table import READ_ACTIONS, WRITE_ACTIONS
+from tradai_cdk.constructs.tradai_table import DELETE, GET, PUT, QUERY, READ_ACTIONS, SCAN, UPDATE, WRITE_ACTIONS
 
 Grant = tuple[str, str, str]  # (action, resource, condition): condition "" when none
 ON_CLUSTER = "ArnEquals ecs:cluster=ecs:cluster/tradai-<env>"
@@ -52,6 +52,17 @@ def table_read(name: str) -> set[Grant]:
 def table_rw(name: str) -> set[Grant]:
     """TradaiTable.grant_read_write: grant_read plus WRITE_ACTIONS on the table."""
     return table_read(name) | allow(WRITE_ACTIONS, [table(name)])
+
+
+def table_calls(name: str, *actions: str) -> set[Grant]:
+    """TradaiTable.grant: exactly the handler's calls (get_item -> GET, ...) on the table itself."""
+    return allow(actions, [table(name)])
+
+
+def index_calls(name: str, index: str, *actions: str) -> set[Grant]:
+    """TradaiTable.grant with ``indexes``: Query/Scan on that index only."""
+    assert index in _INDEXES[name], f"{name} has no index {index}"
+    return allow(actions, [f"{table(name)}/index/{index}"])
 
 
 def bucket(name: str) -> str:
@@ -82,7 +93,7 @@ VPC_ENI = allow(["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", 
 ALERTS = (allow(["sns:Publish"], ["sns:tradai-alerts-<env>"])
           | allow(["kms:Decrypt", "kms:GenerateDataKey*"], ["<AlertsKey.Arn>"]))  # the topic's CMK
 # shared.notify.Notifier: PutItem (conditional) / GetItem / UpdateItem on notifications, sns:Publish.
-NOTIFIER = table_rw("notifications") | ALERTS  # broader than used: Notifier needs only Get/Put/UpdateItem
+NOTIFIER = table_calls("notifications", GET, PUT, UPDATE) | ALERTS
 MLFLOW = secret("mlflow-credentials")  # ml_lifecycle.mlflow: secretsmanager get_secret_value
 STATE_MACHINE_OBSERVABILITY = allow(  # LogLevel.ALL to CloudWatch Logs (vended log delivery) and X-Ray tracing
     ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
@@ -97,6 +108,12 @@ RUN_STRATEGY_SYNC = (
     # broader than used: no iam:PassedToService=ecs-tasks.amazonaws.com condition
     | allow(["iam:PassRole"], ["iam:role/StrategyContainerTaskRole",
                                "iam:role/StrategyContainerTaskDefinitionExecutionRole"]))
+# backtest.runs.Runs (put/get/update_item on workflow-state) and Powertools idempotency's DynamoDBPersistenceLayer
+# (get/put/update/delete_item on idempotency) of both consumers.
+CONSUMER_TABLES = (table_calls("workflow-state", GET, PUT, UPDATE)
+                   | table_calls("idempotency", GET, PUT, UPDATE, DELETE))
+# ml_lifecycle.retraining_state.Retrainings get + record (update_item) of the three workflow functions.
+RETRAINING_RECORD = table_calls("retraining-state", GET, UPDATE)
 SQS_EVENT_SOURCE = (  # the Lambda event source mapping polls the backtest queue
     allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
           ["sqs:tradai-backtest-queue-<env>.fifo"])
@@ -112,7 +129,8 @@ def function(name: str) -> set[Grant]:
 def invoke(*names: str) -> set[Grant]:
     """LambdaInvoke steps: the function (the ASL names it unqualified)."""
     arns = [f"lambda:function:tradai-{name}-<env>" for name in names]
-    # broader than used: grant_invoke adds every version/alias (":*"); the ASL invokes the unqualified ARN
+    # CDK's LambdaInvoke grant: it adds every version/alias (":*") to the state machine role itself, and an
+    # explicit narrower grant would not remove it; the ASL invokes the unqualified ARN
     return allow(["lambda:InvokeFunction"], arns + [f"{arn}:*" for arn in arns])
 
 
@@ -202,16 +220,15 @@ ROLES: dict[str, Role] = {
         | allow(["logs:CreateLogStream", "logs:PutLogEvents"], ["*"])
         # broader than used: Session Manager needs only the 5 actions the NAT instance role has
         | {("managed", "AmazonSSMManagedInstanceCore", "")}), envs=("dev", "staging")),
-    # SERVICE_ACCESS["backend-api"]; executor (SendMessage, DescribeExecution/GetExecutionHistory of backtests),
-    # model rollback invoke, strategy deployments start + describe.
+    # SERVICE_ACCESS["backend-api"]; executor (SendMessage to SQS_QUEUE_URL: the queue is SQS-managed encrypted,
+    # no KMS; DescribeExecution/GetExecutionHistory of backtests), model rollback invoke (the unqualified
+    # function it is given by name), strategy deployments start + describe.
     "BackendApiTaskRole": Role("compute", ECS_TASKS, frozenset(
         table_rw("workflow-state") | table_rw("deployments") | table_rw("config-versions") | table_rw("rollback-state")
         | table_read("trading-state") | table_read("health-state") | bucket_rw("configs") | bucket_read("results")
         | allow(["sqs:SendMessage"], ["sqs:tradai-backtest-queue-<env>.fifo"])
-        # broader than used: SQS_QUEUE_URL is given, so neither GetQueueUrl nor GetQueueAttributes is needed to send
-        | allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], ["sqs:tradai-backtest-queue-<env>.fifo"])
         | allow(["states:DescribeExecution", "states:GetExecutionHistory"], ["states:execution:tradai-backtest-<env>:*"])
-        | invoke("model-rollback")
+        | allow(["lambda:InvokeFunction"], ["lambda:function:tradai-model-rollback-<env>"])
         | allow(["states:StartExecution"], ["states:stateMachine:tradai-strategy-deployment-<env>"])
         | allow(["states:DescribeExecution"], ["states:execution:tradai-strategy-deployment-<env>:*"]))),
     "BackendApiTaskDefinitionExecutionRole": Role("compute", ECS_TASKS, frozenset(
@@ -250,10 +267,9 @@ ROLES: dict[str, Role] = {
     "BacktestPipelineValidateStrategyRole": _lambda(function("validate-strategy")),
     # data_collection_proxy: HTTP to data-collection only.
     "BacktestPipelineDataCollectionProxyRole": _lambda(function("data-collection-proxy")),
-    # update_status: Runs.transition -> UpdateItem (+ GetItem) on workflow-state.
-    # broader than used: grant_read_write; Query/Scan/BatchGet/ConditionCheck/DescribeTable, indexes,
-    # Put/Delete/BatchWrite unused
-    "BacktestPipelineUpdateStatusRole": _lambda(function("update-status") | table_rw("workflow-state")),
+    # update_status: Runs.transition -> UpdateItem (+ GetItem when the condition fails) on workflow-state.
+    "BacktestPipelineUpdateStatusRole": _lambda(function("update-status")
+                                                | table_calls("workflow-state", GET, UPDATE)),
     # cleanup_resources: ecs list_tasks (startedBy), describe_tasks, stop_task in the cluster.
     "BacktestPipelineCleanupResourcesRole": _lambda(
         function("cleanup-resources") | allow(["ecs:DescribeTasks", "ecs:StopTask"], [CLUSTER_TASKS])
@@ -261,31 +277,27 @@ ROLES: dict[str, Role] = {
     # notify_completion: shared.notify (outside the VPC).
     "BacktestPipelineNotifyCompletionRole": _lambda(function("notify-completion") | NOTIFIER,
                                                     in_vpc=False),
-    # consumer (LAUNCH_MODE ecs): Runs put/get/update_item, Powertools idempotency get/put/update/delete_item,
-    # ecs run_task (tags propagate: TagResource) + list_tasks; the SQS event source mapping.
-    # broader than used: grant_read_write on workflow-state (Query/Scan/Batch*/ConditionCheck/DescribeTable,
-    # DeleteItem, indexes) and idempotency (Query/Scan/Batch*/ConditionCheck/DescribeTable)
+    # consumer (LAUNCH_MODE ecs): Runs put/get/update_item (no trace_id-index query), Powertools idempotency
+    # (DynamoDBPersistenceLayer) get/put/update/delete_item, ecs run_task (tags propagate: TagResource) + list_tasks;
+    # the SQS event source mapping.
     "BacktestPipelineBacktestConsumerRole": _lambda(
-        function("backtest-consumer") | table_rw("workflow-state") | table_rw("idempotency") | SQS_EVENT_SOURCE
+        function("backtest-consumer") | CONSUMER_TABLES | SQS_EVENT_SOURCE
         | allow(["ecs:RunTask"], ["ecs:task-definition/strategy-container-<env>:*"], ON_CLUSTER)
         | allow(["iam:PassRole"], ["iam:role/StrategyContainerTaskRole",
                                    "iam:role/StrategyContainerTaskDefinitionExecutionRole"], TO_ECS_TASKS)
         | allow(["ecs:TagResource"], [CLUSTER_TASKS], "StringEquals ecs:CreateAction=RunTask")
         | allow(["ecs:ListTasks"], ["*"], ON_CLUSTER)),
     # consumer (LAUNCH_MODE stepfunctions): as above, start_execution instead of run_task.
-    # broader than used: grant_read_write on workflow-state and idempotency, as for the ECS consumer
     "BacktestPipelineSqsConsumerRole": _lambda(
-        function("sqs-consumer") | table_rw("workflow-state") | table_rw("idempotency") | SQS_EVENT_SOURCE
+        function("sqs-consumer") | CONSUMER_TABLES | SQS_EVENT_SOURCE
         | allow(["states:StartExecution"], ["states:stateMachine:tradai-backtest-<env>"])),
     # orphan_scanner: Runs.stuck (Query status index), get/update_item; ecs list/describe/stop_task;
     # stepfunctions describe_execution.
-    # broader than used: grant_read_write (Scan/Batch*/ConditionCheck/DescribeTable/Put/Delete, trace_id-index);
-    # states:GetExecutionHistory (only describe_execution is called)
     "BacktestPipelineOrphanScannerRole": _lambda(
-        function("orphan-scanner") | table_rw("workflow-state")
+        function("orphan-scanner") | table_calls("workflow-state", GET, UPDATE)
+        | index_calls("workflow-state", "status-created_at-index", QUERY)
         | allow(["ecs:DescribeTasks", "ecs:StopTask"], [CLUSTER_TASKS]) | allow(["ecs:ListTasks"], ["*"], ON_CLUSTER)
-        | allow(["states:DescribeExecution", "states:GetExecutionHistory"],
-                ["states:execution:tradai-backtest-<env>:*"])),
+        | allow(["states:DescribeExecution"], ["states:execution:tradai-backtest-<env>:*"])),
     # Backtest ASL: Validate, MarkRunning/Completed/Failed, CollectData, Cleanup, Notify* invokes; RunBacktest .sync.
     "BacktestPipelineStateMachineRole": Role("compute", STATES, frozenset(
         invoke("validate-strategy", "update-status", "data-collection-proxy", "cleanup-resources", "notify-completion")
@@ -293,41 +305,34 @@ ROLES: dict[str, Role] = {
 
     # --- compute: operations (lambda_src/operations, lambda_src/ml_lifecycle) ---
     # health_check: servicediscovery discover_instances; health-state get/put_item + outbox update_item; notify().
-    # broader than used: grant_read_write on health-state (Query/Scan/Batch*/ConditionCheck/DescribeTable/Delete)
     "HealthCheckHandlerRole": _lambda(
-        function("health-check") | table_rw("health-state") | NOTIFIER
+        function("health-check") | table_calls("health-state", GET, PUT, UPDATE) | NOTIFIER
         | allow(["servicediscovery:DiscoverInstances"], ["*"],
                 "StringEquals servicediscovery:NamespaceName=tradai-<env>.local")),
     # heartbeat_check: trading-state scan + update_item (flip, outbox); notify().
-    # broader than used: grant_read_write (GetItem/Query/Batch*/ConditionCheck/DescribeTable/Put/Delete)
-    "TradingHeartbeatCheckHandlerRole": _lambda(function("trading-heartbeat-check") | table_rw("trading-state")
-                                                | NOTIFIER),
-    # drift_monitor: drift-state get/put_item; s3 get_object under results/drift/ (ListBucket on that prefix makes
-    # a missing key a 404); MLflow secret; notify().
-    # broader than used: grant_read_write on drift-state (Query/Scan/Batch*/ConditionCheck/DescribeTable/Update/
-    # Delete); s3:GetObjectVersion (get_object without VersionId)
+    "TradingHeartbeatCheckHandlerRole": _lambda(function("trading-heartbeat-check")
+                                                | table_calls("trading-state", SCAN, UPDATE) | NOTIFIER),
+    # drift_monitor: drift-state get/put_item; s3 get_object (no VersionId) under results/drift/ (ListBucket on
+    # that prefix makes a missing key a 404); MLflow secret; notify().
     "DriftMonitorHandlerRole": _lambda(
-        function("drift-monitor") | table_rw("drift-state") | NOTIFIER | MLFLOW
-        | allow(READ_OBJECT_ACTIONS, [f"{bucket('results')}/drift/*"])
+        function("drift-monitor") | table_calls("drift-state", GET, PUT) | NOTIFIER | MLFLOW
+        | allow(["s3:GetObject"], [f"{bucket('results')}/drift/*"])
         | allow(["s3:ListBucket"], [bucket("results")], "StringLike s3:prefix=drift/*")),
     # retraining_scheduler: retraining-state get/put/update_item; states start_execution + describe_execution;
     # MLflow (registered models).
-    # broader than used: grant_read_write (Query/Scan/Batch*/ConditionCheck/DescribeTable/Delete)
     "RetrainingSchedulerHandlerRole": _lambda(
-        function("retraining-scheduler") | table_rw("retraining-state") | MLFLOW
+        function("retraining-scheduler") | table_calls("retraining-state", GET, PUT, UPDATE) | MLFLOW
         | allow(["states:StartExecution"], ["states:stateMachine:tradai-retraining-<env>"])
         | allow(["states:DescribeExecution"], ["states:execution:tradai-retraining-<env>:*"])),
-    # model_rollback: rollback-state get/put/update_item (Rollbacks); MLflow; notify().
-    # broader than used: grant_read_write (Query/Scan/Batch*/ConditionCheck/DescribeTable/Delete)
-    "ModelRollbackRole": _lambda(function("model-rollback") | table_rw("rollback-state") | NOTIFIER | MLFLOW),
+    # model_rollback: rollback-state get_item + update_item (Rollbacks.get/append); MLflow; notify().
+    "ModelRollbackRole": _lambda(function("model-rollback") | table_calls("rollback-state", GET, UPDATE) | NOTIFIER
+                                 | MLFLOW),
     # infra_drift: cloudformation detect_stack_drift, describe_stack_drift_detection_status,
     # describe_stack_resource_drifts on the env's 4 stacks; drift detection reads each resource with the
     # caller's rights (CONFIGURATION_READ_ACTIONS: configuration reads only); infra-drift-state get/put_item
     # + outbox update_item; notify().
-    # broader than used: grant_read_write on infra-drift-state (Query/Scan/Batch*/ConditionCheck/DescribeTable/
-    # Delete, has_drift-last_check-index)
     "InfraDriftDetectorJobHandlerRole": _lambda(
-        function("infra-drift-detector") | table_rw("infra-drift-state") | NOTIFIER
+        function("infra-drift-detector") | table_calls("infra-drift-state", GET, PUT, UPDATE) | NOTIFIER
         | allow(["cloudformation:DetectStackDrift", "cloudformation:DetectStackResourceDrift",
                  "cloudformation:DescribeStackResourceDrifts"],
                 [f"cloudformation:stack/tradai-{stack}-<env>/*"
@@ -335,18 +340,15 @@ ROLES: dict[str, Role] = {
         | allow(["cloudformation:DescribeStackDriftDetectionStatus"], ["*"])
         | allow(CONFIGURATION_READ_ACTIONS, ["*"]), in_vpc=False),
     # check_retraining: retraining-state get + record (update_item); drift-state get_item; MLflow.
-    # broader than used: grant_read_write on retraining-state (Query/Scan/Batch*/ConditionCheck/DescribeTable/
-    # Put/Delete); grant_read on drift-state (Query/Scan/BatchGet/ConditionCheck/DescribeTable)
     "RetrainingPipelineCheckRetrainingNeededFunctionRole": _lambda(
-        function("check-retraining-needed") | table_rw("retraining-state") | table_read("drift-state") | MLFLOW),
+        function("check-retraining-needed") | RETRAINING_RECORD | table_calls("drift-state", GET) | MLFLOW),
     # compare_models: retraining-state get/update_item; shadow-test-state get/put/update_item; MLflow.
-    # broader than used: grant_read_write on both (Query/Scan/Batch*/ConditionCheck/DescribeTable/Delete, index)
     "RetrainingPipelineCompareModelsFunctionRole": _lambda(
-        function("compare-models") | table_rw("retraining-state") | table_rw("shadow-test-state") | MLFLOW),
+        function("compare-models") | RETRAINING_RECORD | table_calls("shadow-test-state", GET, PUT, UPDATE)
+        | MLFLOW),
     # promote_model: retraining-state get/update_item; deployments record (put/get_item); MLflow set alias/tag.
-    # broader than used: grant_read_write on both (Query/Scan/Batch*/ConditionCheck/DescribeTable/Delete, index)
     "RetrainingPipelinePromoteModelFunctionRole": _lambda(
-        function("promote-model") | table_rw("retraining-state") | table_rw("deployments") | MLFLOW),
+        function("promote-model") | RETRAINING_RECORD | table_calls("deployments", GET, PUT) | MLFLOW),
     # Retraining ASL: Check/Compare*/Promote/Notify* invokes; Train and ShadowTest .sync; MarkFailed UpdateItem.
     "RetrainingPipelineStateMachineRole": Role("compute", STATES, frozenset(
         invoke("check-retraining-needed", "compare-models", "promote-model", "notify-completion")
@@ -358,11 +360,10 @@ ROLES: dict[str, Role] = {
     # query (config_hash-index)/get_item; ecs run_task (tags: TagResource)/list_tasks/describe_tasks/stop_task of
     # the trading tasks; Cloud Map register/deregister/get_instance (+ the Route 53 records and VPC check it
     # makes with the caller's rights).
-    # broader than used: grant_read_write on trading-state and deployments (Scan/Batch*/ConditionCheck/
-    # DescribeTable/Delete); grant_read on config-versions (Scan/BatchGet/ConditionCheck/DescribeTable, status-index)
     "StrategyDeploymentDeployerRole": _lambda(
-        function("strategy-deployer") | table_rw("trading-state") | table_rw("deployments")
-        | table_read("config-versions")
+        function("strategy-deployer") | table_calls("trading-state", GET, UPDATE)
+        | table_calls("deployments", GET, PUT, UPDATE, QUERY)
+        | table_calls("config-versions", GET) | index_calls("config-versions", "config_hash-index", QUERY)
         | allow(["ecs:RunTask"], ["ecs:task-definition/strategy-live-trading-<env>:*",
                                   "ecs:task-definition/strategy-dry-run-trading-<env>:*"], ON_CLUSTER)
         | allow(["iam:PassRole"], [f"iam:role/{mode}{kind}" for mode in ("LiveTrading", "DryRunTrading")

@@ -196,3 +196,31 @@ def test_vpc_functions_hold_what_lambda_needs_for_their_enis(environments, env):
         role = props["Role"]["Fn::GetAtt"][0]
         granted = grants(templates, "compute", role)
         assert {g[0] for g in granted} >= {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"}, props["FunctionName"]
+
+
+
+def test_table_grant_is_exactly_the_calls_named():
+    """TradaiTable.grant: the actions on the table, or Query/Scan on named indexes only; a typo fails synth."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+    from tradai_cdk.config.canonical import TABLES
+    from tradai_cdk.constructs.tradai_table import GET, QUERY, UPDATE, TradaiTable
+
+    stack = cdk.Stack(cdk.App(), "Probe", env=cdk.Environment(account="123456789012", region="eu-central-1"))
+    table = TradaiTable(stack, "Table", table_name="tradai-workflow-state-dev",
+                        spec=next(s for s in TABLES if s.key == "workflow-state"), deletion_protection=False,
+                        removal_policy=cdk.RemovalPolicy.DESTROY)
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    table.grant(role, [GET, UPDATE])
+    table.grant(role, [QUERY], indexes=["status-created_at-index"])
+    render = Renderer({}, "probe")  # the ARNs are built from the physical name: no token to look up
+    found = {(action, render(statement["Resource"]))
+             for statement in stack.resolve(role.node.find_child("DefaultPolicy").document)["Statement"]
+             for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])}
+    table_arn = "dynamodb:table/tradai-workflow-state-dev"
+    assert found == {(GET, table_arn), (UPDATE, table_arn), (QUERY, f"{table_arn}/index/status-created_at-index")}
+    for bad in (dict(actions=[GET], indexes=["status-created_at-index"]),  # GetItem does not apply to an index
+                dict(actions=[QUERY], indexes=["no-such-index"]),
+                dict(actions=["dynamodb:*"]), dict(actions=[])):
+        with pytest.raises(ValueError):
+            table.grant(role, **bad)

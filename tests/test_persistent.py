@@ -1,9 +1,17 @@
 """Spec sections 3.1-3.3, 4.2, 8 and 10: the persistent stack."""
 
+import dataclasses
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 import spec
 from cfn import ref, resources
+from conftest import IMAGE_TAG, ROOT
+from tradai_cdk.app import build_app, stage_id
+from tradai_cdk.config import ConfigError, config_for, validate
 
 
 def _tables(template):
@@ -212,3 +220,130 @@ def test_table_count_and_idempotency_table_with_cdk_assertions(env, synthesized)
         "KeySchema": [{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
         "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": False}})
+
+
+# Bucket names are global (issue 15): the optional suffix of spec 9.1 from the `bucket_suffix` context.
+
+SUFFIX = "acme-1"
+SUFFIX_ENV = "prod"
+MLFLOW_SERVICE_TYPES = ("AWS::ECR::Repository", "AWS::Logs::LogGroup", "AWS::ECS::TaskDefinition",
+                        "AWS::ECS::Service", "AWS::CloudWatch::Alarm")
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_bucket_names_without_a_suffix(env):
+    config = config_for(env)
+    assert config.naming.bucket_suffix is None
+    assert config.bucket_names == tuple(f"tradai-{c}-{env}" for c in spec.BUCKETS)
+
+
+def test_bucket_suffix_context_string_applies_to_every_environment():
+    for env in spec.ENVIRONMENTS:
+        config = config_for(env, bucket_suffix=SUFFIX)
+        assert config.naming.bucket_suffix == SUFFIX
+        assert config.bucket_names == tuple(f"tradai-{c}-{env}-{SUFFIX}" for c in spec.BUCKETS)
+        assert config.naming.name("results") == f"tradai-results-{env}"  # other names keep their form
+
+
+def test_bucket_suffix_context_mapping_is_per_environment():
+    context = {"prod": SUFFIX, "staging": None}
+    assert config_for("prod", bucket_suffix=context).bucket_name("logs") == f"tradai-logs-prod-{SUFFIX}"
+    assert config_for("staging", bucket_suffix=context).bucket_name("logs") == "tradai-logs-staging"
+    assert config_for("dev", bucket_suffix=context).bucket_name("logs") == "tradai-logs-dev"
+
+
+def test_longest_bucket_suffix_gives_63_character_names():
+    longest = len("tradai-arcticdb-staging-")
+    config = config_for("staging", bucket_suffix="a" * (63 - longest))
+    assert max(len(name) for name in config.bucket_names) == 63
+    with pytest.raises(ConfigError):
+        config_for("staging", bucket_suffix="a" * (64 - longest))
+
+
+@pytest.mark.parametrize("value", ["", "Acme", "acme_1", "acme.1", "-acme", "acme-", "a b", "a" * 43, "s3alias",
+                                   "x--ol-s3", 12, ["acme"]])
+def test_bad_bucket_suffix_context_is_a_config_error(value):
+    with pytest.raises(ConfigError) as error:
+        config_for("prod", bucket_suffix=value)
+    assert error.value.field == "context bucket_suffix"
+    assert error.value.value == value
+    assert "lowercase letters, digits and hyphens" in error.value.allowed or "mapping" in error.value.allowed
+    assert "bucket_suffix" in error.value.allowed
+
+
+def test_bad_bucket_suffix_in_a_mapping_names_its_environment():
+    with pytest.raises(ConfigError) as error:
+        config_for("prod", bucket_suffix={"prod": "Acme"})
+    assert (error.value.field, error.value.value) == ("context bucket_suffix.prod", "Acme")
+    assert "at most 42 characters" in error.value.allowed and "-c bucket_suffix=" in error.value.allowed
+    with pytest.raises(ConfigError) as error:
+        config_for("dev", bucket_suffix={"qa": "acme"})
+    assert (error.value.field, error.value.value) == ("context bucket_suffix key", "qa")
+
+
+def test_bad_naming_bucket_suffix_fails_validation():
+    config = config_for("dev")
+    bad = dataclasses.replace(config, naming=dataclasses.replace(config.naming, bucket_suffix="UPPER"))
+    with pytest.raises(ConfigError) as error:
+        validate(bad)
+    assert (error.value.field, error.value.value) == ("naming.bucket_suffix", "UPPER")
+
+
+def test_synth_refuses_a_bad_bucket_suffix_context():
+    with pytest.raises(ConfigError) as error:
+        build_app(context={"image_tag": "0a1b2c3", "bucket_suffix": "Bad_Suffix"})
+    assert (error.value.field, error.value.value) == ("context bucket_suffix", "Bad_Suffix")
+
+
+@pytest.fixture(scope="module")
+def suffixed_stage(tmp_path_factory):
+    """Every template of the prod stage built with `-c bucket_suffix=acme-1` (one stage, no policy plugins: ~10 s)."""
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "image_tag": IMAGE_TAG,
+               "bucket_suffix": {SUFFIX_ENV: SUFFIX}}
+    app = build_app(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    assembly = app.node.find_child(stage_id(SUFFIX_ENV)).synth()
+    return {artifact.stack_name.split("-")[1]: json.loads(Path(assembly.directory, artifact.template_file).read_text())
+            for artifact in assembly.stacks}
+
+
+def _strings(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, path + (index,))
+    elif isinstance(value, str):
+        yield path, value
+
+
+def test_bucket_suffix_reaches_every_bucket_and_every_use(suffixed_stage):
+    env = SUFFIX_ENV
+    suffixed = {c: f"tradai-{c}-{env}-{SUFFIX}" for c in spec.BUCKETS}
+    assert set(_buckets(suffixed_stage["persistent"])) == set(suffixed.values())
+    compute, edge = suffixed_stage["compute"], suffixed_stage["edge"]
+    (alb,) = resources(compute, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.bucket"] == suffixed["logs"]
+    (trail,) = resources(edge, "AWS::CloudTrail::Trail").values()
+    assert trail["S3BucketName"] == suffixed["logs"]
+    text = json.dumps(compute)
+    for use in (f'"S3_RESULTS_BUCKET", "Value": "{suffixed["results"]}"',
+                f'"ARCTICDB_S3_URI", "Value": "s3://{suffixed["arcticdb"]}"'):
+        assert use in text, use
+    # Grants, env vars, URIs: every S3 ARN and s3:// URI of a TradAI bucket carries the suffix ...
+    for stack, template in suffixed_stage.items():
+        for _, value in _strings(template):
+            for name in re.findall(r"(?::s3:::|s3://)(tradai-[a-z0-9-]+)", value):
+                assert name in suffixed.values(), (stack, value)
+    # ... and an unsuffixed bucket name is left only where it is the MLflow service's own name.
+    for stack, template in suffixed_stage.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            for path, value in _strings(resource):
+                for component, name in suffixed.items():
+                    if re.search(rf"tradai-{component}-{env}(?![-a-z0-9])", value):
+                        assert component == "mlflow" and resource["Type"] in MLFLOW_SERVICE_TYPES, \
+                            (stack, logical_id, path, value)
+    grants = [value for template in suffixed_stage.values() for _, value in _strings(template)
+              if f':s3:::{suffixed["results"]}' in value]
+    assert grants, "no IAM grant on the results bucket was found: the ARN check above checked nothing"

@@ -65,8 +65,9 @@ def build_app(context: Optional[Mapping[str, Any]] = None, outdir: Optional[str]
     app = cdk.App(context=dict(context or {}), outdir=outdir, analytics_reporting=False)
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT
     image_tag = require_image_tag(app.node.try_get_context("image_tag"))
+    bucket_suffix = app.node.try_get_context("bucket_suffix")  # S3 names are global: see tradai_cdk/preflight.py
     for env in ENVIRONMENTS:
-        config = config_for(env, image_tag=image_tag)
+        config = config_for(env, image_tag=image_tag, bucket_suffix=bucket_suffix)
         TradaiStage(app, stage_id(env), config=config,
                     env=cdk.Environment(account=account, region=config.network.region))
     # The 237 bundled AWS Control Tower proactive controls (cfn-guard 3.1.1, offline); findings are

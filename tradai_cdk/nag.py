@@ -231,10 +231,6 @@ def _acknowledge_operations(compute, persistent) -> None:
     _ack(operations.functions["retraining-scheduler"].role,
          _iam5(compute, f"states:execution:{retraining.state_machine_name}:*"),
          "Execution names are the retraining ids chosen at start; DescribeExecution is limited to this workflow's.")
-    rollback = operations.rollback.function
-    _ack(compute.services["backend-api"].task_definition.task_role,
-         f"AwsSolutions-IAM5[Resource::<{compute.get_logical_id(rollback.node.default_child)}.Arn>:*]",
-         "backend-api may invoke the model-rollback function (and its versions) and nothing else (spec 7).")
 
 
 def _acknowledge_deployment(compute) -> None:

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Mapping, Optional, Union
 
 from . import canonical as c
 from .model import Naming, TradaiConfig
-from .validation import ConfigError, validate
+from .validation import BUCKET_SUFFIX_CONTEXT, ConfigError, check_bucket_names, validate
+
+BucketSuffixContext = Union[None, str, Mapping[str, Optional[str]]]
 
 
-def config_for(env: str, image_tag: Optional[str] = None) -> TradaiConfig:
+def config_for(env: str, image_tag: Optional[str] = None, bucket_suffix: BucketSuffixContext = None) -> TradaiConfig:
     """Return the validated configuration of ``env`` (dev, staging or prod); ``image_tag`` is the `image_tag`
-    context of the synth, the tag every service and task image is deployed at (``require_image_tag`` checks it)."""
+    context of the synth, the tag every service and task image is deployed at (``require_image_tag`` checks it).
+    ``bucket_suffix`` is the `bucket_suffix` context: one suffix for every environment, or a mapping from
+    environment to suffix (``{"prod": "acme"}`` in cdk.json); it becomes ``naming.bucket_suffix``."""
     if env not in c.ENVIRONMENTS:
         raise ConfigError("environment", env, f"one of {', '.join(c.ENVIRONMENTS)}")
+    suffix, suffix_field = bucket_suffix_for(env, bucket_suffix)
     config = TradaiConfig(
         env=env,
         spec_version=c.SPEC_VERSION,
-        naming=Naming(c.PROJECT, env),
+        naming=Naming(c.PROJECT, env, bucket_suffix=suffix),
         tags=c.COMMON_TAGS + (("Environment", env),),
         profile=c.PROFILES[env],
         network=c.NETWORK,
@@ -47,5 +52,20 @@ def config_for(env: str, image_tag: Optional[str] = None) -> TradaiConfig:
         deployments=c.DEPLOYMENTS,
         secrets=c.SECRETS,
     )
+    check_bucket_names(config, suffix_field)  # a bad suffix names the context key it came from
     validate(config)
     return config
+
+
+def bucket_suffix_for(env: str, context: BucketSuffixContext) -> tuple[Optional[str], str]:
+    """``env``'s suffix from the `bucket_suffix` context, and the name a ConfigError should give it."""
+    if context is None or isinstance(context, str):
+        return context, BUCKET_SUFFIX_CONTEXT
+    if isinstance(context, Mapping):
+        for key in context:
+            if key not in c.ENVIRONMENTS:
+                raise ConfigError(f"{BUCKET_SUFFIX_CONTEXT} key", key,
+                                  f"an environment ({', '.join(c.ENVIRONMENTS)}) mapped to its suffix")
+        return context.get(env), f"{BUCKET_SUFFIX_CONTEXT}.{env}"
+    raise ConfigError(BUCKET_SUFFIX_CONTEXT, context,
+                      'a suffix string (-c bucket_suffix=acme-1) or, in cdk.json, a mapping such as {"prod": "acme-1"}')

@@ -35,14 +35,23 @@ class ExecutorMode(str, Enum):
 
 @dataclass(frozen=True)
 class Naming:
-    """``{project}-{component}-{environment}[-{suffix}]`` (spec 9.1)."""
+    """``{project}-{component}-{environment}[-{suffix}]`` (spec 9.1).
+
+    ``bucket_suffix`` is spec 9.1's optional suffix for the S3 buckets only: their names are global, so an
+    environment whose names another AWS account already holds sets one (context ``bucket_suffix``).
+    """
 
     project: str
     env: str
+    bucket_suffix: Optional[str] = None
 
     def name(self, component: str, suffix: Optional[str] = None) -> str:
         parts = [self.project, component, self.env] + ([suffix] if suffix else [])
         return "-".join(parts)
+
+    def bucket(self, component: str) -> str:
+        """Physical (globally unique) S3 bucket name: ``{project}-{component}-{env}[-{bucket_suffix}]``."""
+        return self.name(component, self.bucket_suffix)
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,7 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class BucketSpec:
-    """One S3 bucket of spec 3.1; the physical name is tradai-<component>-<env>."""
+    """One S3 bucket of spec 3.1; the physical name is tradai-<component>-<env>[-<bucket_suffix>]."""
 
     component: str
     purpose: str
@@ -446,6 +455,15 @@ class TradaiConfig:
     def namespace(self) -> str:
         """Cloud Map private DNS namespace (spec 2.3)."""
         return f"{self.naming.project}-{self.env}.local"
+
+    def bucket_name(self, component: str) -> str:
+        """Physical name of the bucket ``component`` (S3 names are global: it carries the optional suffix)."""
+        return self.naming.bucket(component)
+
+    @property
+    def bucket_names(self) -> tuple[str, ...]:
+        """Every bucket name of this environment, in ``buckets`` order."""
+        return tuple(self.bucket_name(spec.component) for spec in self.buckets)
 
     def function_name(self, name: str) -> str:
         """Physical Lambda name: account-unique, so it carries the environment."""

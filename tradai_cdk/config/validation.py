@@ -31,6 +31,14 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[a-z]{2,}", re.IGNORECASE)
 SUPPORTED_EXECUTOR_MODES = tuple(ExecutorMode)
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # ECR's tag syntax
 MUTABLE_TAG_NAMES = ("latest",)
+# S3 bucket names (global across all AWS accounts): 3-63 characters; the suffix adds lowercase letters, digits and
+# hyphens, starting and ending with a letter or digit; names may not end in S3's reserved endings.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+BUCKET_NAME_LENGTH = (3, 63)
+BUCKET_SUFFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+RESERVED_BUCKET_ENDINGS = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+BUCKET_SUFFIX_FIELD = "naming.bucket_suffix"
+BUCKET_SUFFIX_CONTEXT = "context bucket_suffix"
 IMAGE_TAG_ALLOWED = ("an immutable image tag such as the release's git commit SHA, given as context: "
                      "cdk synth -c image_tag=$(git rev-parse --short HEAD) (never 'latest')")
 
@@ -53,7 +61,7 @@ def validate(config: TradaiConfig) -> None:
     _check_services(config)
     _check_compute_mode(config)
     _check_tables(config)
-    _check_unique("buckets", (b.component for b in config.buckets))
+    check_bucket_names(config)
     _check_lambdas(config)
     _check_backtest(config)
     _check_operations(config)
@@ -75,6 +83,31 @@ def require_image_tag(tag: object) -> str:
     if not isinstance(tag, str) or tag.lower() in MUTABLE_TAG_NAMES or not IMAGE_TAG.fullmatch(tag):
         raise ConfigError("context image_tag", tag, IMAGE_TAG_ALLOWED)
     return tag
+
+
+def check_bucket_names(config: TradaiConfig, suffix_field: str = BUCKET_SUFFIX_FIELD) -> None:
+    """Every bucket name is a valid, unique S3 name; a bad ``naming.bucket_suffix`` is reported as
+    ``suffix_field`` (the loader passes ``context bucket_suffix`` when the value came from the CDK context)."""
+    _check_unique("buckets", (b.component for b in config.buckets))
+    suffix = config.naming.bucket_suffix
+    unsuffixed = {spec.component: config.naming.name(spec.component) for spec in config.buckets}
+    if suffix is not None:
+        longest = max(unsuffixed.values(), key=len)
+        max_length = BUCKET_NAME_LENGTH[1] - len(longest) - 1
+        allowed = (f"lowercase letters, digits and hyphens, starting and ending with a letter or digit, at most "
+                   f"{max_length} characters (the longest name, {longest}-<suffix>, may have 63), no name ending in "
+                   f"{', '.join(RESERVED_BUCKET_ENDINGS)}; e.g. -c bucket_suffix=acme-1 "
+                   f"(naming.bucket_suffix: spec 9.1's optional -{{suffix}} of every bucket name)")
+        if (not isinstance(suffix, str) or not BUCKET_SUFFIX.fullmatch(suffix) or len(suffix) > max_length
+                or any(f"{longest}-{suffix}".endswith(ending) for ending in RESERVED_BUCKET_ENDINGS)):
+            raise ConfigError(suffix_field, suffix, allowed)
+    for component in unsuffixed:
+        name = config.bucket_name(component)
+        low, high = BUCKET_NAME_LENGTH
+        if not low <= len(name) <= high or not BUCKET_NAME.fullmatch(name):
+            raise ConfigError(f"buckets[{component}] name", name,
+                              f"an S3 bucket name: {low}-{high} lowercase letters, digits and hyphens, "
+                              f"starting and ending with a letter or digit")
 
 
 def _check_required(obj: object, path: str) -> None:

@@ -32,6 +32,7 @@ from lambda_src.backtest import contract
 from lambda_src.shared import notify
 
 from .ids import pascal
+from .tradai_table import DELETE, GET, PUT, QUERY, UPDATE
 from .workflow_steps import StrategyTask, invoke_step, run_strategy_task
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
 
@@ -46,16 +47,21 @@ HANDLERS = {
     "update-status": "backtest.update_status.handler",
     "cleanup-resources": "backtest.cleanup_resources.handler",
 }
+STATUS_INDEX = "status-created_at-index"  # backtest.runs.STATUS_INDEX: Runs.stuck queries it
+# The DynamoDB calls of each function (backtest.runs.Runs, Powertools idempotency, shared.notify.Notifier).
+RUN_CALLS = {"update-status": (GET, UPDATE),  # transition: update_item, get_item when its condition fails
+             "consumer": (GET, PUT, UPDATE),  # create_submitted, get, transition / set_fields
+             "orphan-scanner": (GET, UPDATE)}  # get, transition (+ Query on STATUS_INDEX)
+IDEMPOTENCY_CALLS = (GET, PUT, UPDATE, DELETE)  # DynamoDBPersistenceLayer: get/put/update/delete_item
+NOTIFIER_CALLS = (GET, PUT, UPDATE)  # Notifier: conditional put_item, get_item, update_item
 
 
 class GrantableTable(Protocol):
-    """A table consumers reach by name, with grants scoped to it and its indexes."""
+    """A table consumers reach by name, with grants of exactly the calls made, on it or on named indexes."""
 
     table_name: str
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant: ...
-
-    def grant_read_write(self, grantee: iam.IGrantable) -> None: ...
+    def grant(self, grantee: iam.IGrantable, actions: Sequence[str], indexes: Sequence[str] = ()) -> iam.Grant: ...
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,8 @@ class BacktestPipeline(Construct):
         self.functions["notify-completion"] = build(
             "notify-completion", {notify.ENV_NOTIFICATIONS_TABLE: tables.notifications.table_name,
                                   notify.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn})
-        tables.workflow_state.grant_read_write(self.functions["update-status"].role)
-        tables.notifications.grant_read_write(self.functions["notify-completion"].role)
+        tables.workflow_state.grant(self.functions["update-status"].role, RUN_CALLS["update-status"])
+        tables.notifications.grant(self.functions["notify-completion"].role, NOTIFIER_CALLS)
         alerts_topic.grant_publish(self.functions["notify-completion"].role)
         self._grant_stop_tasks(self.functions["cleanup-resources"].role)
 
@@ -138,8 +144,8 @@ class BacktestPipeline(Construct):
         for key, mode in CONSUMERS.items():
             consumer = build(key, {**launch_env, contract.ENV_LAUNCH_MODE: mode})
             self.functions[key] = consumer
-            tables.workflow_state.grant_read_write(consumer.role)
-            tables.idempotency.grant_read_write(consumer.role)
+            tables.workflow_state.grant(consumer.role, RUN_CALLS["consumer"])
+            tables.idempotency.grant(consumer.role, IDEMPOTENCY_CALLS)
             if mode == contract.LAUNCH_ECS:
                 self._grant_run_task(consumer.role)
                 self._grant_list_tasks(consumer.role)  # a retried record finds the task it already started
@@ -154,9 +160,10 @@ class BacktestPipeline(Construct):
                                            contract.ENV_STUCK_AFTER_MINUTES: str(int(timing.stuck_after.to_minutes()))},
                         async_retries=0)
         self.functions["orphan-scanner"] = scanner
-        tables.workflow_state.grant_read_write(scanner.role)
+        tables.workflow_state.grant(scanner.role, RUN_CALLS["orphan-scanner"])
+        tables.workflow_state.grant(scanner.role, [QUERY], indexes=[STATUS_INDEX])
         self._grant_stop_tasks(scanner.role)
-        self.grant_read_executions(scanner.role)
+        self.grant_read_executions(scanner.role, actions=["states:DescribeExecution"])  # describe_execution only
         self.schedule = events.Rule(self, "OrphanScanSchedule", schedule=events.Schedule.rate(timing.orphan_scan_every),
                                     description="Fails backtest runs and stops strategy tasks left behind")
         self.schedule.add_target(targets.LambdaFunction(scanner.function, retry_attempts=0))
@@ -212,13 +219,17 @@ class BacktestPipeline(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD, timeout=timing.run_timeout, tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
 
-    def grant_read_executions(self, grantee: iam.IGrantable) -> iam.Grant:
-        """DescribeExecution / GetExecutionHistory on this workflow's executions only."""
+    def grant_read_executions(self, grantee: iam.IGrantable,
+                              actions: Sequence[str] = ("states:DescribeExecution", "states:GetExecutionHistory"),
+                              ) -> iam.Grant:
+        """``actions`` (by default DescribeExecution / GetExecutionHistory) on this workflow's executions only."""
+        unknown = set(actions) - {"states:DescribeExecution", "states:GetExecutionHistory"}
+        if not actions or unknown:
+            raise ValueError(f"actions={list(actions)}: allowed: states:DescribeExecution, states:GetExecutionHistory")
         executions = cdk.Stack.of(self).format_arn(
             service="states", resource="execution", resource_name=f"{self.state_machine_name}:*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-        return iam.Grant.add_to_principal(grantee=grantee, resource_arns=[executions],
-                                          actions=["states:DescribeExecution", "states:GetExecutionHistory"])
+        return iam.Grant.add_to_principal(grantee=grantee, resource_arns=[executions], actions=list(actions))
 
     def _run_task(self, timeout: cdk.Duration) -> tasks.EcsRunTask:
         """The strategy container with the spec 2.5 per-run overrides taken from the workflow input."""

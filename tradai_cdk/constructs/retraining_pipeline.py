@@ -29,12 +29,23 @@ from lambda_src.ml_lifecycle import contract
 
 from .ids import pascal
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
+from .tradai_table import GET, PUT, UPDATE
 from .workflow_steps import StrategyTask, invoke_step, run_strategy_task
 
+STEP_MARGIN = cdk.Duration.seconds(10)  # a Lambda task's timeout beyond its function's own
 HANDLERS = {
     "check-retraining-needed": "ml_lifecycle.check_retraining.handler",
     "compare-models": "ml_lifecycle.compare_models.handler",
     "promote-model": "ml_lifecycle.promote_model.handler",
+}
+# The DynamoDB calls of each function (ml_lifecycle.retraining_state / state): table field -> actions.
+TABLE_CALLS = {
+    "check-retraining-needed": {"retraining_state": (GET, UPDATE),  # Retrainings get/record
+                                "drift_state": (GET,)},  # DriftStates.get
+    "compare-models": {"retraining_state": (GET, UPDATE),  # Retrainings get/record
+                       "shadow_test_state": (GET, PUT, UPDATE)},  # ShadowTests get/create/finish
+    "promote-model": {"retraining_state": (GET, UPDATE),  # Retrainings get/record
+                      "deployments": (GET, PUT)},  # Deployments.record: conditional put_item, get_item
 }
 
 
@@ -42,9 +53,7 @@ class StateTable(Protocol):
     table_name: str
     table_arn: str
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant: ...
-
-    def grant_read_write(self, grantee: iam.IGrantable) -> None: ...
+    def grant(self, grantee: iam.IGrantable, actions: Sequence[str], indexes: Sequence[str] = ()) -> iam.Grant: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class RetrainingPipeline(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, RetrainingFunction],
                  code: lambda_.Code, runtime: lambda_.Runtime, layers: Sequence[lambda_.ILayerVersion],
                  placement: VpcPlacement, task: StrategyTask, tables: RetrainingTables,
-                 mlflow_secret: secretsmanager.ISecret, notify: lambda_.IFunction, timing: RetrainingTiming,
+                 mlflow_secret: secretsmanager.ISecret, notify: lambda_.Function, timing: RetrainingTiming,
                  log_retention: logs.RetentionDays, state_machine_name: str):
         super().__init__(scope, construct_id)
         missing = sorted(set(HANDLERS) - set(functions))
@@ -101,11 +110,9 @@ class RetrainingPipeline(Construct):
                              contract.ENV_RETRAINING_TABLE: tables.retraining_state.table_name,
                              contract.ENV_MLFLOW_CREDENTIALS_SECRET_ARN: mlflow_secret.secret_arn})
             mlflow_secret.grant_read(built.role)
-            tables.retraining_state.grant_read_write(built.role)
+            for table, actions in TABLE_CALLS[key].items():
+                getattr(tables, table).grant(built.role, actions)
             self.functions[key] = built
-        tables.drift_state.grant_read(self.functions["check-retraining-needed"].role)
-        tables.shadow_test_state.grant_read_write(self.functions["compare-models"].role)
-        tables.deployments.grant_read_write(self.functions["promote-model"].role)
 
         self._task, self._tables, self._notify = task, tables, notify
         self.state_machine_name = state_machine_name
@@ -114,16 +121,15 @@ class RetrainingPipeline(Construct):
     def _state_machine(self, timing: RetrainingTiming, log_retention: logs.RetentionDays) -> sfn.StateMachine:
         path = sfn.JsonPath.string_at
         identity = {"retraining_id": path("$.retraining_id"), "model_name": path("$.model_name")}
-        seconds = cdk.Duration.seconds
 
-        check = self._ml_step("CheckRetrainingNeeded", "check-retraining-needed", identity, "$.check", seconds(40))
+        check = self._ml_step("CheckRetrainingNeeded", "check-retraining-needed", identity, "$.check")
         train = run_strategy_task(self, "Train", self._task, {
             "JOB_ID": path("$.retraining_id"), "STRATEGY": path("$.check.strategy"),
             "TRADING_MODE": contract.TRAIN_MODE, "EXPERIMENT_NAME": path("$.model_name")},
             timing.train_timeout, result_path=sfn.JsonPath.DISCARD)
         candidate = self._ml_step("CompareCandidate", "compare-models", {
             **identity, "phase": contract.PHASE_CANDIDATE, "champion_version": path("$.check.champion_version")},
-            "$.candidate", seconds(130))
+            "$.candidate")
         shadow = run_strategy_task(self, "ShadowTest", self._task, {
             "JOB_ID": path("$.candidate.test_id"), "STRATEGY": path("$.check.strategy"),
             "TRADING_MODE": contract.SHADOW_MODE, "EXPERIMENT_NAME": path("$.model_name"),
@@ -134,9 +140,9 @@ class RetrainingPipeline(Construct):
                     "challenger_version": path("$.candidate.challenger_version")}
         judge = self._ml_step("CompareShadow", "compare-models", {
             **identity, **versions, "phase": contract.PHASE_SHADOW, "test_id": path("$.candidate.test_id")},
-            "$.shadow", seconds(130))
+            "$.shadow")
         promote = self._ml_step("PromoteModel", "promote-model", {
-            **identity, **versions, "strategy": path("$.check.strategy")}, "$.promotion", seconds(70))
+            **identity, **versions, "strategy": path("$.check.strategy")}, "$.promotion")
 
         done = sfn.Succeed(self, "RetrainingFinished")
         promoted = self._notify_step("NotifyPromoted", backtest_contract.COMPLETED,
@@ -168,9 +174,12 @@ class RetrainingPipeline(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD, timeout=timing.run_timeout, tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
 
-    def _ml_step(self, state_id: str, key: str, payload, result_path: str, timeout: cdk.Duration) -> tasks.LambdaInvoke:
-        """A workflow function step; an MLflow outage is retried for about 15 minutes (every step is idempotent)."""
-        return invoke_step(self, state_id, self.functions[key].function, payload, result_path, timeout).add_retry(
+    def _ml_step(self, state_id: str, key: str, payload, result_path: str) -> tasks.LambdaInvoke:
+        """A workflow function step (its task timeout: the function's plus a margin for the invoke); an MLflow
+        outage is retried for about 15 minutes (every step is idempotent)."""
+        function = self.functions[key].function
+        timeout = function.timeout.plus(STEP_MARGIN) if function.timeout else STEP_MARGIN
+        return invoke_step(self, state_id, function, payload, result_path, timeout).add_retry(
             errors=[contract.MLFLOW_UNAVAILABLE_ERROR], interval=cdk.Duration.seconds(30), max_attempts=5,
             backoff_rate=2)
 
@@ -178,7 +187,7 @@ class RetrainingPipeline(Construct):
         return invoke_step(self, state_id, self._notify, {
             "kind": "retraining", "run_id": sfn.JsonPath.string_at("$.retraining_id"), "status": status,
             "strategy": sfn.JsonPath.string_at("$.model_name"), "outcome": outcome, **fields},
-            sfn.JsonPath.DISCARD, cdk.Duration.seconds(30))
+            sfn.JsonPath.DISCARD, self._notify.timeout.plus(STEP_MARGIN))
 
     def _failure_path(self) -> sfn.IChainable:
         """Mark the model's retraining FAILED if this run still owns it, notify (alert), fail the execution."""

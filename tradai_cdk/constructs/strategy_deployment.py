@@ -26,9 +26,11 @@ from constructs import Construct
 from lambda_src.deployments import contract
 
 from .tradai_function import FunctionProps, TradaiFunction
+from .tradai_table import GET, PUT, QUERY, UPDATE
 from .workflow_steps import invoke_step
 
 
+STEP_MARGIN = cdk.Duration.seconds(10)  # a step's timeout beyond the deployer's own
 # Error names (Python exception classes) of AWS calls that failed after botocore's own retries.
 TRANSIENT_ERRORS = ("ClientError", "ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError")
 
@@ -36,9 +38,7 @@ TRANSIENT_ERRORS = ("ClientError", "ReadTimeoutError", "ConnectTimeoutError", "E
 class DeploymentTable(Protocol):
     table_name: str
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant: ...
-
-    def grant_read_write(self, grantee: iam.IGrantable) -> None: ...
+    def grant(self, grantee: iam.IGrantable, actions: Sequence[str], indexes: Sequence[str] = ()) -> iam.Grant: ...
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,12 @@ class StrategyDeployment(Construct):
                 for mode, target in modes.items()}),
         })
         role = self.deployer.role
-        tables.trading_state.grant_read_write(role)
-        tables.deployments.grant_read_write(role)
-        tables.config_versions.grant_read(role)
+        # The deployer's DynamoDB calls (deployments.aws_access): slots get + conditional update_item; deployment
+        # records get/put/update_item and query (history); config versions get_item and query of the hash index.
+        tables.trading_state.grant(role, [GET, UPDATE])
+        tables.deployments.grant(role, [GET, PUT, UPDATE, QUERY])
+        tables.config_versions.grant(role, [GET])
+        tables.config_versions.grant(role, [QUERY], indexes=[contract.CONFIG_HASH_INDEX])
         self._grant_tasks(role)
         self._grant_discovery(role)
         self.state_machine_name = state_machine_name
@@ -110,7 +113,7 @@ class StrategyDeployment(Construct):
             refusals (AlreadyRunning, NotStaged, ...) and bad input are not."""
             return invoke_step(self, state_id, fn, {"step": name, "deployment_id": path.execution_name,
                                                     "request": path.object_at("$.request"), **fields},
-                               result_path, cdk.Duration.seconds(60)).add_retry(
+                               result_path, fn.timeout.plus(STEP_MARGIN)).add_retry(
                 errors=list(TRANSIENT_ERRORS), interval=cdk.Duration.seconds(10), max_attempts=3, backoff_rate=2)
 
         plan, task = path.object_at("$.plan"), path.object_at("$.task")

@@ -51,14 +51,6 @@ class TradaiBucket(Construct):
         iam.Grant.add_to_principal(grantee=grantee, actions=list(READ_OBJECT_ACTIONS),
                                    resource_arns=[self.objects_arn()])
 
-    def grant_read_objects(self, grantee: iam.IGrantable, prefix: str) -> None:
-        """Read and list the objects under ``prefix`` only (listing lets a missing key read as 404, not 403)."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=list(READ_OBJECT_ACTIONS),
-                                   resource_arns=[f"{self.bucket_arn}/{prefix}*"])
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[self.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
-
     def grant_read_write(self, grantee: iam.IGrantable) -> None:
         """Read, plus put and delete objects."""
         self.grant_read(grantee)

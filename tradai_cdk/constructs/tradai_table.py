@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam
@@ -15,6 +15,10 @@ _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
                 "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+# One action per low-level client call (get_item -> GET, ...), for ``TradaiTable.grant``.
+GET, PUT, UPDATE, DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+QUERY, SCAN = "dynamodb:Query", "dynamodb:Scan"
+INDEX_ACTIONS = (QUERY, SCAN)  # the only item actions an index ARN authorizes
 _PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "INCLUDE": dynamodb.ProjectionType.INCLUDE,
                 "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY}
 
@@ -24,7 +28,8 @@ def _attribute(key: Optional[KeyAttribute]) -> Optional[dynamodb.Attribute]:
 
 
 class TradaiTable(Construct):
-    """On-demand, SSE-encrypted table; consumers get access only through the ``grant_*`` methods."""
+    """On-demand, SSE-encrypted table; consumers get access only through ``grant`` (exactly the calls they make)
+    or, for containers whose code is not in this repo, ``grant_read`` / ``grant_read_write``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, table_name: str, spec: TableSpec,
                  deletion_protection: bool, removal_policy: cdk.RemovalPolicy):
@@ -61,6 +66,22 @@ class TradaiTable(Construct):
     def _arns(self) -> list[str]:
         """The table and each of its indexes by name: no index wildcard."""
         return [self.table_arn] + [f"{self.table_arn}/index/{gsi.name}" for gsi in self.spec.gsis]
+
+    def grant(self, grantee: iam.IGrantable, actions: Sequence[str], indexes: Sequence[str] = ()) -> iam.Grant:
+        """Exactly ``actions`` (the DynamoDB calls the grantee makes) on the table, or, with ``indexes``, on
+        those indexes only (Query/Scan: an index ARN authorizes nothing else)."""
+        unknown = [action for action in actions if action not in READ_ACTIONS + WRITE_ACTIONS]
+        if not actions or unknown:
+            raise ValueError(f"actions={list(actions)}: allowed: {', '.join(READ_ACTIONS + WRITE_ACTIONS)}")
+        if not indexes:
+            return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[self.table_arn])
+        names = [gsi.name for gsi in self.spec.gsis]
+        if any(index not in names for index in indexes):
+            raise ValueError(f"indexes={list(indexes)}: {self._name} has {', '.join(names) or 'no indexes'}")
+        if any(action not in INDEX_ACTIONS for action in actions):
+            raise ValueError(f"actions={list(actions)}: only {', '.join(INDEX_ACTIONS)} apply to an index")
+        return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions),
+                                          resource_arns=[f"{self.table_arn}/index/{index}" for index in indexes])
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Get/Query/Scan on the table and its indexes."""

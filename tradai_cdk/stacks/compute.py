@@ -14,6 +14,7 @@ from aws_cdk import (
     aws_ec2 as ec2,
     aws_ecs as ecs,
     aws_elasticloadbalancingv2 as elbv2,
+    aws_iam as iam,
     aws_secretsmanager as secretsmanager,
     aws_servicediscovery as servicediscovery,
     aws_sns as sns,
@@ -337,9 +338,9 @@ class ComputeStack(TradaiStack):
             env.update(self._executor_environment())
             env["MODEL_ROLLBACK_FUNCTION"] = self.operations.rollback.function.function_name
             env["STRATEGY_DEPLOYMENT_ARN"] = self.deployment.state_machine.state_machine_arn
-            grants.append(self.backtest_queue.grant_send_messages)
+            grants.append(self._grant_send_backtests)
             grants.append(self.pipeline.grant_read_executions)
-            grants.append(self.operations.rollback.function.grant_invoke)
+            grants.append(self._grant_invoke_rollback)
             grants.append(self.deployment.grant_start)
         return ServiceProps(
             service_name=config.naming.name(spec.name), family=config.naming.name(spec.name),
@@ -347,6 +348,19 @@ class ComputeStack(TradaiStack):
             health_check_path=spec.health_check_path, desired_count=config.profile.service_desired_count,
             image=self._image(spec.image), log_retention=self._retention, environment=env, secrets=secrets,
             grants=grants, security=ContainerSecurity(config.compute.container_user, spec.writable_paths))
+
+    def _grant_send_backtests(self, grantee: iam.IGrantable) -> None:
+        """SendMessage only: backend-api gets SQS_QUEUE_URL, so it never resolves the URL or reads attributes
+        (CDK's grant_send_messages adds GetQueueUrl/GetQueueAttributes). The queue is SQS-managed encrypted: no
+        KMS grant is needed."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[self.backtest_queue.queue_arn]))
+
+    def _grant_invoke_rollback(self, grantee: iam.IGrantable) -> None:
+        """InvokeFunction of the unqualified model-rollback function (MODEL_ROLLBACK_FUNCTION is its name), not of
+        its versions and aliases (CDK's grant_invoke adds ``<arn>:*``)."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[self.operations.rollback.function.function_arn]))
 
     def _executor_environment(self) -> dict[str, str]:
         """BACKEND_EXECUTOR_MODE (spec 2.4) and what the chosen mode needs."""

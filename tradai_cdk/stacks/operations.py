@@ -25,11 +25,12 @@ from ..constructs.scheduled_function import ScheduledFunction
 from ..constructs.stack_drift_detector import StackDriftDetector
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_function import FunctionProps, TradaiFunction, VpcPlacement
-from ..constructs.tradai_table import TradaiTable
+from ..constructs.tradai_table import GET, PUT, SCAN, UPDATE, TradaiTable
 from ..constructs.workflow_steps import StrategyTask
 from .lambda_assets import lambda_code, lambda_runtime
 
 MLFLOW_SECRET = "tradai/mlflow-credentials"
+NOTIFIER_CALLS = (GET, PUT, UPDATE)  # shared.notify.Notifier: conditional put_item, get_item, update_item
 STACKS = ("foundation", "persistent", "compute", "edge")  # the stacks of one environment (config.naming)
 HANDLERS = {
     "health-check": "operations.health_check.handler",
@@ -55,7 +56,7 @@ class Operations:
     def __init__(self, scope: Construct, *, config: TradaiConfig, tables: Mapping[str, TradaiTable],
                  buckets: Mapping[str, TradaiBucket], secrets: Mapping[str, secretsmanager.ISecret],
                  alerts_topic: sns.ITopic, placement: VpcPlacement, layers: Sequence[lambda_.ILayerVersion],
-                 strategy_task: StrategyTask, notify_function: lambda_.IFunction, runtime_managed: Sequence[str],
+                 strategy_task: StrategyTask, notify_function: lambda_.Function, runtime_managed: Sequence[str],
                  log_retention):
         self._scope, self._config, self._tables = scope, config, tables
         self._alerts, self._layers, self._retention = alerts_topic, layers, log_retention
@@ -101,8 +102,12 @@ class Operations:
         return job
 
     def _notifies(self, role: iam.IGrantable) -> None:
-        self._tables["notifications"].grant_read_write(role)
+        self._tables["notifications"].grant(role, NOTIFIER_CALLS)
         self._alerts.grant_publish(role)
+
+    def _calls(self, table: str, *actions: str) -> Callable[[iam.IGrantable], object]:
+        """A grant of exactly the DynamoDB ``actions`` (the handler's client calls) on ``table``."""
+        return lambda role: self._tables[table].grant(role, actions)
 
     def _mlflow(self, role: iam.IGrantable) -> None:
         self._mlflow_secret.grant_read(role)
@@ -121,7 +126,7 @@ class Operations:
             ops.ENV_SERVICE_NAMESPACE: config.namespace, ops.ENV_HEALTH_TARGETS: json.dumps(targets),
             ops.ENV_PROBE_TIMEOUT_SECONDS: str(settings.health_probe_timeout_seconds),
             ops.ENV_HEALTH_TTL_MINUTES: str(settings.health_state_ttl_minutes),
-        }, placement, [self._tables["health-state"].grant_read_write, self._notifies])
+        }, placement, [self._calls("health-state", GET, PUT, UPDATE), self._notifies])  # StateTable, Outbox
         # DiscoverInstances has no resource-level permission; the condition keeps it to this namespace.
         job.role.add_to_principal_policy(iam.PolicyStatement(
             actions=["servicediscovery:DiscoverInstances"], resources=["*"],
@@ -131,7 +136,7 @@ class Operations:
         self._scheduled("trading-heartbeat-check", {
             **self._notifier_env, ops.ENV_TRADING_TABLE: self._table("trading-state"),
             ops.ENV_HEARTBEAT_STALE_MINUTES: str(self._config.operations.heartbeat_stale_minutes),
-        }, placement, [self._tables["trading-state"].grant_read_write, self._notifies])
+        }, placement, [self._calls("trading-state", SCAN, UPDATE), self._notifies])  # TradingStates, Outbox
 
     def _drift_monitor(self, placement: VpcPlacement, results: TradaiBucket) -> None:
         settings = self._config.operations
@@ -140,11 +145,22 @@ class Operations:
             ml.ENV_RESULTS_BUCKET: results.bucket_name, ml.ENV_PERFORMANCE_METRIC: settings.performance_metric,
             ml.ENV_PSI_THRESHOLD: str(settings.drift_psi_threshold),
             ml.ENV_PERFORMANCE_DROP_THRESHOLD: str(settings.performance_drop_threshold),
-        }, placement, [self._tables["drift-state"].grant_read_write, self._notifies, self._mlflow,
-                       lambda role: results.grant_read_objects(role, f"{ml.DRIFT_PREFIX}/")])
+        }, placement, [self._calls("drift-state", GET, PUT), self._notifies, self._mlflow,  # DriftStates
+                       lambda role: self._grant_drift_inputs(role, results)])
+
+    @staticmethod
+    def _grant_drift_inputs(role: iam.IGrantable, results: TradaiBucket) -> None:
+        """GetObject (latest version only) under drift/ of the results bucket, and ListBucket of that prefix so
+        a missing key reads as 404, not 403 (drift_inputs.DriftInputs.read)."""
+        prefix = f"{ml.DRIFT_PREFIX}/"
+        role.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[f"{results.bucket_arn}/{prefix}*"]))
+        role.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[results.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
 
     def _retraining(self, placement: VpcPlacement, task: StrategyTask,
-                    notify_function: lambda_.IFunction) -> RetrainingPipeline:
+                    notify_function: lambda_.Function) -> RetrainingPipeline:
         config, settings = self._config, self._config.operations
 
         def function(key: str, **extra: str) -> RetrainingFunction:
@@ -185,14 +201,15 @@ class Operations:
             ml.ENV_SCHEDULE_WINDOW_HOURS: str(max(1, every // 60)),
             # A run left unfinished longer than the workflow may run is abandoned and may be replaced.
             ml.ENV_RETRAINING_STALE_AFTER_HOURS: str(self._config.operations.retraining_timeout_hours + 1),
-        }, placement, [self._tables["retraining-state"].grant_read_write, self._mlflow, self.retraining.grant_start])
+        }, placement, [self._calls("retraining-state", GET, PUT, UPDATE),  # Retrainings get/schedule/set_execution
+                       self._mlflow, self.retraining.grant_start])
 
     def _model_rollback(self, placement: VpcPlacement) -> TradaiFunction:
         rollback = TradaiFunction(self._scope, "ModelRollback", props=self._props("model-rollback"),
                                   placement=placement, environment={
                                       **self._notifier_env, **self._mlflow_env,
                                       ml.ENV_ROLLBACK_TABLE: self._table("rollback-state")})
-        self._tables["rollback-state"].grant_read_write(rollback.role)
+        self._tables["rollback-state"].grant(rollback.role, [GET, UPDATE])  # Rollbacks get/append
         self._notifies(rollback.role)
         self._mlflow(rollback.role)
         self.functions["model-rollback"] = rollback.function
@@ -207,7 +224,7 @@ class Operations:
             stack_names=[config.naming.name(stack) for stack in STACKS], runtime_managed=runtime_managed,
             detection_timeout=cdk.Duration.seconds(config.operations.drift_detection_timeout_seconds),
             environment={**self._notifier_env, ops.ENV_INFRA_DRIFT_TABLE: self._table("infra-drift-state")})
-        self._tables["infra-drift-state"].grant_read_write(detector.role)
+        self._tables["infra-drift-state"].grant(detector.role, [GET, PUT, UPDATE])  # StateTable, Outbox
         self._notifies(detector.role)
         self.functions["infra-drift-detector"] = detector.function
         self.schedules["infra-drift-detector"] = detector.job.rule

@@ -68,7 +68,7 @@ class PersistentStack(TradaiStack):
         for spec in ordered:
             logs_bucket = buckets.get(LOGS_BUCKET)
             buckets[spec.component] = TradaiBucket(
-                self, f"{pascal(spec.component)}Bucket", bucket_name=config.naming.name(spec.component),
+                self, f"{pascal(spec.component)}Bucket", bucket_name=config.bucket_name(spec.component),
                 versioned=spec.versioned, removal_policy=self.removal_policy,
                 glacier_after_days=spec.glacier_after_days, expire_after_days=spec.expire_after_days,
                 access_logs=logs_bucket.bucket if logs_bucket else None)
