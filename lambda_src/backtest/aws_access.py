@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from botocore.exceptions import ClientError
 
-from shared.aws import error_code
+from shared.aws import RunTaskOutcome, STOP_REASON_MAX, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
 from shared.ddb import marshal, unmarshal
 
 from . import contract
@@ -21,7 +21,6 @@ from .request import BacktestRequest
 from .settings import EcsTarget
 
 STARTED_BY_MAX = 36  # ECS startedBy holds at most 36 characters
-STOP_REASON_MAX = 255
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks
 MISSING = "MISSING"  # status of a task or execution AWS no longer knows
 
@@ -62,14 +61,6 @@ class TaskInfo:
 
 
 @dataclass(frozen=True)
-class RunTaskOutcome:
-    """A started task's ARN, or why ECS could not start one (RunTask ``failures``)."""
-
-    task_arn: Optional[str] = None
-    failure: Optional[str] = None
-
-
-@dataclass(frozen=True)
 class Ecs:
     client: Any
     cluster: str
@@ -89,14 +80,7 @@ class Ecs:
                 {"name": contract.CONTAINER_NAME, "environment": request.container_environment()}]},
             propagateTags="TASK_DEFINITION",
         )
-        tasks = response.get("tasks") or []
-        if tasks:
-            return RunTaskOutcome(task_arn=tasks[0]["taskArn"])
-        failures = response.get("failures") or []
-        reasons = "; ".join(
-            " ".join(str(part) for part in (f.get("reason"), f.get("detail"), f.get("arn")) if part)
-            for f in failures) or "RunTask returned neither a task nor a failure"
-        return RunTaskOutcome(failure=reasons)
+        return RunTaskOutcome.from_response(response)
 
     def tasks_started_by(self, tag: str, desired_status: str = "RUNNING") -> list[str]:
         pages = self.client.get_paginator("list_tasks").paginate(
@@ -126,13 +110,7 @@ class Ecs:
 
     def stop(self, task_arn: str, reason: str) -> bool:
         """StopTask (stopping a stopped task is accepted); False when ECS does not know the task."""
-        try:
-            self.client.stop_task(cluster=self.cluster, task=task_arn, reason=reason[:STOP_REASON_MAX])
-        except ClientError as exc:
-            if error_code(exc) == "InvalidParameterException" and "not found" in str(exc).lower():
-                return False
-            raise
-        return True
+        return stop_task(self.client, self.cluster, task_arn, reason)
 
 
 @dataclass(frozen=True)

@@ -12,26 +12,17 @@ from typing import Any, Mapping, Optional
 
 from botocore.exceptions import ClientError
 
-from shared.aws import error_code
-from shared.ddb import marshal, unmarshal
+from shared.aws import RunTaskOutcome, STOP_REASON_MAX, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
+from shared.ddb import marshal, put_if_absent, query_all, unmarshal
 
 from . import contract
 from .settings import DeployerSettings, ModeTarget
 
-STOP_REASON_MAX = 255
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def _condition_failed(exc: ClientError) -> bool:
     return error_code(exc) == CONDITION_FAILED
-
-
-@dataclass(frozen=True)
-class RunTaskOutcome:
-    """A started task's ARN, or why ECS could not start one (RunTask ``failures``)."""
-
-    task_arn: Optional[str] = None
-    failure: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -58,13 +49,7 @@ class Ecs:
             tags=[{"key": key, "value": value} for key, value in tags.items()],
             propagateTags="TASK_DEFINITION",
         )
-        tasks = response.get("tasks") or []
-        if tasks:
-            return RunTaskOutcome(task_arn=tasks[0]["taskArn"])
-        reasons = "; ".join(
-            " ".join(str(part) for part in (f.get("reason"), f.get("detail"), f.get("arn")) if part)
-            for f in response.get("failures") or []) or "RunTask returned neither a task nor a failure"
-        return RunTaskOutcome(failure=reasons)
+        return RunTaskOutcome.from_response(response)
 
     def tasks_started_by(self, tag: str, desired_status: str) -> list[str]:
         pages = self.client.get_paginator("list_tasks").paginate(
@@ -78,13 +63,7 @@ class Ecs:
 
     def stop(self, task_arn: str, reason: str) -> bool:
         """StopTask (stopping a stopped task is accepted); False when ECS does not know the task."""
-        try:
-            self.client.stop_task(cluster=self.cluster, task=task_arn, reason=reason[:STOP_REASON_MAX])
-        except ClientError as exc:
-            if error_code(exc) == "InvalidParameterException" and "not found" in str(exc).lower():
-                return False
-            raise
-        return True
+        return stop_task(self.client, self.cluster, task_arn, reason)
 
 
 @dataclass(frozen=True)
@@ -203,30 +182,15 @@ class Deployments:
 
     def create(self, item: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the record unless it exists: (True, item) when written, else (False, the existing record)."""
-        try:
-            self.dynamodb.put_item(TableName=self.table, Item=marshal(dict(item)),
-                                   ConditionExpression="attribute_not_exists(deployment_id)",
-                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise
-            old = exc.response.get("Item")
-            existing = unmarshal(old) if old else self.get(item["strategy_name"], item["deployment_id"])
-            return False, existing or dict(item)
-        return True, dict(item)
+        existing = put_if_absent(self.dynamodb, self.table, dict(item), key_attribute="deployment_id", key={
+            "strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]})
+        return (True, dict(item)) if existing is None else (False, existing)
 
     def history(self, strategy_name: str) -> list[dict[str, Any]]:
         """Every record of the strategy name (every page, consistent)."""
-        params: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
-                                  "KeyConditionExpression": "strategy_name = :name",
-                                  "ExpressionAttributeValues": marshal({":name": strategy_name})}
-        found: list[dict[str, Any]] = []
-        while True:
-            page = self.dynamodb.query(**params)
-            found.extend(unmarshal(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self.dynamodb, TableName=self.table, ConsistentRead=True,
+                         KeyConditionExpression="strategy_name = :name",
+                         ExpressionAttributeValues=marshal({":name": strategy_name}))
 
     def update(self, strategy_name: str, deployment_id: str, fields: Mapping[str, Any],
                statuses: tuple[str, ...], create: Optional[Mapping[str, Any]] = None) -> bool:
@@ -260,16 +224,9 @@ class ConfigVersions:
         self.dynamodb, self.table = dynamodb, table
 
     def keys_by_hash(self, config_hash: str) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"TableName": self.table, "IndexName": contract.CONFIG_HASH_INDEX,
-                                  "KeyConditionExpression": "config_hash = :hash",
-                                  "ExpressionAttributeValues": marshal({":hash": config_hash})}
-        found: list[dict[str, Any]] = []
-        while True:
-            page = self.dynamodb.query(**params)
-            found.extend(unmarshal(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self.dynamodb, TableName=self.table, IndexName=contract.CONFIG_HASH_INDEX,
+                         KeyConditionExpression="config_hash = :hash",
+                         ExpressionAttributeValues=marshal({":hash": config_hash}))
 
     def get(self, strategy_name: str, config_id: str) -> Optional[dict[str, Any]]:
         item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True, Key=marshal(

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 from botocore.exceptions import ClientError
 
 from shared.aws import error_code
-from shared.ddb import marshal, unmarshal
+from shared.ddb import marshal, put_if_absent, unmarshal
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -70,19 +70,9 @@ class Deployments:
 
     def record(self, item: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the record unless it exists: (True, item) when written, else (False, the first record)."""
-        try:
-            self.dynamodb.put_item(TableName=self.table, Item=marshal(dict(item)),
-                                   ConditionExpression="attribute_not_exists(deployment_id)",
-                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise
-            old = exc.response.get("Item") or self.dynamodb.get_item(
-                TableName=self.table, ConsistentRead=True,
-                Key=marshal({"strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]}),
-            ).get("Item")
-            return False, unmarshal(old) if old else dict(item)
-        return True, dict(item)
+        existing = put_if_absent(self.dynamodb, self.table, dict(item), key_attribute="deployment_id", key={
+            "strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]})
+        return (True, dict(item)) if existing is None else (False, existing)
 
 
 class Rollbacks(_Table):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import boto3
 from botocore.config import Config
@@ -19,6 +20,8 @@ TRANSIENT_CODES = frozenset({
     "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "Unavailable",
     "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
 })
+
+STOP_REASON_MAX = 255  # ECS StopTask takes a reason of at most 255 characters
 
 
 def client(service: str) -> Any:
@@ -50,3 +53,32 @@ def is_transient(exc: Exception) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error_code(exc) in TRANSIENT_CODES or status >= 500
     return isinstance(exc, BotoCoreError)
+
+
+def stop_task(client: Any, cluster: str, task_arn: str, reason: str) -> bool:
+    """StopTask (stopping a stopped task is accepted); False when ECS does not know the task."""
+    try:
+        client.stop_task(cluster=cluster, task=task_arn, reason=reason[:STOP_REASON_MAX])
+    except ClientError as exc:
+        if error_code(exc) == "InvalidParameterException" and "not found" in str(exc).lower():
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class RunTaskOutcome:
+    """A started task's ARN, or why ECS could not start one (RunTask ``failures``)."""
+
+    task_arn: Optional[str] = None
+    failure: Optional[str] = None
+
+    @classmethod
+    def from_response(cls, response: dict[str, Any]) -> "RunTaskOutcome":
+        tasks = response.get("tasks") or []
+        if tasks:
+            return cls(task_arn=tasks[0]["taskArn"])
+        reasons = "; ".join(
+            " ".join(str(part) for part in (f.get("reason"), f.get("detail"), f.get("arn")) if part)
+            for f in response.get("failures") or []) or "RunTask returned neither a task nor a failure"
+        return cls(failure=reasons)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Optional
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from .aws import error_code
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
 
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
 
@@ -17,6 +22,38 @@ def marshal(values: dict[str, Any]) -> dict[str, Any]:
 
 def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def query_all(dynamodb: Any, **params: Any) -> list[dict[str, Any]]:
+    """Every item of Query ``params`` (low-level client; every page), unmarshalled."""
+    params = dict(params)
+    found: list[dict[str, Any]] = []
+    while True:
+        page = dynamodb.query(**params)
+        found.extend(unmarshal(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return found
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def put_if_absent(dynamodb: Any, table: str, item: dict[str, Any], key: dict[str, Any],
+                  key_attribute: str) -> Optional[dict[str, Any]]:
+    """Put ``item`` unless an item with ``key`` exists (``attribute_not_exists(key_attribute)``).
+
+    None when written; else the existing item (the failed condition's ALL_OLD, else a consistent read of ``key``,
+    else ``item`` itself when it has vanished again). Other errors propagate as botocore raises them.
+    """
+    try:
+        dynamodb.put_item(TableName=table, Item=marshal(dict(item)),
+                          ConditionExpression=f"attribute_not_exists({key_attribute})",
+                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ClientError as exc:
+        if error_code(exc) != CONDITION_FAILED:
+            raise
+        old = exc.response.get("Item") or dynamodb.get_item(
+            TableName=table, ConsistentRead=True, Key=marshal(key)).get("Item")
+        return unmarshal(old) if old else dict(item)
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
 
-from botocore.exceptions import ClientError
-
 from . import settings as env_
-from .aws import cached_client, error_code
+from .aws import cached_client
 from .clock import iso
-from .ddb import marshal, unmarshal
+from .ddb import CONDITION_FAILED, marshal, put_if_absent  # CONDITION_FAILED: re-exported
 
 ENV_NOTIFICATIONS_TABLE = "NOTIFICATIONS_TABLE"
 ENV_ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
@@ -30,7 +28,6 @@ TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
 RETENTION_DAYS = 30
 SUBJECT_MAX = 100  # SNS email subjects are limited to 100 characters
 MESSAGE_MAX = 4000
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -95,19 +92,8 @@ class Notifier:
 
     def _record(self, item: dict[str, Any]) -> Optional[dict[str, Any]]:
         """Put the item unless its notification_id exists; None when written, else the existing item."""
-        table = self._settings.notifications_table
-        try:
-            self._dynamodb.put_item(TableName=table, Item=marshal(item),
-                                    ConditionExpression="attribute_not_exists(notification_id)",
-                                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
-            old = exc.response.get("Item") or self._dynamodb.get_item(
-                TableName=table, ConsistentRead=True, Key=marshal({"notification_id": item["notification_id"]})
-            ).get("Item")
-            return unmarshal(old) if old else dict(item)
-        return None
+        return put_if_absent(self._dynamodb, self._settings.notifications_table, item,
+                             key={"notification_id": item["notification_id"]}, key_attribute="notification_id")
 
 
 @functools.cache
