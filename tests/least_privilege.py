@@ -209,6 +209,11 @@ ROLES: dict[str, Role] = {
     "ApiPostQueueRole": Role("edge", "apigateway.amazonaws.com", frozenset(
         allow(["sqs:SendMessage"], ["sqs:tradai-backtest-queue-<env>.fifo"]))),
 
+    # CloudTrail delivers the trail's events to its own log group (staging and prod: spec 10).
+    "TrailLogsRole": Role("edge", "cloudtrail.amazonaws.com", frozenset(allow(
+        ["logs:CreateLogStream", "logs:PutLogEvents"], ["logs:log-group:/aws/cloudtrail/tradai-trail-<env>:*"])),
+        envs=("staging", "prod")),
+
     # --- compute: ECS ---
     # dev/staging shared EC2 host: the ECS agent registers, polls and submits state for this cluster.
     "SharedHostAsgInstanceRole": Role("compute", "ec2.amazonaws.com", frozenset(

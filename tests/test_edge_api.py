@@ -281,7 +281,8 @@ def test_json_access_logs_and_execution_logs_with_the_environment_retention(edge
     assert execution["LogGroupName"] == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, f"/{env}"]]}
     assert execution["RetentionInDays"] == spec.LOG_RETENTION_DAYS[env]
     others = [g for g in groups.values() if g is not access_group and g is not execution]
-    assert all(str(g["LogGroupName"]).startswith("aws-waf-logs-") for g in others)  # the WAF's: tested with it
+    # The WAF's and the trail's groups (staging/prod): tested with them in test_edge_security.
+    assert all(str(g["LogGroupName"]).startswith(("aws-waf-logs-", "/aws/cloudtrail/")) for g in others)
 
 
 def test_outputs_api_url_and_the_user_pool_the_callers_sign_in_with(edge, synthesized):

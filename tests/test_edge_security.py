@@ -73,3 +73,16 @@ def test_cloudtrail_writes_validated_logs_to_the_logs_bucket(env, synthesized):
         assert trail["S3KeyPrefix"] == "cloudtrail"
         assert trail["EnableLogFileValidation"] is True
         assert trail["IsLogging"] is True and trail["IsMultiRegionTrail"] is True
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])  # spec 10: CloudTrail in staging and prod
+def test_trail_also_delivers_to_its_own_log_group_with_the_environment_retention(env, synthesized):
+    template = synthesized[(env, "edge")].json
+    (trail,) = resources(template, "AWS::CloudTrail::Trail").values()
+    groups = resources(template, "AWS::Logs::LogGroup")
+    group_id = trail["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"][0]
+    assert groups[group_id]["LogGroupName"] == f"/aws/cloudtrail/tradai-trail-{env}"
+    assert groups[group_id]["RetentionInDays"] == spec.LOG_RETENTION_DAYS[env]
+    role_id = trail["CloudWatchLogsRoleArn"]["Fn::GetAtt"][0]
+    assert resources(template, "AWS::IAM::Role")[role_id]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Principal"] == {"Service": "cloudtrail.amazonaws.com"}

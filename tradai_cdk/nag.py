@@ -380,5 +380,3 @@ def _acknowledge_control_tower(stage) -> None:
     if edge.trail is not None:
         ct(edge.trail.trail, "cloud_trail_encryption_enabled_check",
            "CT.CLOUDTRAIL.PR.1 - Spec 3.1: the trail writes to tradai-logs, which is encrypted with SSE-S3, not KMS.")
-        ct(edge.trail.trail, "cloud_trail_cloud_watch_logs_enabled_check",  # TODO(issue 15): fix, not acknowledge
-           "CT.CLOUDTRAIL.PR.3 - TODO(issue 15): deliver the trail to a CloudWatch Logs group.")

@@ -106,7 +106,8 @@ class EdgeStack(TradaiStack):
         self.trail = None
         if config.profile.cloudtrail_enabled:  # spec 10: staging and prod; a switch in dev
             self.trail = AuditTrail(self, "Trail", trail_name=config.naming.name("trail"),
-                                    bucket_name=logs_bucket.bucket_name, prefix=CLOUDTRAIL_LOG_PREFIX)
+                                    bucket_name=logs_bucket.bucket_name, prefix=CLOUDTRAIL_LOG_PREFIX,
+                                    log_retention=log_retention(config.profile.log_retention_days))
         thresholds = config.profile.alarms
         self.api_alarms = ApiAlarms(self, "ApiAlarms", api_name=config.naming.name("api"),
                                     stage_name=config.env,
