@@ -33,7 +33,7 @@ from lambda_src.shared import notify
 
 from .ids import pascal
 from .tradai_table import DELETE, GET, PUT, QUERY, UPDATE
-from .workflow_steps import StrategyTask, invoke_step, run_strategy_task
+from .workflow_steps import StrategyTask, invoke_step, logged_state_machine, run_strategy_task
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
 
 CONSUMERS = {"backtest-consumer": contract.LAUNCH_ECS, "sqs-consumer": contract.LAUNCH_STEPFUNCTIONS}
@@ -212,12 +212,7 @@ class BacktestPipeline(Construct):
 
         definition = validate.next(running).next(collect).next(run).next(completed).next(notify_ok).next(
             sfn.Succeed(self, "BacktestSucceeded"))
-        log_group = logs.LogGroup(self, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{name}",
-                                  retention=self._retention, removal_policy=cdk.RemovalPolicy.DESTROY)
-        return sfn.StateMachine(
-            self, "StateMachine", state_machine_name=name, definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD, timeout=timing.run_timeout, tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
+        return logged_state_machine(self, name, definition, timing.run_timeout, self._retention)
 
     def grant_read_executions(self, grantee: iam.IGrantable,
                               actions: Sequence[str] = ("states:DescribeExecution", "states:GetExecutionHistory"),

@@ -30,7 +30,7 @@ from lambda_src.ml_lifecycle import contract
 from .ids import pascal
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
 from .tradai_table import GET, PUT, UPDATE
-from .workflow_steps import StrategyTask, invoke_step, run_strategy_task
+from .workflow_steps import StrategyTask, invoke_step, logged_state_machine, run_strategy_task
 
 STEP_MARGIN = cdk.Duration.seconds(10)  # a Lambda task's timeout beyond its function's own
 HANDLERS = {
@@ -165,14 +165,7 @@ class RetrainingPipeline(Construct):
                         promote.next(promoted).next(done)).otherwise(shadow_failed.next(done))),
                 ).otherwise(rejected.next(done))),
             ).otherwise(sfn.Succeed(self, "RetrainingNotNeeded")))
-        log_group = logs.LogGroup(self, "StateMachineLogs",
-                                  log_group_name=f"/aws/vendedlogs/states/{self.state_machine_name}",
-                                  retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
-        return sfn.StateMachine(
-            self, "StateMachine", state_machine_name=self.state_machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD, timeout=timing.run_timeout, tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
+        return logged_state_machine(self, self.state_machine_name, definition, timing.run_timeout, log_retention)
 
     def _ml_step(self, state_id: str, key: str, payload, result_path: str) -> tasks.LambdaInvoke:
         """A workflow function step (its task timeout: the function's plus a margin for the invoke); an MLflow

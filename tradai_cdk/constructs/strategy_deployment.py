@@ -27,7 +27,7 @@ from lambda_src.deployments import contract
 
 from .tradai_function import FunctionProps, TradaiFunction
 from .tradai_table import GET, PUT, QUERY, UPDATE
-from .workflow_steps import invoke_step
+from .workflow_steps import invoke_step, logged_state_machine
 
 
 STEP_MARGIN = cdk.Duration.seconds(10)  # a step's timeout beyond the deployer's own
@@ -143,14 +143,7 @@ class StrategyDeployment(Construct):
                          unhealthy.next(aborting))
                    .otherwise(wait))
         definition = begin.next(prepare).next(start).next(wait).next(check).next(verdict)
-        log_group = logs.LogGroup(self, "StateMachineLogs",
-                                  log_group_name=f"/aws/vendedlogs/states/{self.state_machine_name}",
-                                  retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
-        return sfn.StateMachine(
-            self, "StateMachine", state_machine_name=self.state_machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD, timeout=timing.run_timeout, tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
+        return logged_state_machine(self, self.state_machine_name, definition, timing.run_timeout, log_retention)
 
     def _grant_tasks(self, role: iam.IRole) -> None:
         """Run exactly the two trading task definitions on this cluster, pass exactly their roles; see, tag and

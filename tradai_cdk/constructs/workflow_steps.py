@@ -7,9 +7,21 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import aws_cdk as cdk
-from aws_cdk import (aws_ec2 as ec2, aws_ecs as ecs, aws_lambda as lambda_, aws_stepfunctions as sfn,
+from aws_cdk import (aws_ec2 as ec2, aws_ecs as ecs, aws_lambda as lambda_, aws_logs as logs, aws_stepfunctions as sfn,
                      aws_stepfunctions_tasks as tasks)
 from constructs import Construct
+
+def logged_state_machine(scope: Construct, name: str, definition: sfn.IChainable, timeout: cdk.Duration,
+                         log_retention: logs.RetentionDays) -> sfn.StateMachine:
+    """A standard workflow ``name`` with X-Ray and every execution event (with data) logged to
+    ``/aws/vendedlogs/states/<name>`` for the environment's retention."""
+    log_group = logs.LogGroup(scope, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{name}",
+                              retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
+    return sfn.StateMachine(
+        scope, "StateMachine", state_machine_name=name, definition_body=sfn.DefinitionBody.from_chainable(definition),
+        state_machine_type=sfn.StateMachineType.STANDARD, timeout=timeout, tracing_enabled=True,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True))
+
 
 TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                            "Lambda.TooManyRequestsException"]
