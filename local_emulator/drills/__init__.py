@@ -24,6 +24,7 @@ DRILLS: dict[str, Drill] = {
     "update-nat-routes": nat_routes.failover_then_audit,
     "sqs-consumer": backtest.follow,
     "health-check": operations.health_check,
+    "orphan-scanner": operations.orphan_scan,
     "trading-heartbeat-check": operations.heartbeat_check,
     "infra-drift-detector": operations.infra_drift,
     "drift-monitor": ml.drift_monitor,

@@ -15,7 +15,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from .. import patches
+from lambda_src.shared.clock import iso
+
+from .. import ACCOUNT, REGION, patches
 from ..smoke.model import CheckContext
 from .support import (HealthStub, expect, function_environment, get_item, lines, notifications_from, scan,
                       scheduled_event)
@@ -100,8 +102,8 @@ def heartbeat_check(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     table, stale_minutes = env["TRADING_STATE_TABLE"], int(env["HEARTBEAT_STALE_MINUTES"])
     now, suffix = datetime.now(timezone.utc), uuid.uuid4().hex[:8]
     live, dry_run = f"drill-live-{suffix}", f"drill-dry-run-{suffix}"
-    stale_beat = _iso(now - timedelta(minutes=stale_minutes * 3))
-    for strategy, mode, beat in ((live, "live", stale_beat), (dry_run, "dry-run", _iso(now))):
+    stale_beat = iso(now - timedelta(minutes=stale_minutes * 3))
+    for strategy, mode, beat in ((live, "live", stale_beat), (dry_run, "dry-run", iso(now))):
         ctx.client("dynamodb").put_item(TableName=table, Item={
             "strategy_id": {"S": strategy}, "mode": {"S": mode}, "status": {"S": "RUNNING"},
             "last_heartbeat": {"S": beat}})
@@ -156,5 +158,27 @@ def _ids(notifications: list[dict]) -> set[str]:
     return {n["notification_id"] for n in notifications}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def orphan_scan(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
+    """A RUNNING run whose execution no longer exists, older than STUCK_AFTER_MINUTES, is failed once."""
+    key, steps = "orphan-scanner", []
+    env = function_environment(ctx, key)
+    table, stuck = env["WORKFLOW_STATE_TABLE"], int(env["STUCK_AFTER_MINUTES"])
+    machine = ctx.cfg.naming.name("backtest")
+    run_id = f"drill-orphan-{uuid.uuid4().hex[:8]}"
+    created = iso(datetime.now(timezone.utc) - timedelta(minutes=stuck * 2))
+    execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{run_id}"
+    ctx.client("dynamodb").put_item(TableName=table, Item={
+        "run_id": {"S": run_id}, "status": {"S": "RUNNING"}, "created_at": {"S": created},
+        "updated_at": {"S": created}, "execution_arn": {"S": execution}, "strategy": {"S": "PascalStrategy"}})
+    steps.append(f"1 {table}: {run_id} RUNNING since {created} ({stuck * 2} min), its execution never existed")
+    first = invoke(scheduled_event("orphan-scan"))
+    item = get_item(ctx, table, {"run_id": run_id}) or {}
+    expect(item.get("status") == "FAILED" and "orphaned" in str(item.get("error", "")),
+           f"{run_id} is not FAILED as orphaned", item)
+    expect(first.result.get("orphaned_runs", 0) >= 1, "handler reported no orphaned run", first)
+    steps.append(f"2 scan: {first.result}; {run_id} FAILED ({item['error']!s:.80})")
+    second = invoke(scheduled_event("orphan-scan"))
+    again = get_item(ctx, table, {"run_id": run_id}) or {}
+    expect(again.get("updated_at") == item.get("updated_at"), "the second scan touched the failed run again", again)
+    steps.append(f"3 second scan: {second.result}; the failed run is left alone")
+    return lines("orphaned run failed once:", steps)
