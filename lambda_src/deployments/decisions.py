@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Optional
 
-from shared.clock import iso, parse_iso
+from shared.clock import iso, parse_iso, parse_iso_or_none
 
 from . import contract
 from .errors import AlreadyLive, AlreadyRunning, DeploymentRefused, NothingToRollBackTo, NotStaged, UnknownConfig
@@ -389,14 +389,6 @@ class Check:
         return asdict(self)
 
 
-def heartbeat_time(value: Any) -> Optional[datetime]:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
-
 
 def verdict(task: Optional[TaskView], slot: Optional[Mapping[str, Any]], plan: Plan, now: datetime) -> Check:
     """HEALTHY once the task is RUNNING, its container is not UNHEALTHY and the slot holds a heartbeat newer than
@@ -417,8 +409,8 @@ def verdict(task: Optional[TaskView], slot: Optional[Mapping[str, Any]], plan: P
                                             f"(held by {holder}, {(slot or {}).get('status')})", **seen)
     heartbeat = slot.get("last_heartbeat")
     seen["last_heartbeat"] = heartbeat if isinstance(heartbeat, str) else None
-    beat = heartbeat_time(heartbeat)
-    since = [moment for moment in (heartbeat_time(slot.get("started_at")), task.started_at) if moment is not None]
+    beat = parse_iso_or_none(heartbeat)
+    since = [moment for moment in (parse_iso_or_none(slot.get("started_at")), task.started_at) if moment is not None]
     start = max(since) if since else None
     problems = []
     if task.last_status != ECS_RUNNING:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any
 
-from shared.clock import iso, parse_iso
+from shared.clock import iso, parse_iso_or_none
 from shared.notify import Notice
 
 from . import contract
@@ -44,20 +44,11 @@ class Verdict:
     reason: str
 
 
-def heartbeat_time(value: Any) -> Optional[datetime]:
-    """The heartbeat as a UTC datetime; None when missing or not an ISO-8601 UTC timestamp."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
-
 
 def assess(strategy: Strategy, now: datetime, stale_after: timedelta) -> Verdict:
     if strategy.mode not in contract.MONITORED_MODES:
         return Verdict(SKIP, f"mode {strategy.mode!r} is not one of {', '.join(contract.MONITORED_MODES)}")
-    beat = heartbeat_time(strategy.last_heartbeat)
+    beat = parse_iso_or_none(strategy.last_heartbeat)
     if beat is None:
         problem = "no last_heartbeat" if strategy.last_heartbeat is None else \
             f"last_heartbeat {strategy.last_heartbeat!r} is not an ISO-8601 UTC timestamp"

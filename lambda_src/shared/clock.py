@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, Optional
 
 
 def iso(moment: datetime) -> str:
@@ -17,3 +18,13 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no time zone; expected UTC like 2026-12-01T05:30:00Z")
     return moment.astimezone(timezone.utc)
+
+
+def parse_iso_or_none(value: Any) -> Optional[datetime]:
+    """``parse_iso`` of a stored timestamp; None when it is missing or not an ISO-8601 UTC timestamp."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
