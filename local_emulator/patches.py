@@ -26,7 +26,9 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
    so the NAT drill can check what the handler sent.
 7. ``AWS::KMS::Key`` passed CloudFormation's ``Key``/``Value`` tags to KMS's
    ``TagKey``/``TagValue`` API model (KeyError), so no key, and nothing
-   encrypted with it, could be created. The patch renames the tag fields.
+   encrypted with it, could be created; and it kept the template's policy
+   object where the API keeps a JSON string, so DescribeKey crashed (HTTP 500).
+   The patch renames the tag fields and serializes the policy.
 8. moto's Step Functions interpreter invokes Lambda tasks through moto's Lambda,
    which without Docker only echoes the payload. Functions named in
    ``LAMBDA_ROUTES`` (filled by the workflow drills) run their real handler
@@ -74,6 +76,9 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
     ``Ref`` and ``Fn::GetAtt Id`` are the id, ``Arn`` the ARN, ``Name`` the name
     and the namespace's ``HostedZoneId`` its zone; a stack delete deletes them.
     Registrations stay what callers make (moto's ECS registers no task).
+14. ``AWS::Logs::LogGroup`` dropped ``KmsKeyId``: moto's CloudFormation passes the
+    template's properties to a model that reads the API's ``kmsKeyId``, so every
+    log group looked unencrypted. The patch sets the key the template names.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.ecs.models import EC2ContainerServiceBackend as EcsBackend
 from moto.kms.models import Key as KmsKey
+from moto.logs.models import LogGroup
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
@@ -280,13 +286,22 @@ def _task_requirements_without_container_sizes(task_definition) -> dict:
 
 
 _create_kms_key = KmsKey.create_from_cloudformation_json
+_create_log_group = LogGroup.create_from_cloudformation_json
 
 
 def _kms_key_with_cfn_tags(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     properties = cloudformation_json["Properties"]
     tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
-    renamed = {**cloudformation_json, "Properties": {**properties, "Tags": tags}}
+    policy = properties.get("KeyPolicy")
+    policy = json.dumps(policy) if isinstance(policy, dict) else policy
+    renamed = {**cloudformation_json, "Properties": {**properties, "Tags": tags, "KeyPolicy": policy}}
     return _create_kms_key(resource_name, renamed, account_id, region_name, **kwargs)
+
+
+def _log_group_with_kms_key(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    group = _create_log_group(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    group.kms_key_id = cloudformation_json["Properties"].get("KmsKeyId")
+    return group
 
 
 def _parameter_group_name(self: DBParameterGroup) -> str:
@@ -568,6 +583,7 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (CloudFormationResponse, "detect_stack_drift", _detect_stack_drift),
     (CloudFormationResponse, "describe_stack_drift_detection_status", _describe_stack_drift_detection_status),
     (CloudFormationResponse, "describe_stack_resource_drifts", _describe_stack_resource_drifts),
+    (LogGroup, "create_from_cloudformation_json", classmethod(_log_group_with_kms_key)),
 )
 
 

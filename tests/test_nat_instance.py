@@ -264,10 +264,9 @@ def test_route_failure_dlq_and_function_errors_alarm_the_alerts_topic(foundation
 def test_alerts_topic_is_kms_encrypted_tls_only_and_cloudwatch_may_use_its_key(foundation):
     env, template = foundation
     topic = _only(template, "AWS::SNS::Topic")
-    (key_id,) = resources(template, "AWS::KMS::Key")
     assert topic["TopicName"] == f"tradai-alerts-{env}"
-    assert ref(topic["KmsMasterKeyId"]) == key_id
-    key = _only(template, "AWS::KMS::Key")
+    key_id = ref(topic["KmsMasterKeyId"])
+    key = resources(template, "AWS::KMS::Key")[key_id]
     assert key["EnableKeyRotation"] is True
     expected = "RetainExceptOnCreate" if env == "prod" else "Delete"
     assert template["Resources"][key_id]["DeletionPolicy"] == expected

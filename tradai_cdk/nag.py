@@ -276,7 +276,6 @@ def _acknowledge_control_tower(stage) -> None:
     """The AWS Control Tower proactive controls (cfn-guard plugin) this design deliberately does not meet.
 
     Ids are ``cdk-validator-cfnguard::<guard rule name>``; the control id (CT.S3.PR.10 ...) is only in the message.
-    Acknowledgements marked ``TODO(issue 15)`` are real gaps awaiting a construct fix, not decisions.
     """
     def ct(construct: IConstruct, rule: str, reason: str) -> None:
         _ack(construct, f"cdk-validator-cfnguard::{rule}", reason)
@@ -300,8 +299,6 @@ def _acknowledge_control_tower(stage) -> None:
             ct(node, "cloudwatch_log_group_retention_period_check",
                f"CT.CLOUDWATCH.PR.2 - Spec 10: log retention is 30 days in dev/staging and 90 in prod "
                f"({config.env}: {config.profile.log_retention_days}), not a year.")
-            ct(node, "cloudwatch_log_group_encrypted_check",  # TODO(issue 15): fix, not acknowledge
-               "CT.CLOUDWATCH.PR.3 - TODO(issue 15): encrypt log groups with a customer managed KMS key.")
         elif isinstance(node, cdk.aws_lambda.CfnFunction) and node.vpc_config is not None:
             ct(node, "lambda_inside_vpc_check",
                "CT.LAMBDA.PR.3 - False positive: VpcConfig has subnets and the Lambda SG, but they are cross-stack "
@@ -356,8 +353,6 @@ def _acknowledge_control_tower(stage) -> None:
     if not config.profile.deletion_protection:
         ct(database, "rds_instance_deletion_protection_enabled_check",
            f"CT.RDS.PR.13 - Spec 10: no deletion protection in {config.env}.")
-    ct(database, "rds_storage_encrypted_kms_key_check",  # TODO(issue 15): fix, not acknowledge
-       "CT.RDS.PR.30 - TODO(issue 15): encrypt the database storage with a customer managed KMS key.")
     # Compute.
     ct(compute.backtest_dlq, "sqs_dlq_check", "CT.SQS.PR.1 - Spec 6.2: this is tradai-backtest-dlq.fifo, the "
                                               "backtest queue's dead-letter queue.")

@@ -18,6 +18,7 @@ from tradai_cdk.config.model import SubnetTier
 
 from .. import ACCOUNT
 from .compute import queue_name
+from .persistent import log_key_arn
 from .model import CheckContext, Findings, Resource, StackView, named
 
 FOUNDATION, PERSISTENT, COMPUTE = "Foundation", "Persistent", "Compute"
@@ -268,3 +269,4 @@ def _log_group(view, ctx, findings, name: str) -> None:
         return
     findings.expect(row.logical_id, f"{name} retention days", ctx.cfg.profile.log_retention_days,
                     group.get("retentionInDays"))
+    findings.expect(row.logical_id, f"{name} KMS key", log_key_arn(view, ctx), group.get("kmsKeyId"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Iterable, Optional
 
+from botocore.exceptions import ClientError
+
 from tradai_cdk.config.model import BucketSpec, KeyAttribute, SubnetTier
 
 from .foundation import deployed_subnets
@@ -46,13 +48,23 @@ def tier_subnet_ids(ctx: CheckContext, tier: SubnetTier) -> list[str]:
 
 
 def check_log_groups(view: StackView, ctx: CheckContext, findings: Findings, names: Iterable[str]) -> None:
-    """Each named log group exists with the profile's retention."""
+    """Each named log group exists with the profile's retention, encrypted with its stack's log key."""
     client = ctx.client("logs")
     for name, resource in named(view, findings, "AWS::Logs::LogGroup", "LogGroupName", names).items():
         groups = client.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
         group = next((g for g in groups if g["logGroupName"] == name), {})
         findings.expect(resource.logical_id, "retention days", ctx.cfg.profile.log_retention_days,
                         group.get("retentionInDays"))
+        findings.expect(resource.logical_id, "KMS key", log_key_arn(view, ctx), group.get("kmsKeyId"))
+
+
+def log_key_arn(view: StackView, ctx: CheckContext) -> str:
+    """The ARN of the key behind the stack's log alias ``alias/<stack name>-logs`` (or what is missing)."""
+    alias = f"alias/{view.stack_name}-logs"
+    try:
+        return ctx.client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except ClientError as exc:
+        return f"{alias}: {exc.response['Error']['Code']}"
 
 
 def key_text(partition: KeyAttribute, sort: Optional[KeyAttribute] = None) -> str:

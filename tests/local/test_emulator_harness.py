@@ -138,6 +138,24 @@ def test_patched_kms_key_takes_cloudformation_tags(patched_moto):
     assert tags == [{"TagKey": "Application", "TagValue": "tradai"}]
 
 
+def test_patched_log_group_keeps_its_kms_key(patched_moto):
+    cloudformation, _ = patched_moto
+    template = {"Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": "/ecs/encrypted", "RetentionInDays": 30, "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}}}}
+
+    cloudformation.create_stack(StackName="logs", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                 for r in cloudformation.describe_stack_resources(StackName="logs")["StackResources"]}
+    key_arn = boto3.client("kms", region_name="eu-central-1").describe_key(KeyId=resources["Key"])["KeyMetadata"]["Arn"]
+    [group] = boto3.client("logs", region_name="eu-central-1").describe_log_groups(
+        logGroupNamePrefix="/ecs/encrypted")["logGroups"]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (key_arn, 30)
+
+
 def test_public_powertools_parameter_is_seeded_for_the_templates(patched_moto):
     from local_emulator import public_resources
     from local_emulator.assembly import StackArtifact

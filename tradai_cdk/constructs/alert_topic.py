@@ -9,11 +9,12 @@ from aws_cdk import (
     aws_cloudwatch as cloudwatch,
     aws_cloudwatch_actions as cw_actions,
     aws_iam as iam,
-    aws_kms as kms,
     aws_sns as sns,
     aws_sns_subscriptions as subscriptions,
 )
 from constructs import Construct
+
+from .customer_key import customer_key
 
 
 class AlertTopic(Construct):
@@ -27,19 +28,13 @@ class AlertTopic(Construct):
                  removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.key = kms.Key(self, "Key", description=f"Encrypts the {topic_name} SNS topic",
-                           enable_key_rotation=True, removal_policy=removal_policy,
-                           pending_window=cdk.Duration.days(7))
+        self.key = customer_key(self, "Key", description=f"Encrypts the {topic_name} SNS topic",
+                                alias=f"alias/{topic_name}", removal_policy=removal_policy)
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowCloudWatchAlarmsToPublish",
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
-        # Grants on this key only for AWS services acting for us (Control Tower CT.KMS.PR.3).
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="DenyGrantsExceptForAwsServices", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
-            actions=["kms:CreateGrant"], resources=["*"],
-            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}))
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

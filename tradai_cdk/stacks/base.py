@@ -1,4 +1,4 @@
-"""Stack base class: pinned availability zones, so synth needs no AZ lookup."""
+"""Stack base class: pinned availability zones (synth needs no AZ lookup) and encrypted log groups."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from constructs import Construct
 
 from ..config import TradaiConfig
 from ..config.validation import LOG_RETENTION_DAYS
+from ..constructs.log_encryption import LogEncryption
 from ..constructs.ids import pascal  # noqa: F401  (re-exported: the stacks' construct ids)
 
 
 class TradaiStack(cdk.Stack):
-    """A stack of one environment; its AZs come from the config, never a lookup."""
+    """A stack of one environment; its AZs come from the config, never a lookup; its log groups are encrypted
+    with a customer managed key of its own."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: TradaiConfig,
                  availability_zones: Sequence[str], **kwargs):
@@ -22,6 +24,11 @@ class TradaiStack(cdk.Stack):
         super().__init__(scope, construct_id,
                          termination_protection=config.profile.deletion_protection, **kwargs)
         self.config = config
+        # Each stack's log groups on its own key: a same-stack reference cannot go stale across deploys
+        # (a cross-stack one could), and the Control Tower rule CT.CLOUDWATCH.PR.3 can verify it.
+        self.log_encryption = LogEncryption(self, "LogEncryption", alias=f"alias/{self.stack_name}-logs",
+                                            removal_policy=stateful_removal_policy(config))
+        self.log_encryption.encrypt_log_groups(self)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Foundation stack: network (spec 1), security groups (4.1) and NAT-instance HA (1.4)."""
+"""Foundation stack: network (spec 1), security groups (4.1), NAT-instance HA (1.4) and the alerts topic."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from aws_cdk import (
 from constructs import Construct
 
 from ..constructs.alarms import DatabaseAlarms
+from ..constructs.customer_key import customer_key
 from ..constructs.tradai_bucket import TradaiBucket
 from ..constructs.tradai_table import TradaiTable
 from .base import TradaiStack, log_retention, pascal, stateful_removal_policy
@@ -101,6 +102,9 @@ class PersistentStack(TradaiStack):
             self, "DatabaseMasterSecret", username=DB_MASTER_USER, secret_name=self._secret_name("database-master"),
             exclude_characters=URL_UNSAFE)
         self.master_secret.apply_removal_policy(self.removal_policy)
+        key = customer_key(self, "DatabaseKey", description=f"Encrypts {identifier}'s storage, snapshots and "
+                                                            "Performance Insights data",
+                           alias=f"alias/{identifier}", removal_policy=self.removal_policy)
         log_groups = [logs.LogGroup(self, f"DatabaseLogs{pascal(kind)}",
                                     log_group_name=f"/aws/rds/instance/{identifier}/{kind}",
                                     retention=log_retention(config.profile.log_retention_days),
@@ -119,13 +123,15 @@ class PersistentStack(TradaiStack):
                 subnet_group_name=config.naming.name("db-subnets"),
                 vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)), removal_policy=self.removal_policy),
             vpc=vpc, security_groups=[security_group], publicly_accessible=spec.publicly_accessible,
-            port=spec.port, database_name=spec.database_name, storage_encrypted=True, iam_authentication=True,
+            port=spec.port, database_name=spec.database_name, storage_encrypted=True, storage_encryption_key=key,
+            iam_authentication=True,
             credentials=rds.Credentials.from_secret(self.master_secret),
             cloudwatch_logs_exports=list(RDS_LOG_EXPORTS), auto_minor_version_upgrade=False,
             copy_tags_to_snapshot=True, deletion_protection=prod_like,
             monitoring_interval=cdk.Duration.seconds(spec.monitoring_interval_seconds),
             enable_performance_insights=spec.performance_insights,
             performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT if spec.performance_insights else None,
+            performance_insight_encryption_key=key if spec.performance_insights else None,
             removal_policy=cdk.RemovalPolicy.SNAPSHOT if prod_like else cdk.RemovalPolicy.DESTROY)
         for log_group in log_groups:
             database.node.add_dependency(log_group)
