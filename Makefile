@@ -21,7 +21,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := 1
 
-.PHONY: help install test synth diff deploy preflight deploy-local destroy-local bench clean security-doc
+.PHONY: help install test synth diff deploy preflight deploy-local destroy-local bench clean security-doc docs
 
 help:
 	@echo "make deploy-local   deploy TradaiDev into a local AWS emulator and verify it (KEEP=1 keeps it running)"
@@ -31,6 +31,7 @@ help:
 	@echo "make preflight STAGE=TradaiProd  are STAGE's S3 bucket names free or ours? (BUCKET_SUFFIX=... to try a suffix)"
 	@echo "make deploy STAGE=TradaiProd   cdk deploy 'STAGE/*' to a real account"
 	@echo "make bench          synth wall time and peak memory"
+	@echo "make docs           regenerate docs/canonical-config.md from tradai_cdk/config/"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,10 @@ bench: install
 # Regenerates the acknowledged findings in docs/security.md from a fresh synth (tests/test_security_doc.py checks it).
 security-doc: install
 	$(PY) -m tradai_cdk.security_doc
+
+# Regenerates docs/canonical-config.md from the config dataclasses, no synth (tests/test_config_doc.py checks it).
+docs: $(VENV)/.installed
+	$(PY) -m tradai_cdk.config_doc
 
 clean:
 	rm -rf cdk.out .pytest_cache .local-emulator

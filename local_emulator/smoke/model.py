@@ -140,7 +140,8 @@ def named(view: StackView, findings: Findings, resource_type: str, name_property
     A name no template resource declares is MISSING; a declared one the emulator did not
     create is left to that resource's own row (IGNORED or MISSING), so it never counts twice.
     """
-    declared = {r.properties.get(name_property): r for r in view.declared(resource_type)}
+    declared = {r.properties.get(name_property): r for r in view.declared(resource_type)
+                if not isinstance(r.properties.get(name_property), (dict, list))}  # tokens: matched by their own row
     names = list(names)
     for name in names:
         if name not in declared:

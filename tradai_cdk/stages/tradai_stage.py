@@ -8,6 +8,7 @@ from constructs import Construct
 
 from ..config import TradaiConfig
 from ..config.model import SubnetTier
+from ..constructs.reference_refresh import ReferenceRefresh
 from ..nag import acknowledge_findings
 from ..stacks import ComputeStack, EdgeStack, FoundationStack, PersistentStack
 from ..stacks.persistent import LOGS_BUCKET
@@ -48,6 +49,8 @@ class TradaiStage(cdk.Stage):
             backtest_queue=self.compute.backtest_queue, logs_bucket=self.persistent.buckets[LOGS_BUCKET],
             alerts_topic=self.foundation.alerts.topic,
             monitored_stacks=[self.foundation, self.persistent, self.compute])
+        for consumer in (self.persistent, self.compute, self.edge):
+            ReferenceRefresh(consumer, "ProducerOutputs")
         for key, value in config.tags:
             cdk.Tags.of(self).add(key, value)
         if config.profile.deletion_protection:
