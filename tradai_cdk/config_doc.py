@@ -76,8 +76,7 @@ What the spec states that `tradai_cdk/config/` holds no value for:
 - 3.1 Encryption (SSE-S3) and 3.2's billing mode (PAY_PER_REQUEST): fixed by the bucket and table constructs.
 - 9.2's Service tag: set per construct by the stacks.
 
-Derived here rather than stored: 1.3's routes follow from each subnet's tier (TieredVpc); 8's secret names are
-`<project>/<env>/<name>` as the persistent stack creates them.
+Derived here rather than stored: 1.3's routes follow from each subnet's tier (TieredVpc).
 """
 
 
@@ -258,15 +257,9 @@ def _lambdas(c: TradaiConfig) -> Iterator[Table]:
          _yes(fn.in_vpc), _trigger(c, fn)) for fn in c.lambdas))
 
 
-def _secret_name(c: TradaiConfig, name: str) -> str:
-    """``tradai/database-url`` -> ``tradai/<env>/database-url`` (secret names are account-unique)."""
-    project, short = name.split("/", 1)
-    return f"{project}/{c.env}/{short}"
-
-
 def _secrets(c: TradaiConfig) -> Iterator[Table]:
     yield Table("8", ("Secret Name", "Contents", "Rotation"), tuple(
-        (_secret_name(c, s.name), s.contents, s.rotation.capitalize()) for s in c.secrets))
+        (c.naming.secret(s.short), s.contents, s.rotation.capitalize()) for s in c.secrets))
 
 
 def _naming(c: TradaiConfig) -> Iterator[Table]:

@@ -199,18 +199,13 @@ def _database(view, ctx, findings) -> None:
                         parameters.get("rds.force_ssl"))
 
 
-def secret_name(ctx: CheckContext, short: str) -> str:
-    """``tradai/dev/mlflow-credentials`` for ``mlflow-credentials``."""
-    return f"{ctx.cfg.naming.project}/{ctx.cfg.env}/{short}"
-
-
 def _secrets(view, ctx, findings) -> None:
     """Each secret of spec 8 (and the master secret) exists under its name with its description and a value;
     the master secret holds the master user, the database URL is resolved from it (no dynamic reference left)."""
     client = ctx.client("secretsmanager")
-    descriptions = {secret_name(ctx, spec.name.split("/", 1)[1]): f"{spec.contents} (rotation: {spec.rotation})"
+    descriptions = {ctx.cfg.naming.secret(spec.short): f"{spec.contents} (rotation: {spec.rotation})"
                     for spec in ctx.cfg.secrets}
-    master_name, url_name = secret_name(ctx, MASTER_SECRET), secret_name(ctx, DATABASE_URL_SECRET)
+    master_name, url_name = ctx.cfg.naming.secret(MASTER_SECRET), ctx.cfg.naming.secret(DATABASE_URL_SECRET)
     values = {}
     for name, resource in named(view, findings, "AWS::SecretsManager::Secret", "Name",
                                 [master_name, *descriptions]).items():

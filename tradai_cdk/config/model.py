@@ -53,6 +53,10 @@ class Naming:
         """Physical (globally unique) S3 bucket name: ``{project}-{component}-{env}[-{bucket_suffix}]``."""
         return self.name(component, self.bucket_suffix)
 
+    def secret(self, short: str) -> str:
+        """Secrets Manager name ``{project}/{env}/{short}``: account-unique, so it carries the environment."""
+        return f"{self.project}/{self.env}/{short}"
+
 
 @dataclass(frozen=True)
 class SubnetSpec:
@@ -281,9 +285,14 @@ class LambdaSpec:
 
 @dataclass(frozen=True)
 class SecretSpec:
-    name: str
+    name: str  # spec 8's name, e.g. tradai/database-url
     contents: str
     rotation: str
+
+    @property
+    def short(self) -> str:
+        """The name without the project prefix (``database-url``); see ``Naming.secret``."""
+        return self.name.split("/", 1)[1]
 
 
 @dataclass(frozen=True)

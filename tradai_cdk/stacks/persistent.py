@@ -99,7 +99,7 @@ class PersistentStack(TradaiStack):
             spec.engine_version, spec.engine_version.split(".")[0]))
         identifier = config.naming.name("db")
         self.master_secret = rds.DatabaseSecret(
-            self, "DatabaseMasterSecret", username=DB_MASTER_USER, secret_name=self._secret_name("database-master"),
+            self, "DatabaseMasterSecret", username=DB_MASTER_USER, secret_name=self.config.naming.secret("database-master"),
             exclude_characters=URL_UNSAFE)
         self.master_secret.apply_removal_policy(self.removal_policy)
         key = customer_key(self, "DatabaseKey", description=f"Encrypts {identifier}'s storage, snapshots and "
@@ -152,9 +152,9 @@ class PersistentStack(TradaiStack):
         }
         secrets = {}
         for spec in self.config.secrets:
-            short = spec.name.split("/", 1)[1]
+            short = spec.short
             secrets[spec.name] = secretsmanager.Secret(
-                self, f"{pascal(short)}Secret", secret_name=self._secret_name(short),
+                self, f"{pascal(short)}Secret", secret_name=self.config.naming.secret(short),
                 description=f"{spec.contents} (rotation: {spec.rotation})",
                 removal_policy=self.removal_policy, **generators[spec.name]())
         return secrets
@@ -168,10 +168,6 @@ class PersistentStack(TradaiStack):
         port = self.database.db_instance_endpoint_port
         return cdk.SecretValue.unsafe_plain_text(
             f"postgresql://{user}:{password}@{endpoint}:{port}/{self.config.rds.database_name}?sslmode=require")
-
-    def _secret_name(self, short: str) -> str:
-        """Secret names are account-unique, so they carry the environment: tradai/<env>/<name>."""
-        return f"{self.config.naming.project}/{self.config.env}/{short}"
 
     def _user_pool(self) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
         spec = self.config.cognito
