@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -37,40 +38,58 @@ class _ControlTowerGuard:
     def __init__(self) -> None:
         self._guard = CfnGuardValidator(
             control_tower_rules_enabled=True,
-            max_buffer=64 * 1024 * 1024)  # guard's JSON for one stage is ~1.7 MB today; the default is 1 MB
+            max_buffer=64 * 1024 * 1024,  # guard's JSON for one stage is ~1.7 MB today; the default is 1 MB
+        )
 
     @property
     def name(self) -> str:
         return self._guard.name
 
     @property
-    def version(self) -> Optional[str]:
+    def version(self) -> str | None:
         return self._guard.version
 
     @property
-    def rule_ids(self) -> Optional[list]:
+    def rule_ids(self) -> list[str] | None:
         return self._guard.rule_ids
 
     def validate(self, context: cdk.IPolicyValidationContextBeta1) -> cdk.PolicyValidationPluginReportBeta1:
         report = self._guard.validate(context)
         return cdk.PolicyValidationPluginReportBeta1(
-            success=report.success, metadata=report.metadata, plugin_version=report.plugin_version,
-            violations=[cdk.PolicyViolationBeta1(
-                rule_name=v.rule_name, description=v.description, violating_resources=v.violating_resources,
-                fix=v.fix, rule_metadata=v.rule_metadata, severity=v.severity or "error") for v in report.violations])
+            success=report.success,
+            metadata=report.metadata,
+            plugin_version=report.plugin_version,
+            violations=[
+                cdk.PolicyViolationBeta1(
+                    rule_name=v.rule_name,
+                    description=v.description,
+                    violating_resources=v.violating_resources,
+                    fix=v.fix,
+                    rule_metadata=v.rule_metadata,
+                    severity=v.severity or "error",
+                )
+                for v in report.violations
+            ],
+        )
 
 
-def build_app(context: Optional[Mapping[str, Any]] = None, outdir: Optional[str] = None) -> cdk.App:
-    """Create the app with every stage; ``context`` and ``outdir`` serve tests."""
+def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None, validations: bool = True) -> cdk.App:
+    """Create the app with every stage; ``context`` and ``outdir`` serve tests, ``validations=False`` (no policy
+    plugins) serves the benchmark that measures their share of synth time (bench/)."""
     app = cdk.App(context=dict(context or {}), outdir=outdir, analytics_reporting=False)
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT
     image_tag = require_image_tag(app.node.try_get_context("image_tag"))
     bucket_suffix = app.node.try_get_context("bucket_suffix")  # S3 names are global: see tradai_cdk/preflight.py
     for env in ENVIRONMENTS:
         config = config_for(env, image_tag=image_tag, bucket_suffix=bucket_suffix)
-        TradaiStage(app, stage_id(env), config=config,
-                    env=cdk.Environment(account=account, region=config.network.region))
+        TradaiStage(
+            app, stage_id(env), config=config, env=cdk.Environment(account=account, region=config.network.region)
+        )
     # The 237 bundled AWS Control Tower proactive controls (cfn-guard 3.1.1, offline); findings are
     # acknowledged like cdk-nag's, with ids "cdk-validator-cfnguard::<guard rule name>" (see nag.py).
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), _ControlTowerGuard())
+    if validations:
+        # _ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it wraps);
+        # add_plugins takes it at runtime, but is typed with the non-beta one, whose validate() types differ.
+        checks = cdk.Validations.of(app)
+        checks.add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), _ControlTowerGuard())  # type: ignore[arg-type]
     return app

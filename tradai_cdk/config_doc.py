@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Iterator, Optional
 
 from .config import ENVIRONMENTS, TradaiConfig, config_for
 from .config.deviations import DEVIATIONS, Deviation
@@ -27,25 +27,51 @@ ENV = "{env}"
 MARK = "†"
 
 HEADINGS = {
-    "1": "Network Configuration", "1.1": "VPC", "1.2": "Subnets", "1.3": "Route Tables",
+    "1": "Network Configuration",
+    "1.1": "VPC",
+    "1.2": "Subnets",
+    "1.3": "Route Tables",
     "1.4": "NAT Instance High Availability",
-    "2": "Service Configuration", "2.1": "Service Ports", "2.2": "ECS Task Definitions", "2.3": "Service Discovery",
-    "2.4": "Backtest Execution Modes", "2.5": "Strategy Container Environment Variables",
-    "3": "Storage Configuration", "3.1": "S3 Buckets", "3.2": "DynamoDB Tables", "3.3": "RDS Configuration",
-    "4": "Security Configuration", "4.1": "Security Groups", "4.2": "Cognito Configuration",
+    "2": "Service Configuration",
+    "2.1": "Service Ports",
+    "2.2": "ECS Task Definitions",
+    "2.3": "Service Discovery",
+    "2.4": "Backtest Execution Modes",
+    "2.5": "Strategy Container Environment Variables",
+    "3": "Storage Configuration",
+    "3.1": "S3 Buckets",
+    "3.2": "DynamoDB Tables",
+    "3.3": "RDS Configuration",
+    "4": "Security Configuration",
+    "4.1": "Security Groups",
+    "4.2": "Cognito Configuration",
     "4.3": "WAF Configuration",
-    "5": "API Gateway Configuration", "5.1": "Routes", "5.2": "Throttling",
-    "6": "SQS Configuration", "6.1": "Backtest Queue", "6.2": "Dead Letter Queue",
-    "7": "Lambda Functions", "8": "Secrets Manager",
-    "9": "Naming Conventions", "9.1": "Resource Naming Pattern", "9.2": "Tag Requirements",
+    "5": "API Gateway Configuration",
+    "5.1": "Routes",
+    "5.2": "Throttling",
+    "6": "SQS Configuration",
+    "6.1": "Backtest Queue",
+    "6.2": "Dead Letter Queue",
+    "7": "Lambda Functions",
+    "8": "Secrets Manager",
+    "9": "Naming Conventions",
+    "9.1": "Resource Naming Pattern",
+    "9.2": "Tag Requirements",
     "10": "Environment Differences",
 }
 
 # 1.3: what each tier's route table holds (TieredVpc); the gateway endpoints sit on the private one (foundation stack).
-DEFAULT_ROUTES = {SubnetTier.PUBLIC: "0.0.0.0/0 -> IGW", SubnetTier.PRIVATE: "0.0.0.0/0 -> NAT Instance",
-                  SubnetTier.DATABASE: "Local only (no internet)"}
-TRIGGERS = {"sqs": "SQS", "stepfunctions": "Step Functions", "backend-api": "Backend API",
-            "asg-lifecycle": "ASG Lifecycle"}
+DEFAULT_ROUTES = {
+    SubnetTier.PUBLIC: "0.0.0.0/0 -> IGW",
+    SubnetTier.PRIVATE: "0.0.0.0/0 -> NAT Instance",
+    SubnetTier.DATABASE: "Local only (no internet)",
+}
+TRIGGERS = {
+    "sqs": "SQS",
+    "stepfunctions": "Step Functions",
+    "backend-api": "Backend API",
+    "asg-lifecycle": "ASG Lifecycle",
+}
 INTEGRATIONS = {"alb": "VPC Link -> ALB", "sqs": "SQS Direct Integration"}
 
 INTRO = """\
@@ -95,7 +121,7 @@ class Table:
         return tuple(row[self.key] for row in self.rows)
 
 
-def _params(section: str, rows, first: str = "Parameter") -> Table:
+def _params(section: str, rows: Iterable[tuple[str, str]], first: str = "Parameter") -> Table:
     return Table(section, (first, "Value"), tuple(rows))
 
 
@@ -123,47 +149,88 @@ def _routes(config: TradaiConfig, tier: SubnetTier) -> str:
 
 def _network(c: TradaiConfig) -> Iterator[Table]:
     net, nat = c.network, c.nat
-    yield _params("1.1", (("VPC CIDR", net.vpc_cidr), ("Region", net.region),
-                          ("Availability Zones", ", ".join(net.availability_zones)),
-                          ("DNS Hostnames", _bool(net.dns_hostnames)), ("DNS Support", _bool(net.dns_support))))
-    yield Table("1.2", ("Subnet", "AZ", "CIDR", "Route Table"),
-                tuple((s.name, s.availability_zone, s.cidr, _route_table(s.tier)) for s in net.subnets))
-    yield Table("1.3", ("Route Table", "Routes", "Associated Subnets"),
-                tuple((_route_table(tier), _routes(c, tier), ", ".join(s.name for s in net.subnets_of(tier)))
-                      for tier in SubnetTier))
-    yield _params("1.4", (
-        ("Instance Type", nat.instance_type), ("AMI", f"SSM parameter {nat.ami_ssm_parameter}"),
-        ("ASG", f"min={nat.asg_min}, max={nat.asg_max}, desired={nat.asg_desired}"),
-        ("Lambda", c.function_name(nat.route_function)),
-        ("Subnet", f"{nat.subnet} ({net.subnet(nat.subnet).availability_zone})")))
+    yield _params(
+        "1.1",
+        (
+            ("VPC CIDR", net.vpc_cidr),
+            ("Region", net.region),
+            ("Availability Zones", ", ".join(net.availability_zones)),
+            ("DNS Hostnames", _bool(net.dns_hostnames)),
+            ("DNS Support", _bool(net.dns_support)),
+        ),
+    )
+    yield Table(
+        "1.2",
+        ("Subnet", "AZ", "CIDR", "Route Table"),
+        tuple((s.name, s.availability_zone, s.cidr, _route_table(s.tier)) for s in net.subnets),
+    )
+    yield Table(
+        "1.3",
+        ("Route Table", "Routes", "Associated Subnets"),
+        tuple(
+            (_route_table(tier), _routes(c, tier), ", ".join(s.name for s in net.subnets_of(tier)))
+            for tier in SubnetTier
+        ),
+    )
+    yield _params(
+        "1.4",
+        (
+            ("Instance Type", nat.instance_type),
+            ("AMI", f"SSM parameter {nat.ami_ssm_parameter}"),
+            ("ASG", f"min={nat.asg_min}, max={nat.asg_max}, desired={nat.asg_desired}"),
+            ("Lambda", c.function_name(nat.route_function)),
+            ("Subnet", f"{nat.subnet} ({net.subnet(nat.subnet).availability_zone})"),
+        ),
+    )
 
 
-def _host_type(c: TradaiConfig) -> Optional[str]:
+def _host_type(c: TradaiConfig) -> str | None:
     """The instance type of the shared EC2 host the services run on; None on Fargate."""
     host = c.profile.consolidated_host
     return None if c.profile.compute_mode is ComputeMode.FARGATE or host is None else host.instance_type
 
 
 def _services(c: TradaiConfig) -> Iterator[Table]:
-    yield Table("2.1", ("Service", "Port", "Health Check Path"),
-                tuple((s.name, str(s.port), s.health_check_path) for s in c.services))
+    yield Table(
+        "2.1",
+        ("Service", "Port", "Health Check Path"),
+        tuple((s.name, str(s.port), s.health_check_path) for s in c.services),
+    )
     host = _host_type(c)
-    services = tuple((s.name, str(s.cpu), f"{s.memory_mib} MB", str(c.profile.service_desired_count),
-                      f"EC2 ({host} host)" if host else "FARGATE") for s in c.services)
-    tasks = tuple((t.name, str(t.cpu), f"{t.memory_mib} MB", "0 (on-demand)", t.capacity_provider)
-                  for t in c.on_demand_tasks)
+    services = tuple(
+        (
+            s.name,
+            str(s.cpu),
+            f"{s.memory_mib} MB",
+            str(c.profile.service_desired_count),
+            f"EC2 ({host} host)" if host else "FARGATE",
+        )
+        for s in c.services
+    )
+    tasks = tuple(
+        (t.name, str(t.cpu), f"{t.memory_mib} MB", "0 (on-demand)", t.capacity_provider) for t in c.on_demand_tasks
+    )
     yield Table("2.2", ("Service", "CPU", "Memory", "Desired Count", "Launch Type"), services + tasks)
-    yield Table("2.3", ("Service", "DNS Name", "Port", "Namespace"),
-                tuple((d.name, f"{d.name}.{c.namespace}", str(d.port), c.namespace) for d in c.service_discovery))
-    yield Table("2.4", ("Mode", "Environment Variable", "In Use"),
-                tuple((m.value, f"BACKEND_EXECUTOR_MODE={m.value}", _yes(m is c.profile.executor_mode))
-                      for m in ExecutorMode))
-    yield Table("2.4", ("Variable", "Default"), (("ECS_TASK_PREFIX", c.task_family_prefix),),
-                title="SQS Consumer Lambda Environment")
+    yield Table(
+        "2.3",
+        ("Service", "DNS Name", "Port", "Namespace"),
+        tuple((d.name, f"{d.name}.{c.namespace}", str(d.port), c.namespace) for d in c.service_discovery),
+    )
+    yield Table(
+        "2.4",
+        ("Mode", "Environment Variable", "In Use"),
+        tuple((m.value, f"BACKEND_EXECUTOR_MODE={m.value}", _yes(m is c.profile.executor_mode)) for m in ExecutorMode),
+    )
+    yield Table(
+        "2.4",
+        ("Variable", "Default"),
+        (("ECS_TASK_PREFIX", c.task_family_prefix),),
+        title="SQS Consumer Lambda Environment",
+    )
     yield Table("2.5", ("Variable", "Default"), c.compute.strategy_env_defaults, title="Optional (Infrastructure)")
 
 
-def _key(key: Optional[KeyAttribute]) -> str:
+def _key(key: KeyAttribute | None) -> str:
     return f"{key.name} ({key.type})" if key else "--"
 
 
@@ -174,22 +241,54 @@ def _gsi(gsi: GsiSpec) -> str:
 
 
 def _storage(c: TradaiConfig) -> Iterator[Table]:
-    yield Table("3.1", ("Bucket Name", "Purpose", "Versioning", "Lifecycle"), tuple(
-        (c.bucket_name(b.component), b.purpose, "Enabled" if b.versioned else "Disabled",
-         f"Glacier after {b.glacier_after_days}d" if b.glacier_after_days else
-         f"Delete after {b.expire_after_days}d" if b.expire_after_days else "None")
-        for b in c.buckets))
-    yield Table("3.2", ("#", "Table Name", "Partition Key", "Sort Key", "GSIs", "TTL Attr", "PITR", "Purpose"), tuple(
-        (str(number), c.naming.name(t.key), _key(t.partition_key), _key(t.sort_key),
-         ", ".join(map(_gsi, t.gsis)) or "--", t.ttl_attribute or "--", _yes(t.point_in_time_recovery), t.purpose)
-        for number, t in enumerate(c.tables, 1)), key=1)
+    yield Table(
+        "3.1",
+        ("Bucket Name", "Purpose", "Versioning", "Lifecycle"),
+        tuple(
+            (
+                c.bucket_name(b.component),
+                b.purpose,
+                "Enabled" if b.versioned else "Disabled",
+                f"Glacier after {b.glacier_after_days}d"
+                if b.glacier_after_days
+                else f"Delete after {b.expire_after_days}d"
+                if b.expire_after_days
+                else "None",
+            )
+            for b in c.buckets
+        ),
+    )
+    yield Table(
+        "3.2",
+        ("#", "Table Name", "Partition Key", "Sort Key", "GSIs", "TTL Attr", "PITR", "Purpose"),
+        tuple(
+            (
+                str(number),
+                c.naming.name(t.key),
+                _key(t.partition_key),
+                _key(t.sort_key),
+                ", ".join(map(_gsi, t.gsis)) or "--",
+                t.ttl_attribute or "--",
+                _yes(t.point_in_time_recovery),
+                t.purpose,
+            )
+            for number, t in enumerate(c.tables, 1)
+        ),
+        key=1,
+    )
     rds = c.rds
-    yield _params("3.3", (
-        ("Instance Class", rds.instance_class), ("Engine", f"PostgreSQL {rds.engine_version}"),
-        ("Storage", f"{rds.allocated_storage_gib} GB {rds.storage_type}"), ("Multi-AZ", _bool(rds.multi_az)),
-        ("Backup Retention", f"{rds.backup_retention_days} days"),
-        ("SSL Enforcement", f"rds.force_ssl={int(rds.force_ssl)}"),
-        ("Publicly Accessible", _bool(rds.publicly_accessible))))
+    yield _params(
+        "3.3",
+        (
+            ("Instance Class", rds.instance_class),
+            ("Engine", f"PostgreSQL {rds.engine_version}"),
+            ("Storage", f"{rds.allocated_storage_gib} GB {rds.storage_type}"),
+            ("Multi-AZ", _bool(rds.multi_az)),
+            ("Backup Retention", f"{rds.backup_retention_days} days"),
+            ("SSL Enforcement", f"rds.force_ssl={int(rds.force_ssl)}"),
+            ("Publicly Accessible", _bool(rds.publicly_accessible)),
+        ),
+    )
 
 
 def _rule(c: TradaiConfig, rule: SgRule) -> tuple[str, ...]:
@@ -200,31 +299,69 @@ def _rule(c: TradaiConfig, rule: SgRule) -> tuple[str, ...]:
 
 def _security(c: TradaiConfig) -> Iterator[Table]:
     for group in c.security_groups:
-        yield Table("4.1", ("Direction", "Port", "Protocol", "Source/Dest", "Purpose"),
-                    tuple(_rule(c, rule) for rule in group.rules), title=group.name, key=4)
+        yield Table(
+            "4.1",
+            ("Direction", "Port", "Protocol", "Source/Dest", "Purpose"),
+            tuple(_rule(c, rule) for rule in group.rules),
+            title=group.name,
+            key=4,
+        )
     pool = c.cognito
-    requirements = ((pool.require_uppercase, "Upper"), (pool.require_lowercase, "Lower"),
-                    (pool.require_digits, "Number"), (pool.require_symbols, "Symbol"))
-    yield _params("4.2", (
-        ("User Pool Name", pool.user_pool_name), ("MFA", f"{pool.mfa} ({', '.join(pool.mfa_types)})"),
-        ("Password Min Length", str(pool.password_min_length)),
-        ("Password Requirements", ", ".join(name for required, name in requirements if required)),
-        ("Account Recovery", pool.account_recovery),
-        ("Advanced Security", "Enabled" if pool.advanced_security else "Not enabled")))
-    yield Table("4.3", ("Rule", "Priority", "Action", "Rate Limit"), tuple(
-        (rule.name, str(rule.priority), rule.action,
-         f"{rule.rate_limit_per_5min}/5min per IP" if rule.rate_limit_per_5min else "-") for rule in c.waf_rules))
+    requirements = (
+        (pool.require_uppercase, "Upper"),
+        (pool.require_lowercase, "Lower"),
+        (pool.require_digits, "Number"),
+        (pool.require_symbols, "Symbol"),
+    )
+    yield _params(
+        "4.2",
+        (
+            ("User Pool Name", pool.user_pool_name),
+            ("MFA", f"{pool.mfa} ({', '.join(pool.mfa_types)})"),
+            ("Password Min Length", str(pool.password_min_length)),
+            ("Password Requirements", ", ".join(name for required, name in requirements if required)),
+            ("Account Recovery", pool.account_recovery),
+            ("Advanced Security", "Enabled" if pool.advanced_security else "Not enabled"),
+        ),
+    )
+    yield Table(
+        "4.3",
+        ("Rule", "Priority", "Action", "Rate Limit"),
+        tuple(
+            (
+                rule.name,
+                str(rule.priority),
+                rule.action,
+                f"{rule.rate_limit_per_5min}/5min per IP" if rule.rate_limit_per_5min else "-",
+            )
+            for rule in c.waf_rules
+        ),
+    )
 
 
 def _api(c: TradaiConfig) -> Iterator[Table]:
-    yield Table("5.1", ("Method", "Path", "Integration", "Auth Required"), tuple(
-        (route.method, route.path, INTEGRATIONS.get(route.integration, f"VPC Link -> {route.integration}"),
-         _yes(route.auth_required)) for route in c.api_routes))
+    yield Table(
+        "5.1",
+        ("Method", "Path", "Integration", "Auth Required"),
+        tuple(
+            (
+                route.method,
+                route.path,
+                INTEGRATIONS.get(route.integration, f"VPC Link -> {route.integration}"),
+                _yes(route.auth_required),
+            )
+            for route in c.api_routes
+        ),
+    )
     throttling = c.throttling
-    yield _params("5.2", (
-        ("Default Rate Limit", f"{throttling.rate_limit} req/sec"),
-        ("Default Burst Limit", f"{throttling.burst_limit} req"),
-        ("Per-Route Override", "; ".join(f"{path}: {rate} req/sec" for path, rate in throttling.route_overrides))))
+    yield _params(
+        "5.2",
+        (
+            ("Default Rate Limit", f"{throttling.rate_limit} req/sec"),
+            ("Default Burst Limit", f"{throttling.burst_limit} req"),
+            ("Per-Route Override", "; ".join(f"{path}: {rate} req/sec" for path, rate in throttling.route_overrides)),
+        ),
+    )
 
 
 def _queue_name(c: TradaiConfig, queue: QueueSpec) -> str:
@@ -233,14 +370,26 @@ def _queue_name(c: TradaiConfig, queue: QueueSpec) -> str:
 
 def _queues(c: TradaiConfig) -> Iterator[Table]:
     queue, dlq = c.backtest_queue, c.backtest_dlq
-    yield _params("6.1", (
-        ("Queue Name", _queue_name(c, queue)), ("FIFO", _bool(queue.fifo)),
-        ("Content-Based Deduplication", _bool(queue.content_based_deduplication)),
-        ("Visibility Timeout", f"{queue.visibility_timeout_seconds} s"),
-        ("Message Retention", f"{queue.retention_seconds} s"), ("Receive Wait Time", f"{queue.receive_wait_seconds} s")))
-    yield _params("6.2", (
-        ("Queue Name", _queue_name(c, dlq)), ("FIFO", _bool(dlq.fifo)),
-        ("Message Retention", f"{dlq.retention_seconds} s"), ("Max Receive Count", str(dlq.max_receive_count))))
+    yield _params(
+        "6.1",
+        (
+            ("Queue Name", _queue_name(c, queue)),
+            ("FIFO", _bool(queue.fifo)),
+            ("Content-Based Deduplication", _bool(queue.content_based_deduplication)),
+            ("Visibility Timeout", f"{queue.visibility_timeout_seconds} s"),
+            ("Message Retention", f"{queue.retention_seconds} s"),
+            ("Receive Wait Time", f"{queue.receive_wait_seconds} s"),
+        ),
+    )
+    yield _params(
+        "6.2",
+        (
+            ("Queue Name", _queue_name(c, dlq)),
+            ("FIFO", _bool(dlq.fifo)),
+            ("Message Retention", f"{dlq.retention_seconds} s"),
+            ("Max Receive Count", str(dlq.max_receive_count)),
+        ),
+    )
 
 
 def _trigger(c: TradaiConfig, fn: LambdaSpec) -> str:
@@ -252,33 +401,61 @@ def _trigger(c: TradaiConfig, fn: LambdaSpec) -> str:
 
 
 def _lambdas(c: TradaiConfig) -> Iterator[Table]:
-    yield Table("7", ("Function Name", "Runtime", "Memory", "Timeout", "VPC", "Trigger"), tuple(
-        (c.function_name(fn.name), c.lambda_runtime, f"{fn.memory_mib} MB", f"{fn.timeout_seconds}s",
-         _yes(fn.in_vpc), _trigger(c, fn)) for fn in c.lambdas))
+    yield Table(
+        "7",
+        ("Function Name", "Runtime", "Memory", "Timeout", "VPC", "Trigger"),
+        tuple(
+            (
+                c.function_name(fn.name),
+                c.lambda_runtime,
+                f"{fn.memory_mib} MB",
+                f"{fn.timeout_seconds}s",
+                _yes(fn.in_vpc),
+                _trigger(c, fn),
+            )
+            for fn in c.lambdas
+        ),
+    )
 
 
 def _secrets(c: TradaiConfig) -> Iterator[Table]:
-    yield Table("8", ("Secret Name", "Contents", "Rotation"), tuple(
-        (c.naming.secret(s.short), s.contents, s.rotation.capitalize()) for s in c.secrets))
+    yield Table(
+        "8",
+        ("Secret Name", "Contents", "Rotation"),
+        tuple((c.naming.secret(s.short), s.contents, s.rotation.capitalize()) for s in c.secrets),
+    )
 
 
 def _naming(c: TradaiConfig) -> Iterator[Table]:
     naming = c.naming
-    yield _params("9.1", (
-        ("Pattern", naming.name("{component}")), ("Pattern with suffix", naming.name("{component}", "{suffix}")),
-        ("S3 bucket suffix", naming.bucket_suffix or "none"),
-        ("Examples", ", ".join((naming.name("backend-api"), naming.name("vpc"), _queue_name(c, c.backtest_queue))))))
+    yield _params(
+        "9.1",
+        (
+            ("Pattern", naming.name("{component}")),
+            ("Pattern with suffix", naming.name("{component}", "{suffix}")),
+            ("S3 bucket suffix", naming.bucket_suffix or "none"),
+            ("Examples", ", ".join((naming.name("backend-api"), naming.name("vpc"), _queue_name(c, c.backtest_queue)))),
+        ),
+    )
     yield Table("9.2", ("Tag Key", "Value"), c.tags)
 
 
 def _environment(c: TradaiConfig) -> Iterator[Table]:
     profile, host = c.profile, _host_type(c)
-    yield _params("10", (
-        ("Compute Mode", f"Consolidated EC2 ({host})" if host else "ECS Fargate"), ("RDS Multi-AZ", _yes(c.rds.multi_az)), ("RDS Instance", c.rds.instance_class),
-        ("ECS Desired Count", str(profile.service_desired_count)),
-        ("Log Retention", f"{profile.log_retention_days} days"),
-        ("Deletion Protection", _yes(profile.deletion_protection)), ("WAF", _yes(profile.waf_enabled)),
-        ("CloudTrail", _yes(profile.cloudtrail_enabled))), first="Component")
+    yield _params(
+        "10",
+        (
+            ("Compute Mode", f"Consolidated EC2 ({host})" if host else "ECS Fargate"),
+            ("RDS Multi-AZ", _yes(c.rds.multi_az)),
+            ("RDS Instance", c.rds.instance_class),
+            ("ECS Desired Count", str(profile.service_desired_count)),
+            ("Log Retention", f"{profile.log_retention_days} days"),
+            ("Deletion Protection", _yes(profile.deletion_protection)),
+            ("WAF", _yes(profile.waf_enabled)),
+            ("CloudTrail", _yes(profile.cloudtrail_enabled)),
+        ),
+        first="Component",
+    )
 
 
 SECTIONS = (_network, _services, _storage, _security, _api, _queues, _lambdas, _secrets, _naming, _environment)
@@ -293,8 +470,10 @@ def tables(config: TradaiConfig) -> tuple[Table, ...]:
 def merge(by_env: dict[str, Table]) -> Table:
     """One table for all environments: a column whose values differ per environment becomes one per environment."""
     first = next(iter(by_env.values()))
-    if any((t.section, t.title, t.columns, t.keys) != (first.section, first.title, first.columns, first.keys)
-           for t in by_env.values()):
+    if any(
+        (t.section, t.title, t.columns, t.keys) != (first.section, first.title, first.columns, first.keys)
+        for t in by_env.values()
+    ):
         raise ValueError(f"section {first.section} {first.title}: the environments' tables have different rows")
     headers: list[str] = []
     columns: list[tuple[str, ...]] = []
@@ -306,8 +485,9 @@ def merge(by_env: dict[str, Table]) -> Table:
         else:
             headers += [f"{name} ({env})" for env in values]
             columns += values.values()
-    return dataclasses.replace(first, columns=tuple(headers), rows=tuple(zip(*columns)),
-                               key=headers.index(first.columns[first.key]))
+    return dataclasses.replace(
+        first, columns=tuple(headers), rows=tuple(zip(*columns)), key=headers.index(first.columns[first.key])
+    )
 
 
 def mirror() -> tuple[Table, ...]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence, TextIO
+from typing import Any, TextIO
 
 from .config import ENVIRONMENTS, ConfigError, TradaiConfig, config_for
 
@@ -94,13 +95,20 @@ def environment(target: str) -> str:
     """``prod`` or its stage id ``TradaiProd`` (what STAGE= names) -> ``prod``."""
     env = ENV_BY_STAGE.get(target, target)
     if env not in ENVIRONMENTS:
-        raise PreflightError(f"unknown environment {target!r}: one of {', '.join(ENVIRONMENTS)} "
-                             f"or {', '.join(ENV_BY_STAGE)}")
+        raise PreflightError(
+            f"unknown environment {target!r}: one of {', '.join(ENVIRONMENTS)} or {', '.join(ENV_BY_STAGE)}"
+        )
     return env
 
 
-def run(target: str, overrides: Sequence[str] = (), session: Any = None,
-        out: TextIO = sys.stdout, err: TextIO = sys.stderr, root: Path = ROOT) -> int:
+def run(
+    target: str,
+    overrides: Sequence[str] = (),
+    session: Any = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    root: Path = ROOT,
+) -> int:
     """The preflight of one environment; returns the exit code."""
     try:
         env = environment(target)
@@ -123,24 +131,33 @@ def run(target: str, overrides: Sequence[str] = (), session: Any = None,
 
 def _taken_message(config: TradaiConfig, stage: str, taken: list[str]) -> str:
     current = config.naming.bucket_suffix
-    return "\n".join([
-        f"preflight: {len(taken)} of {len(config.bucket_names)} bucket names of {stage} belong to another AWS "
-        f"account: {', '.join(taken)}.",
-        "S3 bucket names are global, so `cdk deploy` would fail half-way through the persistent stack.",
-        f"Override: choose a bucket suffix{f' other than {current!r}' if current else ''} (lowercase letters, "
-        f"digits, hyphens; names become {config.naming.name('logs')}-<suffix>, ...) and use it for every command "
-        "of this stage, before its first deploy:",
-        f'  in cdk.json "context": "bucket_suffix": {{"{config.env}": "<something>"}}   (naming.bucket_suffix)',
-        f"  or per command: -c bucket_suffix=<something>, e.g. make preflight STAGE={stage} BUCKET_SUFFIX=<something>",
-        f"                  and cdk deploy -c image_tag=<sha> -c bucket_suffix=<something> '{stage}/*'",
-    ])
+    return "\n".join(
+        [
+            f"preflight: {len(taken)} of {len(config.bucket_names)} bucket names of {stage} belong to another AWS "
+            f"account: {', '.join(taken)}.",
+            "S3 bucket names are global, so `cdk deploy` would fail half-way through the persistent stack.",
+            f"Override: choose a bucket suffix{f' other than {current!r}' if current else ''} (lowercase letters, "
+            f"digits, hyphens; names become {config.naming.name('logs')}-<suffix>, ...) and use it for every command "
+            "of this stage, before its first deploy:",
+            f'  in cdk.json "context": "bucket_suffix": {{"{config.env}": "<something>"}}   (naming.bucket_suffix)',
+            "  or per command: -c bucket_suffix=<something>, "
+            f"e.g. make preflight STAGE={stage} BUCKET_SUFFIX=<something>",
+            f"                  and cdk deploy -c image_tag=<sha> -c bucket_suffix=<something> '{stage}/*'",
+        ]
+    )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tradai_cdk.preflight", description=__doc__.split("\n\n")[0])
     parser.add_argument("environment", help=f"{', '.join(ENVIRONMENTS)} or a stage id ({', '.join(ENV_BY_STAGE)})")
-    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
-                        help="CDK context, as for cdk synth/deploy (bucket_suffix, image_tag)")
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="CDK context, as for cdk synth/deploy (bucket_suffix, image_tag)",
+    )
     args = parser.parse_args(argv)
     return run(args.environment, args.context)
 

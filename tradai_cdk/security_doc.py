@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def _paths(by_env: dict[str, set[str]]) -> str:
     return ", ".join(f"`{_cell(p)}`" for p in shown) + rest
 
 
-def render(outdir: Path, environments=("dev", "staging", "prod")) -> str:
+def render(outdir: Path, environments: Sequence[str] = ("dev", "staging", "prod")) -> str:
     """The generated section (markers included) for the assembly in ``outdir``."""
     rows = _findings(Path(outdir))
     lines = [BEGIN, ""]
@@ -90,8 +91,12 @@ def render(outdir: Path, environments=("dev", "staging", "prod")) -> str:
         if not mine:
             continue
         constructs = sum(len(paths) for _, by_env in mine for paths in by_env.values())
-        lines += [f"### {plugin} ({len(mine)} rows; {constructs} constructs over all stages)", "",
-                  "| finding | reason | environments | constructs (stage prefix dropped) |", "|---|---|---|---|"]
+        lines += [
+            f"### {plugin} ({len(mine)} rows; {constructs} constructs over all stages)",
+            "",
+            "| finding | reason | environments | constructs (stage prefix dropped) |",
+            "|---|---|---|---|",
+        ]
         for (_, finding_id, reason), by_env in mine:
             envs = ", ".join(e for e in environments if e in by_env)
             lines.append(f"| `{_cell(finding_id)}` | {_cell(reason)} | {envs} | {_paths(by_env)} |")
@@ -108,8 +113,12 @@ def replace_section(document: str, section: str) -> str:
 def synthesize(outdir: Path) -> None:
     """The whole app, offline, with cdk.json's context (what `cdk synth` runs)."""
     from .app import OFFLINE_ACCOUNT, build_app
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "image_tag": "0a1b2c3",
-               "account": OFFLINE_ACCOUNT}
+
+    context = {
+        **json.loads((ROOT / "cdk.json").read_text())["context"],
+        "image_tag": "0a1b2c3",
+        "account": OFFLINE_ACCOUNT,
+    }
     build_app(context=context, outdir=str(outdir)).synth()
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.aws import RunTaskOutcome, STOP_REASON_MAX, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
-from shared.ddb import marshal, unmarshal
+from shared.aws import STOP_REASON_MAX, RunTaskOutcome, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
 
 from . import contract
 from .request import BacktestRequest
@@ -44,20 +43,28 @@ class TaskInfo:
     last_status: str
     desired_status: str
     started_by: str
-    created_at: Optional[datetime] = None
+    created_at: datetime | None = None
     run_id: str = ""
-    trading_mode: Optional[str] = None
+    trading_mode: str | None = None
 
     @classmethod
-    def from_description(cls, task: dict[str, Any]) -> "TaskInfo":
-        environment = {entry.get("name"): entry.get("value")
-                       for override in (task.get("overrides") or {}).get("containerOverrides") or []
-                       if override.get("name") == contract.CONTAINER_NAME
-                       for entry in override.get("environment") or []}
+    def from_description(cls, task: dict[str, Any]) -> TaskInfo:
+        environment = {
+            entry.get("name"): entry.get("value")
+            for override in (task.get("overrides") or {}).get("containerOverrides") or []
+            if override.get("name") == contract.CONTAINER_NAME
+            for entry in override.get("environment") or []
+        }
         started = task.get("startedBy", "")
-        return cls(task["taskArn"], task.get("lastStatus", ""), task.get("desiredStatus", ""), started,
-                   task.get("createdAt"), run_id=environment.get(contract.RUN_OVERRIDES["job_id"]) or started,
-                   trading_mode=environment.get(contract.RUN_OVERRIDES["trading_mode"]))
+        return cls(
+            task["taskArn"],
+            task.get("lastStatus", ""),
+            task.get("desiredStatus", ""),
+            started,
+            task.get("createdAt"),
+            run_id=environment.get(contract.RUN_OVERRIDES["job_id"]) or started,
+            trading_mode=environment.get(contract.RUN_OVERRIDES["trading_mode"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,31 +79,39 @@ class Ecs:
             taskDefinition=target.task_family,
             count=1,
             capacityProviderStrategy=[{"capacityProvider": target.capacity_provider, "weight": 1}],
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": list(target.subnets), "securityGroups": list(target.security_groups),
-                "assignPublicIp": "DISABLED"}},
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(target.subnets),
+                    "securityGroups": list(target.security_groups),
+                    "assignPublicIp": "DISABLED",
+                }
+            },
             startedBy=started_by(request.run_id),
-            overrides={"containerOverrides": [
-                {"name": contract.CONTAINER_NAME, "environment": request.container_environment()}]},
+            overrides={
+                "containerOverrides": [
+                    {"name": contract.CONTAINER_NAME, "environment": request.container_environment()}
+                ]
+            },
             propagateTags="TASK_DEFINITION",
         )
         return RunTaskOutcome.from_response(response)
 
     def tasks_started_by(self, tag: str, desired_status: str = "RUNNING") -> list[str]:
         pages = self.client.get_paginator("list_tasks").paginate(
-            cluster=self.cluster, startedBy=tag, desiredStatus=desired_status)
+            cluster=self.cluster, startedBy=tag, desiredStatus=desired_status
+        )
         return [arn for page in pages for arn in page.get("taskArns", [])]
 
     def describe(self, task_arns: list[str]) -> dict[str, TaskInfo]:
         """The tasks ECS still knows, by ARN; the others (reported MISSING) are left out."""
         found: dict[str, TaskInfo] = {}
         for start in range(0, len(task_arns), DESCRIBE_BATCH):
-            batch = task_arns[start:start + DESCRIBE_BATCH]
+            batch = task_arns[start : start + DESCRIBE_BATCH]
             for task in self.client.describe_tasks(cluster=self.cluster, tasks=batch).get("tasks", []):
                 found[task["taskArn"]] = TaskInfo.from_description(task)
         return found
 
-    def running_tasks(self, limit: int, family: Optional[str] = None) -> list[str]:
+    def running_tasks(self, limit: int, family: str | None = None) -> list[str]:
         """Up to ``limit`` task ARNs (of ``family``, if given) whose desired status is RUNNING."""
         arns: list[str] = []
         params = {"cluster": self.cluster, "desiredStatus": "RUNNING", **({"family": family} if family else {})}
@@ -120,8 +135,9 @@ class StepFunctions:
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
         """StartExecution named ``name``; (execution ARN, True) when an execution of that name already existed."""
         try:
-            response = self.client.start_execution(stateMachineArn=state_machine_arn, name=name,
-                                                   input=json.dumps(payload, separators=(",", ":")))
+            response = self.client.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, separators=(",", ":"))
+            )
         except ClientError as exc:
             if error_code(exc) == "ExecutionAlreadyExists":
                 return execution_arn(state_machine_arn, name), True

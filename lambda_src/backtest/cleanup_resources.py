@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Optional
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -64,7 +64,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, list[str]]:
     return {"stopped": stopped}
 
 
-def _task_arn(task: Any) -> Optional[str]:
+def _task_arn(task: Any) -> str | None:
     if isinstance(task, dict):
         arn = task.get("TaskArn") or task.get("taskArn")
         return arn if isinstance(arn, str) and arn.startswith("arn:") else None

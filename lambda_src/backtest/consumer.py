@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function)
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.aws import cached_client
@@ -29,6 +29,10 @@ from .observability import METRIC_INVALID_REQUEST, logger, metrics, tracer
 from .request import BacktestRequest, InvalidRequest, parse_request
 from .runs import Runs
 from .settings import ConsumerSettings, consumer_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 # Same prefix in both deployments, so a job_id is launched once whichever consumer receives it.
 IDEMPOTENCY_KEY_PREFIX = "backtest-consumer.submit"
@@ -58,33 +62,49 @@ def submission() -> Submission:
 @functools.cache
 def idempotency() -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
     """The idempotency config (gets each invocation's context) and the idempotent submit function."""
-    config = IdempotencyConfig(event_key_jmespath="job_id", raise_on_no_idempotency_key=True,
-                               expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS, response_hook=_replayed)
-    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table, key_attr="idempotency_key",
-                                           expiry_attr="expiration", boto3_client=cached_client("dynamodb"))
-    submit = idempotent_function(_submit, data_keyword_argument="request", persistence_store=persistence,
-                                 config=config, key_prefix=IDEMPOTENCY_KEY_PREFIX)
+    config = IdempotencyConfig(
+        event_key_jmespath="job_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
+        response_hook=_replayed,
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table,
+        key_attr="idempotency_key",
+        expiry_attr="expiration",
+        boto3_client=cached_client("dynamodb"),
+    )
+    submit = idempotent_function(
+        _submit,
+        data_keyword_argument="request",
+        persistence_store=persistence,
+        config=config,
+        key_prefix=IDEMPOTENCY_KEY_PREFIX,
+    )
     return config, submit
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     config = settings()  # a configuration error fails the invocation: the whole batch is retried
     logger.append_keys(launch_mode=config.launch_mode)
     idempotency()[0].register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    where = {"message_id": record.message_id, "message_group_id": record.attributes.message_group_id,
-             "receive_count": record.attributes.approximate_receive_count}
+    where = {
+        "message_id": record.message_id,
+        "message_group_id": record.attributes.message_group_id,
+        "receive_count": record.attributes.approximate_receive_count,
+    }
     try:
-        request = parse_request(record.body, message_id=record.message_id,
-                                attributes=record.raw_event.get("messageAttributes") or {})
+        request = parse_request(
+            record.body, message_id=record.message_id, attributes=record.raw_event.get("messageAttributes") or {}
+        )
     except InvalidRequest as exc:
         logger.error(f"rejected backtest request: {exc}", extra={**where, "field": exc.field})
         metrics.add_metric(METRIC_INVALID_REQUEST, MetricUnit.Count, 1)
@@ -101,9 +121,9 @@ def _submit(request: BacktestRequest) -> dict[str, Any]:
     return submission().submit(request)
 
 
-def _replayed(response: Any, record: Any) -> Any:
+def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
     """A job_id processed before (idempotency record): its first result is returned, nothing is launched."""
-    logger.info("duplicate backtest request: job_id already processed; not launched again",
-                extra={"first_result": response})
+    logger.info(
+        "duplicate backtest request: job_id already processed; not launched again", extra={"first_result": response}
+    )
     return {**response, "duplicate": True} if isinstance(response, dict) else response
-

@@ -35,8 +35,14 @@ CONTAINER_NAME = "strategy"
 TRADING_MODE = "backtest"
 # Workflow input field -> the strategy container's environment variable (spec 2.5 per-run overrides).
 RUN_OVERRIDES = {
-    "job_id": "JOB_ID", "strategy": "STRATEGY", "strategy_id": "STRATEGY_ID", "trading_mode": "TRADING_MODE",
-    "timeframe": "TIMEFRAME", "timerange": "TIMERANGE", "pairs": "PAIRS", "experiment_name": "EXPERIMENT_NAME",
+    "job_id": "JOB_ID",
+    "strategy": "STRATEGY",
+    "strategy_id": "STRATEGY_ID",
+    "trading_mode": "TRADING_MODE",
+    "timeframe": "TIMEFRAME",
+    "timerange": "TIMERANGE",
+    "pairs": "PAIRS",
+    "experiment_name": "EXPERIMENT_NAME",
     "trace_id": "TRACE_ID",
 }
 # Error name update-status raises for a refused (backward or unknown) transition.

@@ -16,7 +16,6 @@ import functools
 import http.client
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -67,20 +66,26 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(run_id=event.get("run_id"), trace_id=payload["trace_id"])
     timeout = max(MIN_TIMEOUT_SECONDS, context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS)
     request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Accept": "application/json", "X-Trace-Id": payload["trace_id"]})
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "application/json", "X-Trace-Id": payload["trace_id"]},
+    )
     started = time.monotonic()
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             status, raw = response.status, response.read(MAX_JSON_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise _http_failure(url, exc, time.monotonic() - started) from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
-        logger.warning("data-collection unreachable", extra={"url": url, "error": repr(reason),
-                                                             "seconds": round(time.monotonic() - started, 3)})
-        raise DataSyncUnavailable(f"data-collection unreachable at {url}: {reason!r} "
-                                  f"(timeout {timeout:.0f} s)") from None
+        logger.warning(
+            "data-collection unreachable",
+            extra={"url": url, "error": repr(reason), "seconds": round(time.monotonic() - started, 3)},
+        )
+        raise DataSyncUnavailable(
+            f"data-collection unreachable at {url}: {reason!r} (timeout {timeout:.0f} s)"
+        ) from None
     logger.info("data synced", extra={"status": status, "seconds": round(time.monotonic() - started, 3)})
     return {"synced": True, "status": status, "body": _body(raw)}
 
@@ -99,8 +104,12 @@ def sync_payload(event: Any) -> dict[str, Any]:
             raise ValueError(f"{field}={event.get(field)!r}: a non-empty string is required")
     if any(ch in event["trace_id"] for ch in "\r\n"):
         raise ValueError(f"trace_id={event['trace_id']!r}: must not contain line breaks")
-    return {"pairs": pairs, "timeframe": event["timeframe"], "timerange": event["timerange"],
-            "trace_id": event["trace_id"]}
+    return {
+        "pairs": pairs,
+        "timeframe": event["timeframe"],
+        "timerange": event["timerange"],
+        "trace_id": event["trace_id"],
+    }
 
 
 def _http_failure(url: str, exc: urllib.error.HTTPError, seconds: float) -> Exception:
@@ -110,8 +119,10 @@ def _http_failure(url: str, exc: urllib.error.HTTPError, seconds: float) -> Exce
         snippet = ""
     retryable = exc.code >= 500 or exc.code in RETRYABLE_CLIENT_ERRORS
     log = logger.warning if retryable else logger.error
-    log("data-collection answered with an error", extra={"url": url, "status": exc.code, "body": snippet,
-                                                          "seconds": round(seconds, 3)})
+    log(
+        "data-collection answered with an error",
+        extra={"url": url, "status": exc.code, "body": snippet, "seconds": round(seconds, 3)},
+    )
     error = DataSyncUnavailable if retryable else DataSyncRejected
     return error(f"data-collection answered {exc.code} {exc.reason} at {url}: {snippet[:300]}")
 

@@ -10,7 +10,7 @@ Env: NOTIFICATIONS_TABLE, ALERTS_TOPIC_ARN.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -31,17 +31,32 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     kind = event.get("kind") or KINDS[0]
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r}: allowed: {', '.join(KINDS)}")
-    trace_id, strategy, outcome = _text(event.get("trace_id")), _text(event.get("strategy")), _text(event.get("outcome"))
+    trace_id, strategy, outcome = (
+        _text(event.get("trace_id")),
+        _text(event.get("strategy")),
+        _text(event.get("outcome")),
+    )
     error = error_text(event.get("error"))
     logger.append_keys(run_id=run_id, trace_id=trace_id, kind=kind)
     prefix = "" if kind == "backtest" else f"{kind}#"
-    delivery = notifier_from_env().send(Notice(
-        notification_id=f"{prefix}{run_id}#{status}", source=context.function_name,
-        subject=f"TradAI {kind} {run_id} {status}", message=_message(kind, run_id, status, strategy, trace_id,
-                                                                      outcome, error),
-        alert=status == contract.FAILED,
-        attributes={"run_id": run_id, "status": status, "kind": kind, "trace_id": trace_id, "strategy": strategy,
-                    "outcome": outcome, "error": error}))
+    delivery = notifier_from_env().send(
+        Notice(
+            notification_id=f"{prefix}{run_id}#{status}",
+            source=context.function_name,
+            subject=f"TradAI {kind} {run_id} {status}",
+            message=_message(kind, run_id, status, strategy, trace_id, outcome, error),
+            alert=status == contract.FAILED,
+            attributes={
+                "run_id": run_id,
+                "status": status,
+                "kind": kind,
+                "trace_id": trace_id,
+                "strategy": strategy,
+                "outcome": outcome,
+                "error": error,
+            },
+        )
+    )
     if delivery.duplicate:
         logger.info("notification recorded already; not written again", extra={"status": status})
     if delivery.published:
@@ -49,10 +64,20 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return {"notified": True, "duplicate": delivery.duplicate}
 
 
-def _message(kind: str, run_id: str, status: str, strategy: Optional[str], trace_id: Optional[str],
-             outcome: Optional[str], error: Optional[str]) -> str:
-    lines = [f"{kind.capitalize()} run {run_id} {status}.", f"strategy: {strategy or 'unknown'}",
-             f"trace_id: {trace_id or 'unknown'}"]
+def _message(
+    kind: str,
+    run_id: str,
+    status: str,
+    strategy: str | None,
+    trace_id: str | None,
+    outcome: str | None,
+    error: str | None,
+) -> str:
+    lines = [
+        f"{kind.capitalize()} run {run_id} {status}.",
+        f"strategy: {strategy or 'unknown'}",
+        f"trace_id: {trace_id or 'unknown'}",
+    ]
     if outcome:
         lines.append(f"outcome: {outcome}")
     if status == contract.FAILED:
@@ -60,5 +85,5 @@ def _message(kind: str, run_id: str, status: str, strategy: Optional[str], trace
     return "\n".join(lines)
 
 
-def _text(value: Any) -> Optional[str]:
+def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -41,10 +42,14 @@ def settings() -> OrphanScannerSettings:
 
 
 @functools.cache
-def scanner() -> "Scanner":
+def scanner() -> Scanner:
     config = settings()
-    return Scanner(config, Runs(cached_client("dynamodb"), config.workflow_table),
-                   Ecs(cached_client("ecs"), config.cluster), StepFunctions(cached_client("stepfunctions")))
+    return Scanner(
+        config,
+        Runs(cached_client("dynamodb"), config.workflow_table),
+        Ecs(cached_client("ecs"), config.cluster),
+        StepFunctions(cached_client("stepfunctions")),
+    )
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -60,15 +65,19 @@ class Scanner:
     runs: Runs
     ecs: Ecs
     stepfunctions: StepFunctions
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def scan(self) -> dict[str, int]:
         runs_checked, orphaned_runs = self._stuck_runs()
         tasks_checked, orphaned_tasks = self._stray_tasks()
         metrics.add_metric(METRIC_ORPHANED_RUNS, MetricUnit.Count, orphaned_runs)
         metrics.add_metric(METRIC_ORPHANED_TASKS, MetricUnit.Count, orphaned_tasks)
-        result = {"runs_checked": runs_checked, "orphaned_runs": orphaned_runs,
-                  "tasks_checked": tasks_checked, "orphaned_tasks": orphaned_tasks}
+        result = {
+            "runs_checked": runs_checked,
+            "orphaned_runs": orphaned_runs,
+            "tasks_checked": tasks_checked,
+            "orphaned_tasks": orphaned_tasks,
+        }
         logger.info("orphan scan finished", extra=result)
         return result
 
@@ -83,8 +92,10 @@ class Scanner:
             try:
                 execution = self.stepfunctions.status(run.execution_arn) if run.execution_arn else None
             except (ClientError, BotoCoreError) as exc:
-                logger.warning("execution status unreadable; run skipped until the next scan",
-                               extra={"run_id": run.run_id, "error_code": error_code(exc), "error": str(exc)})
+                logger.warning(
+                    "execution status unreadable; run skipped until the next scan",
+                    extra={"run_id": run.run_id, "error_code": error_code(exc), "error": str(exc)},
+                )
                 continue
             task = tasks.get(run.task_arn) if run.task_arn else None
             if run.task_arn and task is None:  # DescribeTasks failed for it; no verdict without evidence
@@ -101,8 +112,10 @@ class Scanner:
         try:
             found = self.ecs.describe(arns)
         except (ClientError, BotoCoreError) as exc:
-            logger.warning("tasks unreadable; their runs are skipped until the next scan",
-                           extra={"error_code": error_code(exc), "error": str(exc)})
+            logger.warning(
+                "tasks unreadable; their runs are skipped until the next scan",
+                extra={"error_code": error_code(exc), "error": str(exc)},
+            )
             return {}
         return {arn: found[arn].last_status if arn in found else MISSING for arn in arns}
 
@@ -110,18 +123,26 @@ class Scanner:
         try:
             changed = self.runs.transition(run.run_id, contract.FAILED, only_from=run.status, error=f"orphaned: {why}")
         except StatusRegression as exc:  # finished meanwhile
-            logger.info("run finished while being scanned; left alone", extra={"run_id": run.run_id,
-                                                                              "status": exc.current})
+            logger.info(
+                "run finished while being scanned; left alone", extra={"run_id": run.run_id, "status": exc.current}
+            )
             return False
         if changed:
-            logger.warning("orphaned run marked FAILED", extra={"run_id": run.run_id, "previous_status": run.status,
-                                                                "reason": why, "created_at": run.created_at})
+            logger.warning(
+                "orphaned run marked FAILED",
+                extra={
+                    "run_id": run.run_id,
+                    "previous_status": run.status,
+                    "reason": why,
+                    "created_at": run.created_at,
+                },
+            )
         return changed
 
     def _stray_tasks(self) -> tuple[int, int]:
         arns = self.ecs.running_tasks(MAX_TASKS, family=self.settings.task_family)
         tasks = self.ecs.describe(arns) if arns else {}
-        runs: dict[str, Optional[Run]] = {}
+        runs: dict[str, Run | None] = {}
         orphaned = 0
         for task in tasks.values():
             if task.desired_status == "STOPPED" or task.last_status == "STOPPED":
@@ -131,6 +152,13 @@ class Scanner:
             verdict = assess_task(task, runs.get(task.run_id))
             if verdict.orphaned and self.ecs.stop(task.task_arn, TASK_STOP_REASON):
                 orphaned += 1
-                logger.warning("orphaned task stopped", extra={"task_arn": task.task_arn, "reason": verdict.reason,
-                                                               "run_id": task.run_id, "started_by": task.started_by})
+                logger.warning(
+                    "orphaned task stopped",
+                    extra={
+                        "task_arn": task.task_arn,
+                        "reason": verdict.reason,
+                        "run_id": task.run_id,
+                        "started_by": task.started_by,
+                    },
+                )
         return len(tasks), orphaned

@@ -9,7 +9,6 @@ else startedBy) does not exist or is terminal: nothing will ever read its result
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from . import contract
 from .aws_access import MISSING, TaskInfo
@@ -27,7 +26,7 @@ class Verdict:
     reason: str
 
 
-def assess_run(run: Run, execution_status: Optional[str], task_status: Optional[str]) -> Verdict:
+def assess_run(run: Run, execution_status: str | None, task_status: str | None) -> Verdict:
     """Whether a stuck run is orphaned.
 
     ``execution_status``: DescribeExecution status of run.execution_arn (None when the run has none,
@@ -42,8 +41,9 @@ def assess_run(run: Run, execution_status: Optional[str], task_status: Optional[
         return Verdict(False, f"task {task_status}")
     evidence = []
     if run.execution_arn:
-        evidence.append("execution not found" if execution_status in (None, MISSING)
-                        else f"execution {execution_status}")
+        evidence.append(
+            "execution not found" if execution_status in (None, MISSING) else f"execution {execution_status}"
+        )
     if run.task_arn:
         evidence.append("task not found" if task_status in (None, MISSING) else f"task {task_status}")
     if not evidence:
@@ -51,7 +51,7 @@ def assess_run(run: Run, execution_status: Optional[str], task_status: Optional[
     return Verdict(True, f"{' and '.join(evidence)} while the run is still {run.status}")
 
 
-def assess_task(task: TaskInfo, run: Optional[Run]) -> Verdict:
+def assess_task(task: TaskInfo, run: Run | None) -> Verdict:
     """Whether a running strategy task is an orphaned backtest (to be stopped).
 
     Only backtest tasks (TRADING_MODE override "backtest") are judged: the family may also run other

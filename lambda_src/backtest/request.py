@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from . import contract
 
@@ -63,15 +64,22 @@ class BacktestRequest:
     def run_id(self) -> str:
         return self.job_id
 
-    def with_trace_id(self, trace_id: str) -> "BacktestRequest":
+    def with_trace_id(self, trace_id: str) -> BacktestRequest:
         return replace(self, trace_id=trace_id)
 
     def workflow_input(self) -> dict[str, str]:
         """The state machine's input (also what the strategy container's environment is built from)."""
         return {
-            "run_id": self.run_id, "job_id": self.job_id, "trace_id": self.trace_id, "strategy": self.strategy,
-            "strategy_id": self.strategy_id, "trading_mode": contract.TRADING_MODE, "timeframe": self.timeframe,
-            "timerange": self.timerange, "pairs": ",".join(self.pairs), "experiment_name": self.experiment_name,
+            "run_id": self.run_id,
+            "job_id": self.job_id,
+            "trace_id": self.trace_id,
+            "strategy": self.strategy,
+            "strategy_id": self.strategy_id,
+            "trading_mode": contract.TRADING_MODE,
+            "timeframe": self.timeframe,
+            "timerange": self.timerange,
+            "pairs": ",".join(self.pairs),
+            "experiment_name": self.experiment_name,
         }
 
     def container_environment(self) -> list[dict[str, str]]:
@@ -80,7 +88,7 @@ class BacktestRequest:
         return [{"name": env, "value": values[field]} for field, env in contract.RUN_OVERRIDES.items()]
 
 
-def parse_request(body: Any, *, message_id: str, attributes: Optional[Mapping[str, Any]] = None) -> BacktestRequest:
+def parse_request(body: Any, *, message_id: str, attributes: Mapping[str, Any] | None = None) -> BacktestRequest:
     """Validate an SQS message body (a JSON object); trace_id falls back to the message attribute, then the id.
 
     ``attributes`` are the record's ``messageAttributes`` as Lambda delivers them
@@ -126,20 +134,33 @@ def parse_workflow_input(data: Any) -> BacktestRequest:
 def _validated(data: Mapping[str, Any], *, pairs: list, trace_id: Any) -> BacktestRequest:
     job_id = _job_id(data.get("job_id"))
     strategy = _matching(data, "strategy", STRATEGY)
-    strategy_id = strategy.lower().replace("_", "-") if data.get("strategy_id") is None \
+    strategy_id = (
+        strategy.lower().replace("_", "-")
+        if data.get("strategy_id") is None
         else _matching(data, "strategy_id", STRATEGY_ID)
+    )
     timeframe = data.get("timeframe")
     if timeframe not in TIMEFRAMES:
         raise InvalidRequest("timeframe", timeframe, ALLOWED["timeframe"])
-    experiment = DEFAULT_EXPERIMENT if data.get("experiment_name") is None \
+    experiment = (
+        DEFAULT_EXPERIMENT
+        if data.get("experiment_name") is None
         else _matching(data, "experiment_name", EXPERIMENT_NAME)
+    )
     if not experiment.strip():
         raise InvalidRequest("experiment_name", experiment, ALLOWED["experiment_name"])
     if not (isinstance(trace_id, str) and TRACE_ID.fullmatch(trace_id)):
         raise InvalidRequest("trace_id", trace_id, ALLOWED["trace_id"])
-    return BacktestRequest(job_id=job_id, strategy=strategy, strategy_id=strategy_id, timeframe=timeframe,
-                           timerange=_timerange(data.get("timerange")), pairs=_pairs(pairs),
-                           experiment_name=experiment, trace_id=trace_id)
+    return BacktestRequest(
+        job_id=job_id,
+        strategy=strategy,
+        strategy_id=strategy_id,
+        timeframe=timeframe,
+        timerange=_timerange(data.get("timerange")),
+        pairs=_pairs(pairs),
+        experiment_name=experiment,
+        trace_id=trace_id,
+    )
 
 
 def _job_id(value: Any) -> str:
@@ -171,8 +192,12 @@ def _timerange(value: Any) -> str:
 
 
 def _pairs(value: list) -> tuple[str, ...]:
-    if not value or len(value) > MAX_PAIRS or len(set(map(str, value))) != len(value) \
-            or not all(isinstance(pair, str) and PAIR.fullmatch(pair) for pair in value):
+    if (
+        not value
+        or len(value) > MAX_PAIRS
+        or len(set(map(str, value))) != len(value)
+        or not all(isinstance(pair, str) and PAIR.fullmatch(pair) for pair in value)
+    ):
         raise InvalidRequest("pairs", value, ALLOWED["pairs"])
     return tuple(value)
 

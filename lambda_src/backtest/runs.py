@@ -7,9 +7,10 @@ update-status task, the orphan scanner) cannot move it backwards or out of a ter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -35,9 +36,12 @@ def run_and_status(event: Any) -> tuple[str, str]:
     if status not in STATUSES:
         raise ValueError(f"status={status!r}: allowed: {', '.join(STATUSES)}")
     return run_id, status
+
+
 SETTABLE_FIELDS = ("execution_arn", "task_arn", "error")
 MAX_ERROR_CHARS = 2000
 CONDITION_FAILED = "ConditionalCheckFailedException"
+
 
 class StatusRegression(Exception):
     """A refused status change: backwards, out of a terminal status, or to a status the run cannot take.
@@ -47,8 +51,9 @@ class StatusRegression(Exception):
 
     def __init__(self, run_id: str, current: str, requested: str):
         allowed = ", ".join(sorted(contract.ALLOWED_TRANSITIONS.get(current, ()))) or "nothing, it is terminal"
-        super().__init__(f"run {run_id}: status {current} cannot move to {requested} "
-                         f"(allowed from {current}: {allowed})")
+        super().__init__(
+            f"run {run_id}: status {current} cannot move to {requested} (allowed from {current}: {allowed})"
+        )
         self.run_id, self.current, self.requested = run_id, current, requested
 
 
@@ -65,10 +70,10 @@ class Run:
     run_id: str
     status: str
     created_at: str
-    trace_id: Optional[str] = None
-    execution_arn: Optional[str] = None
-    task_arn: Optional[str] = None
-    error: Optional[str] = None
+    trace_id: str | None = None
+    execution_arn: str | None = None
+    task_arn: str | None = None
+    error: str | None = None
     item: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -76,15 +81,20 @@ class Run:
         return self.status in contract.TERMINAL
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "Run":
-        return cls(run_id=item["run_id"], status=item.get("status", ""), created_at=item.get("created_at", ""),
-                   trace_id=item.get("trace_id"), execution_arn=item.get("execution_arn"),
-                   task_arn=item.get("task_arn"), error=item.get("error"), item=item)
+    def from_item(cls, item: dict[str, Any]) -> Run:
+        return cls(
+            run_id=item["run_id"],
+            status=item.get("status", ""),
+            created_at=item.get("created_at", ""),
+            trace_id=item.get("trace_id"),
+            execution_arn=item.get("execution_arn"),
+            task_arn=item.get("task_arn"),
+            error=item.get("error"),
+            item=item,
+        )
 
 
-
-
-def error_text(error: Any) -> Optional[str]:
+def error_text(error: Any) -> str | None:
     """A Step Functions error object ({"Error", "Cause"}) or any value as a bounded string."""
     if error is None:
         return None
@@ -93,16 +103,17 @@ def error_text(error: Any) -> Optional[str]:
         text = ": ".join(parts) if parts else str(error)
     else:
         text = str(error)
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "..."
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
 class Runs:
     """Repository over the workflow-state table (a low-level DynamoDB client)."""
 
-    def __init__(self, dynamodb: Any, table: str, ttl_days: Optional[int] = None,
-                 now: Optional[Callable[[], datetime]] = None):
+    def __init__(
+        self, dynamodb: Any, table: str, ttl_days: int | None = None, now: Callable[[], datetime] | None = None
+    ):
         self.dynamodb, self.table, self.ttl_days = dynamodb, table, ttl_days
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
 
     def create_submitted(self, request: BacktestRequest) -> bool:
         """Put the SUBMITTED run; False when a run with this run_id already exists."""
@@ -110,27 +121,37 @@ class Runs:
             raise ValueError("Runs.ttl_days is needed to create runs")
         now = self.now()
         item = {
-            "run_id": request.run_id, "job_id": request.job_id, "trace_id": request.trace_id,
-            "status": contract.SUBMITTED, "created_at": iso(now), "updated_at": iso(now),
+            "run_id": request.run_id,
+            "job_id": request.job_id,
+            "trace_id": request.trace_id,
+            "status": contract.SUBMITTED,
+            "created_at": iso(now),
+            "updated_at": iso(now),
             "ttl": int((now + timedelta(days=self.ttl_days)).timestamp()),
-            "strategy": request.strategy, "strategy_id": request.strategy_id, "timeframe": request.timeframe,
-            "timerange": request.timerange, "pairs": list(request.pairs), "experiment_name": request.experiment_name,
+            "strategy": request.strategy,
+            "strategy_id": request.strategy_id,
+            "timeframe": request.timeframe,
+            "timerange": request.timerange,
+            "pairs": list(request.pairs),
+            "experiment_name": request.experiment_name,
         }
         try:
-            self.dynamodb.put_item(TableName=self.table, Item=marshal(item),
-                                   ConditionExpression="attribute_not_exists(run_id)")
+            self.dynamodb.put_item(
+                TableName=self.table, Item=marshal(item), ConditionExpression="attribute_not_exists(run_id)"
+            )
         except ClientError as exc:
             if error_code(exc) == CONDITION_FAILED:
                 return False
             raise
         return True
 
-    def get(self, run_id: str) -> Optional[Run]:
-        item = self.dynamodb.get_item(TableName=self.table, Key=marshal({"run_id": run_id}),
-                                      ConsistentRead=True).get("Item")
+    def get(self, run_id: str) -> Run | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key=marshal({"run_id": run_id}), ConsistentRead=True).get(
+            "Item"
+        )
         return Run.from_item(unmarshal(item)) if item else None
 
-    def transition(self, run_id: str, new_status: str, *, only_from: Optional[str] = None, **fields: Any) -> bool:
+    def transition(self, run_id: str, new_status: str, *, only_from: str | None = None, **fields: Any) -> bool:
         """Move the run to ``new_status`` (and set ``fields``) if its current status allows it.
 
         True when it moved; False when it already had ``new_status`` (an idempotent replay; fields are
@@ -145,12 +166,11 @@ class Runs:
             if only_from not in sources:
                 raise ValueError(f"{only_from} -> {new_status} is not an allowed transition")
             sources = [only_from]
-        current: Optional[dict] = None
+        current: dict | None = None
         if sources:
             values = {f":from{i}": source for i, source in enumerate(sources)}
             try:
-                self._update(run_id, {"status": new_status, **fields},
-                             f"#status IN ({', '.join(values)})", values)
+                self._update(run_id, {"status": new_status, **fields}, f"#status IN ({', '.join(values)})", values)
                 return True
             except ClientError as exc:
                 if error_code(exc) != CONDITION_FAILED:
@@ -162,8 +182,11 @@ class Runs:
             raise RunNotFound(run_id)
         if run.status == new_status:
             return False
-        if only_from is not None and not run.terminal and new_status in contract.ALLOWED_TRANSITIONS.get(
-                run.status, ()):
+        if (
+            only_from is not None
+            and not run.terminal
+            and new_status in contract.ALLOWED_TRANSITIONS.get(run.status, ())
+        ):
             return False
         raise StatusRegression(run_id, run.status, new_status)
 
@@ -171,8 +194,9 @@ class Runs:
         """Set execution_arn / task_arn / error while the run exists and is not terminal; False otherwise."""
         terminal = {f":terminal{i}": status for i, status in enumerate(sorted(contract.TERMINAL))}
         try:
-            self._update(run_id, fields, f"attribute_exists(run_id) AND NOT (#status IN ({', '.join(terminal)}))",
-                         terminal)
+            self._update(
+                run_id, fields, f"attribute_exists(run_id) AND NOT (#status IN ({', '.join(terminal)}))", terminal
+            )
         except ClientError as exc:
             if error_code(exc) == CONDITION_FAILED:
                 return False
@@ -182,11 +206,14 @@ class Runs:
     def stuck(self, status: str, older_than: datetime, limit: int) -> list[Run]:
         """Up to ``limit`` runs with ``status`` created before ``older_than``, oldest first."""
         runs: list[Run] = []
-        params = {"TableName": self.table, "IndexName": STATUS_INDEX,
-                  "KeyConditionExpression": "#status = :status AND created_at < :before",
-                  "ExpressionAttributeNames": {"#status": "status"},
-                  "ExpressionAttributeValues": marshal({":status": status, ":before": iso(older_than)}),
-                  "ScanIndexForward": True}
+        params = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status AND created_at < :before",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": marshal({":status": status, ":before": iso(older_than)}),
+            "ScanIndexForward": True,
+        }
         while len(runs) < limit:
             page = self.dynamodb.query(**params, Limit=limit - len(runs))
             runs.extend(Run.from_item(unmarshal(item)) for item in page.get("Items", []))
@@ -206,8 +233,11 @@ class Runs:
         names["#status"] = "status"
         expression = "SET " + ", ".join(f"#{key} = :set_{key}" for key in updates)
         self.dynamodb.update_item(
-            TableName=self.table, Key=marshal({"run_id": run_id}), UpdateExpression=expression,
-            ConditionExpression=condition, ExpressionAttributeNames=names,
+            TableName=self.table,
+            Key=marshal({"run_id": run_id}),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=marshal({**values, **{f":set_{k}": v for k, v in updates.items()}}),
-            ReturnValuesOnConditionCheckFailure="ALL_OLD")
-
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )

@@ -6,15 +6,23 @@ One loader per function; each raises shared.settings.SettingsError naming the fi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from shared import settings as env_
 from shared.settings import Env, SettingsError
 
 from . import contract
 
-__all__ = ["SettingsError", "ConsumerSettings", "EcsTarget", "OrphanScannerSettings", "consumer_settings",
-           "workflow_table", "ecs_cluster", "data_collection_url", "orphan_scanner_settings"]
+__all__ = [
+    "ConsumerSettings",
+    "EcsTarget",
+    "OrphanScannerSettings",
+    "SettingsError",
+    "consumer_settings",
+    "data_collection_url",
+    "ecs_cluster",
+    "orphan_scanner_settings",
+    "workflow_table",
+]
 
 CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}"
 FAMILY = r"[A-Za-z0-9_-]{1,255}"
@@ -42,9 +50,8 @@ class ConsumerSettings:
     workflow_table: str
     idempotency_table: str
     run_ttl_days: int
-    ecs: Optional[EcsTarget]  # ecs mode only
-    state_machine_arn: Optional[str]  # stepfunctions mode only
-
+    ecs: EcsTarget | None  # ecs mode only
+    state_machine_arn: str | None  # stepfunctions mode only
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,7 @@ class OrphanScannerSettings:
 def consumer_settings(env: Env) -> ConsumerSettings:
     """LAUNCH_MODE decides what else is needed: the ECS target (ecs) or STEP_FUNCTIONS_ARN (stepfunctions)."""
     mode = env_.one_of(env, contract.ENV_LAUNCH_MODE, contract.LAUNCH_MODES, default=contract.LAUNCH_ECS)
-    tables = (workflow_table(env),
-              env_.table_name(env, contract.ENV_IDEMPOTENCY_TABLE))
+    tables = (workflow_table(env), env_.table_name(env, contract.ENV_IDEMPOTENCY_TABLE))
     ttl_days = env_.ttl_days(env, contract.ENV_RUN_TTL_DAYS)
     if mode == contract.LAUNCH_STEPFUNCTIONS:
         arn = env_.state_machine_arn(env, contract.ENV_STEP_FUNCTIONS_ARN)
@@ -69,19 +75,31 @@ def consumer_settings(env: Env) -> ConsumerSettings:
 
 def _ecs_launch_target(env: Env) -> EcsTarget:
     family = _task_family(env)
-    prefix = env_.optional(env, contract.ENV_ECS_TASK_PREFIX, DEFAULT_TASK_PREFIX, FAMILY,
-                           "a task definition family prefix")
+    prefix = env_.optional(
+        env, contract.ENV_ECS_TASK_PREFIX, DEFAULT_TASK_PREFIX, FAMILY, "a task definition family prefix"
+    )
     if not family.startswith(prefix):
-        raise env_.invalid(env, contract.ENV_ECS_TASK_PREFIX,
-                           f"a prefix of {contract.ENV_TASK_FAMILY} ({family!r}), default {DEFAULT_TASK_PREFIX!r}")
+        raise env_.invalid(
+            env,
+            contract.ENV_ECS_TASK_PREFIX,
+            f"a prefix of {contract.ENV_TASK_FAMILY} ({family!r}), default {DEFAULT_TASK_PREFIX!r}",
+        )
     return EcsTarget(
-        cluster=ecs_cluster(env), task_family=family,
-        capacity_provider=env_.required(env, contract.ENV_CAPACITY_PROVIDER, CAPACITY_PROVIDER,
-                                        "a capacity provider name, e.g. FARGATE_SPOT"),
-        subnets=env_.csv(env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)",
-                         max_items=16),
-        security_groups=env_.csv(env, contract.ENV_TASK_SECURITY_GROUPS, SECURITY_GROUP,
-                                 "comma-separated security group ids (sg-...)", max_items=5),
+        cluster=ecs_cluster(env),
+        task_family=family,
+        capacity_provider=env_.required(
+            env, contract.ENV_CAPACITY_PROVIDER, CAPACITY_PROVIDER, "a capacity provider name, e.g. FARGATE_SPOT"
+        ),
+        subnets=env_.csv(
+            env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)", max_items=16
+        ),
+        security_groups=env_.csv(
+            env,
+            contract.ENV_TASK_SECURITY_GROUPS,
+            SECURITY_GROUP,
+            "comma-separated security group ids (sg-...)",
+            max_items=5,
+        ),
     )
 
 
@@ -94,18 +112,29 @@ def ecs_cluster(env: Env) -> str:
 
 
 def _task_family(env: Env) -> str:
-    return env_.required(env, contract.ENV_TASK_FAMILY, FAMILY,
-                         "a task definition family name (no revision), e.g. strategy-container-dev")
-
+    return env_.required(
+        env,
+        contract.ENV_TASK_FAMILY,
+        FAMILY,
+        "a task definition family name (no revision), e.g. strategy-container-dev",
+    )
 
 
 def data_collection_url(env: Env) -> str:
-    return env_.required(env, contract.ENV_DATA_COLLECTION_URL, URL,
-                         "an http(s) URL, e.g. http://data-collection.tradai-dev.local:8002/api/v1/data/sync")
+    return env_.required(
+        env,
+        contract.ENV_DATA_COLLECTION_URL,
+        URL,
+        "an http(s) URL, e.g. http://data-collection.tradai-dev.local:8002/api/v1/data/sync",
+    )
 
 
 def orphan_scanner_settings(env: Env) -> OrphanScannerSettings:
     return OrphanScannerSettings(
-        workflow_table=workflow_table(env), cluster=ecs_cluster(env), task_family=_task_family(env),
-        stuck_after_minutes=env_.positive_int(env, contract.ENV_STUCK_AFTER_MINUTES, maximum=7 * 24 * 60,
-                                              unit="minutes"))
+        workflow_table=workflow_table(env),
+        cluster=ecs_cluster(env),
+        task_family=_task_family(env),
+        stuck_after_minutes=env_.positive_int(
+            env, contract.ENV_STUCK_AFTER_MINUTES, maximum=7 * 24 * 60, unit="minutes"
+        ),
+    )

@@ -7,12 +7,13 @@ transient ones; see shared.aws.is_transient).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.aws import RunTaskOutcome, STOP_REASON_MAX, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
+from shared.aws import STOP_REASON_MAX, RunTaskOutcome, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
 from shared.ddb import marshal, put_if_absent, query_all, unmarshal
 
 from . import contract
@@ -34,18 +35,31 @@ class Ecs:
     def cluster(self) -> str:
         return self.settings.cluster
 
-    def run_task(self, target: ModeTarget, started_by: str, environment: Mapping[str, str],
-                 tags: Mapping[str, str]) -> RunTaskOutcome:
+    def run_task(
+        self, target: ModeTarget, started_by: str, environment: Mapping[str, str], tags: Mapping[str, str]
+    ) -> RunTaskOutcome:
         """RunTask of the mode's task definition on its capacity provider, private subnets, no public IP."""
         response = self.client.run_task(
-            cluster=self.cluster, taskDefinition=target.family, count=1,
+            cluster=self.cluster,
+            taskDefinition=target.family,
+            count=1,
             capacityProviderStrategy=[{"capacityProvider": target.capacity_provider, "weight": 1}],
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": list(self.settings.subnets), "securityGroups": list(self.settings.security_groups),
-                "assignPublicIp": "DISABLED"}},
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(self.settings.subnets),
+                    "securityGroups": list(self.settings.security_groups),
+                    "assignPublicIp": "DISABLED",
+                }
+            },
             startedBy=started_by,
-            overrides={"containerOverrides": [{"name": contract.CONTAINER_NAME, "environment": [
-                {"name": name, "value": value} for name, value in environment.items()]}]},
+            overrides={
+                "containerOverrides": [
+                    {
+                        "name": contract.CONTAINER_NAME,
+                        "environment": [{"name": name, "value": value} for name, value in environment.items()],
+                    }
+                ]
+            },
             tags=[{"key": key, "value": value} for key, value in tags.items()],
             propagateTags="TASK_DEFINITION",
         )
@@ -53,10 +67,11 @@ class Ecs:
 
     def tasks_started_by(self, tag: str, desired_status: str) -> list[str]:
         pages = self.client.get_paginator("list_tasks").paginate(
-            cluster=self.cluster, startedBy=tag, desiredStatus=desired_status)
+            cluster=self.cluster, startedBy=tag, desiredStatus=desired_status
+        )
         return [arn for page in pages for arn in page.get("taskArns", [])]
 
-    def describe(self, task_arn: str) -> Optional[dict[str, Any]]:
+    def describe(self, task_arn: str) -> dict[str, Any] | None:
         """The task's DescribeTasks entry; None when ECS no longer knows it."""
         tasks = self.client.describe_tasks(cluster=self.cluster, tasks=[task_arn]).get("tasks") or []
         return next((task for task in tasks if task.get("taskArn") == task_arn), None)
@@ -70,22 +85,28 @@ class Ecs:
 class CloudMap:
     client: Any
 
-    def attributes(self, service_id: str, instance_id: str) -> Optional[dict[str, str]]:
+    def attributes(self, service_id: str, instance_id: str) -> dict[str, str] | None:
         """The instance's attributes; None when it is not registered."""
         try:
-            return self.client.get_instance(ServiceId=service_id, InstanceId=instance_id)["Instance"].get(
-                "Attributes") or {}
+            return (
+                self.client.get_instance(ServiceId=service_id, InstanceId=instance_id)["Instance"].get("Attributes")
+                or {}
+            )
         except ClientError as exc:
             if error_code(exc) == "InstanceNotFound":
                 return None
             raise
 
-    def register(self, service_id: str, instance_id: str, creator_request_id: str,
-                 attributes: Mapping[str, str]) -> str:
+    def register(
+        self, service_id: str, instance_id: str, creator_request_id: str, attributes: Mapping[str, str]
+    ) -> str:
         """RegisterInstance (creates or replaces the instance); the operation id."""
-        return self.client.register_instance(ServiceId=service_id, InstanceId=instance_id,
-                                             CreatorRequestId=creator_request_id,
-                                             Attributes=dict(attributes))["OperationId"]
+        return self.client.register_instance(
+            ServiceId=service_id,
+            InstanceId=instance_id,
+            CreatorRequestId=creator_request_id,
+            Attributes=dict(attributes),
+        )["OperationId"]
 
     def deregister(self, service_id: str, instance_id: str) -> bool:
         """DeregisterInstance; False when it was not registered."""
@@ -98,8 +119,9 @@ class CloudMap:
         return True
 
 
-def _update(fields: Mapping[str, Any], remove: tuple[str, ...] = (),
-            defaults: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+def _update(
+    fields: Mapping[str, Any], remove: tuple[str, ...] = (), defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """UpdateExpression, names and values of SET ``fields``, SET ``defaults`` where absent, REMOVE ``remove``."""
     defaults = defaults or {}
     names = {f"#f{i}": name for i, name in enumerate(fields)}
@@ -121,27 +143,46 @@ class TradingSlots:
 
     # A previous occupant's runtime fields, cleared when the slot is claimed again (the outbox's pending notice is
     # left to the heartbeat checker).
-    CLEARED_ON_CLAIM = ("task_arn", "last_heartbeat", "stale_since", "stale_heartbeat", "error", "stopped_at",
-                        "activated_at", "recovered_at")
+    CLEARED_ON_CLAIM = (
+        "task_arn",
+        "last_heartbeat",
+        "stale_since",
+        "stale_heartbeat",
+        "error",
+        "stopped_at",
+        "activated_at",
+        "recovered_at",
+    )
 
     def __init__(self, dynamodb: Any, table: str):
         self.dynamodb, self.table = dynamodb, table
 
-    def get(self, key: str) -> Optional[dict[str, Any]]:
-        item = self.dynamodb.get_item(TableName=self.table, Key=marshal({"strategy_id": key}),
-                                      ConsistentRead=True).get("Item")
+    def get(self, key: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key=marshal({"strategy_id": key}), ConsistentRead=True).get(
+            "Item"
+        )
         return unmarshal(item) if item else None
 
-    def _write(self, key: str, fields: Mapping[str, Any], condition: str, names: Mapping[str, str],
-               values: Mapping[str, Any], remove: tuple[str, ...] = ()) -> tuple[bool, Optional[dict[str, Any]]]:
+    def _write(
+        self,
+        key: str,
+        fields: Mapping[str, Any],
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+        remove: tuple[str, ...] = (),
+    ) -> tuple[bool, dict[str, Any] | None]:
         update = _update(fields, remove)
         try:
             self.dynamodb.update_item(
-                TableName=self.table, Key=marshal({"strategy_id": key}), UpdateExpression=update["UpdateExpression"],
+                TableName=self.table,
+                Key=marshal({"strategy_id": key}),
+                UpdateExpression=update["UpdateExpression"],
                 ConditionExpression=condition,
                 ExpressionAttributeNames={**update["ExpressionAttributeNames"], **names},
                 ExpressionAttributeValues=marshal({**update["values"], **values}),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
@@ -149,15 +190,17 @@ class TradingSlots:
             return False, unmarshal(old) if old else None
         return True, None
 
-    def claim(self, key: str, fields: Mapping[str, Any], condition: tuple[str, dict, dict]
-              ) -> tuple[bool, Optional[dict[str, Any]]]:
+    def claim(
+        self, key: str, fields: Mapping[str, Any], condition: tuple[str, dict, dict]
+    ) -> tuple[bool, dict[str, Any] | None]:
         """Write ``fields`` (status STARTING...) if ``condition`` (decisions.claim_condition) holds; else (False, the
         slot as it is)."""
         expression, names, values = condition
         return self._write(key, fields, expression, names, values, remove=self.CLEARED_ON_CLAIM)
 
-    def update_held(self, key: str, deployment_id: str, fields: Mapping[str, Any],
-                    statuses: Optional[tuple[str, ...]] = None) -> tuple[bool, Optional[dict[str, Any]]]:
+    def update_held(
+        self, key: str, deployment_id: str, fields: Mapping[str, Any], statuses: tuple[str, ...] | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
         """Write ``fields`` while the slot is ``deployment_id``'s (and in ``statuses``); else (False, the slot)."""
         condition, values = "deployment_id = :holder", {":holder": deployment_id}
         names: dict[str, str] = {}
@@ -175,29 +218,49 @@ class Deployments:
     def __init__(self, dynamodb: Any, table: str):
         self.dynamodb, self.table = dynamodb, table
 
-    def get(self, strategy_name: str, deployment_id: str) -> Optional[dict[str, Any]]:
-        item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True, Key=marshal(
-            {"strategy_name": strategy_name, "deployment_id": deployment_id})).get("Item")
+    def get(self, strategy_name: str, deployment_id: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(
+            TableName=self.table,
+            ConsistentRead=True,
+            Key=marshal({"strategy_name": strategy_name, "deployment_id": deployment_id}),
+        ).get("Item")
         return unmarshal(item) if item else None
 
     def create(self, item: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the record unless it exists: (True, item) when written, else (False, the existing record)."""
-        existing = put_if_absent(self.dynamodb, self.table, dict(item), key_attribute="deployment_id", key={
-            "strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]})
+        existing = put_if_absent(
+            self.dynamodb,
+            self.table,
+            dict(item),
+            key_attribute="deployment_id",
+            key={"strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]},
+        )
         return (True, dict(item)) if existing is None else (False, existing)
 
     def history(self, strategy_name: str) -> list[dict[str, Any]]:
         """Every record of the strategy name (every page, consistent)."""
-        return query_all(self.dynamodb, TableName=self.table, ConsistentRead=True,
-                         KeyConditionExpression="strategy_name = :name",
-                         ExpressionAttributeValues=marshal({":name": strategy_name}))
+        return query_all(
+            self.dynamodb,
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="strategy_name = :name",
+            ExpressionAttributeValues=marshal({":name": strategy_name}),
+        )
 
-    def update(self, strategy_name: str, deployment_id: str, fields: Mapping[str, Any],
-               statuses: tuple[str, ...], create: Optional[Mapping[str, Any]] = None) -> bool:
+    def update(
+        self,
+        strategy_name: str,
+        deployment_id: str,
+        fields: Mapping[str, Any],
+        statuses: tuple[str, ...],
+        create: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Write ``fields`` if the record's status is one of ``statuses``, or, with ``create`` (the fields a new
         record gets, kept where present), if it does not exist (an upsert); False when the condition fails."""
-        update = _update({key: value for key, value in fields.items() if value is not None},
-                         defaults={key: value for key, value in (create or {}).items() if value is not None})
+        update = _update(
+            {key: value for key, value in fields.items() if value is not None},
+            defaults={key: value for key, value in (create or {}).items() if value is not None},
+        )
         placeholders = [f":s{i}" for i in range(len(statuses))]
         condition = f"#record_status IN ({', '.join(placeholders)})"
         if create is not None:
@@ -206,10 +269,13 @@ class Deployments:
             condition = f"attribute_exists(deployment_id) AND {condition}"
         try:
             self.dynamodb.update_item(
-                TableName=self.table, Key=marshal({"strategy_name": strategy_name, "deployment_id": deployment_id}),
-                UpdateExpression=update["UpdateExpression"], ConditionExpression=condition,
+                TableName=self.table,
+                Key=marshal({"strategy_name": strategy_name, "deployment_id": deployment_id}),
+                UpdateExpression=update["UpdateExpression"],
+                ConditionExpression=condition,
                 ExpressionAttributeNames={**update["ExpressionAttributeNames"], "#record_status": "status"},
-                ExpressionAttributeValues=marshal({**update["values"], **dict(zip(placeholders, statuses))}))
+                ExpressionAttributeValues=marshal({**update["values"], **dict(zip(placeholders, statuses))}),
+            )
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
@@ -224,11 +290,18 @@ class ConfigVersions:
         self.dynamodb, self.table = dynamodb, table
 
     def keys_by_hash(self, config_hash: str) -> list[dict[str, Any]]:
-        return query_all(self.dynamodb, TableName=self.table, IndexName=contract.CONFIG_HASH_INDEX,
-                         KeyConditionExpression="config_hash = :hash",
-                         ExpressionAttributeValues=marshal({":hash": config_hash}))
+        return query_all(
+            self.dynamodb,
+            TableName=self.table,
+            IndexName=contract.CONFIG_HASH_INDEX,
+            KeyConditionExpression="config_hash = :hash",
+            ExpressionAttributeValues=marshal({":hash": config_hash}),
+        )
 
-    def get(self, strategy_name: str, config_id: str) -> Optional[dict[str, Any]]:
-        item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True, Key=marshal(
-            {"strategy_name": strategy_name, "config_id": config_id})).get("Item")
+    def get(self, strategy_name: str, config_id: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(
+            TableName=self.table,
+            ConsistentRead=True,
+            Key=marshal({"strategy_name": strategy_name, "config_id": config_id}),
+        ).get("Item")
         return unmarshal(item) if item else None

@@ -80,8 +80,15 @@ ERROR_NOTHING_TO_ROLL_BACK_TO = "NothingToRollBackTo"
 ERROR_UNKNOWN_CONFIG = "UnknownConfig"  # stage: config hash unknown, of another strategy, or its item is incomplete
 ERROR_TASK_START_FAILED = "TaskStartFailed"  # RunTask answered with failures
 ERROR_SLOT_LOST = "SlotLost"  # the slot was taken over by another deployment meanwhile
-REFUSALS = (ERROR_ALREADY_RUNNING, ERROR_ALREADY_LIVE, ERROR_NOT_STAGED, ERROR_NOTHING_TO_ROLL_BACK_TO,
-            ERROR_UNKNOWN_CONFIG, ERROR_TASK_START_FAILED, ERROR_SLOT_LOST)
+REFUSALS = (
+    ERROR_ALREADY_RUNNING,
+    ERROR_ALREADY_LIVE,
+    ERROR_NOT_STAGED,
+    ERROR_NOTHING_TO_ROLL_BACK_TO,
+    ERROR_UNKNOWN_CONFIG,
+    ERROR_TASK_START_FAILED,
+    ERROR_SLOT_LOST,
+)
 
 # tradai-config-versions attribute naming the strategy class of a config; index used to find a config by hash.
 ATTR_CONFIG_STRATEGY = "strategy"

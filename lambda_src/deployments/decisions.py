@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, TypeGuard
 
 from shared.clock import iso, parse_iso, parse_iso_or_none
 
 from . import contract
 from .errors import AlreadyLive, AlreadyRunning, DeploymentRefused, NothingToRollBackTo, NotStaged, UnknownConfig
-from .request import (DEPLOYMENT_ID, STRATEGY_CLASS, STRATEGY_ID, STRATEGY_NAME, Request, invalid, matching,
-                      optional)
+from .request import DEPLOYMENT_ID, STRATEGY_CLASS, STRATEGY_ID, STRATEGY_NAME, Request, invalid, matching, optional
 
 STARTED_BY_MAX = 36  # ECS startedBy holds at most 36 characters
 CREATOR_REQUEST_ID_MAX = 64  # Cloud Map RegisterInstance CreatorRequestId
@@ -34,7 +34,7 @@ def short_id(value: str, limit: int) -> str:
     two ids sharing a long prefix still differ)."""
     if len(value) <= limit:
         return value
-    return f"{value[:limit - 9]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    return f"{value[: limit - 9]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
 
 
 def started_by(deployment_id: str) -> str:
@@ -47,6 +47,7 @@ def creator_request_id(deployment_id: str) -> str:
 
 
 # --- config ------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ConfigRef:
@@ -69,8 +70,9 @@ def config_candidates(keys: Iterable[Mapping[str, Any]], strategy_name: str, con
         return ids
     others = sorted({str(k.get("strategy_name")) for k in keys})
     if others:
-        raise UnknownConfig(f"config hash {config_hash} belongs to strategy {', '.join(others)}, "
-                            f"not to {strategy_name}")
+        raise UnknownConfig(
+            f"config hash {config_hash} belongs to strategy {', '.join(others)}, not to {strategy_name}"
+        )
     raise UnknownConfig(f"no config version of {strategy_name} has config_hash {config_hash}")
 
 
@@ -83,15 +85,20 @@ def config_ref(items: Iterable[Mapping[str, Any]], bucket: str, strategy_name: s
     item = max(items, key=lambda i: (str(i.get("created_at") or ""), str(i.get("config_id"))))
     key, strategy = item.get(contract.ATTR_CONFIG_KEY), item.get(contract.ATTR_CONFIG_STRATEGY)
     if not (isinstance(key, str) and key.strip("/")):
-        raise UnknownConfig(f"config version {item.get('config_id')} of {strategy_name} has no "
-                            f"{contract.ATTR_CONFIG_KEY} (its file in the configs bucket)")
+        raise UnknownConfig(
+            f"config version {item.get('config_id')} of {strategy_name} has no "
+            f"{contract.ATTR_CONFIG_KEY} (its file in the configs bucket)"
+        )
     if not (isinstance(strategy, str) and STRATEGY_CLASS.fullmatch(strategy)):
-        raise UnknownConfig(f"config version {item.get('config_id')} of {strategy_name} has no valid "
-                            f"{contract.ATTR_CONFIG_STRATEGY} (strategy class): {strategy!r}")
+        raise UnknownConfig(
+            f"config version {item.get('config_id')} of {strategy_name} has no valid "
+            f"{contract.ATTR_CONFIG_STRATEGY} (strategy class): {strategy!r}"
+        )
     return ConfigRef(str(item["config_id"]), config_path(bucket, key), strategy)
 
 
 # --- the plan ----------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Retirement:
@@ -102,10 +109,10 @@ class Retirement:
     strategy_name: str
     slot_key: str
     mode: str
-    task_arn: Optional[str] = None
+    task_arn: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> "Retirement":
+    def from_dict(cls, data: Any, where: str) -> Retirement:
         if not isinstance(data, dict):
             raise invalid(where, data, "a JSON object")
         mode = data.get("mode")
@@ -117,8 +124,13 @@ class Retirement:
         task_arn = data.get("task_arn")
         if task_arn is not None and not (isinstance(task_arn, str) and task_arn.startswith("arn:")):
             raise invalid(f"{where}.task_arn", task_arn, "an ECS task ARN or null")
-        return cls(matching(data, "deployment_id", DEPLOYMENT_ID, where),
-                   matching(data, "strategy_name", STRATEGY_NAME, where), slot_key, mode, task_arn)
+        return cls(
+            matching(data, "deployment_id", DEPLOYMENT_ID, where),
+            matching(data, "strategy_name", STRATEGY_NAME, where),
+            slot_key,
+            mode,
+            task_arn,
+        )
 
 
 @dataclass(frozen=True)
@@ -137,9 +149,9 @@ class Plan:
     family: str
     deadline: str  # ISO-8601 UTC: the task must be healthy by then
     requested_by: str
-    previous_deployment_id: Optional[str] = None  # the deployment this one follows in its slot or replaces
-    restored_deployment_id: Optional[str] = None  # rollback: the deployment whose config is restored
-    retire: Optional[Retirement] = None
+    previous_deployment_id: str | None = None  # the deployment this one follows in its slot or replaces
+    restored_deployment_id: str | None = None  # rollback: the deployment whose config is restored
+    retire: Retirement | None = None
 
     @property
     def started_by(self) -> str:
@@ -155,7 +167,7 @@ class Plan:
         return data
 
     @classmethod
-    def from_dict(cls, data: Any, deployment_id: str, where: str = "plan") -> "Plan":
+    def from_dict(cls, data: Any, deployment_id: str, where: str = "plan") -> Plan:
         if not isinstance(data, dict) or not data:
             raise invalid(where, data, "prepare's output (a JSON object with mode, strategy_id, slot_key, deadline...)")
         if data.get("deployment_id") != deployment_id:
@@ -170,10 +182,8 @@ class Plan:
         if data.get("slot_key") != contract.state_key(strategy_id, mode):
             raise invalid(f"{where}.slot_key", data.get("slot_key"), contract.state_key(strategy_id, mode))
         deadline = data.get("deadline")
-        try:
-            parse_iso(deadline)
-        except (TypeError, ValueError, AttributeError):
-            raise invalid(f"{where}.deadline", deadline, "an ISO-8601 UTC timestamp") from None
+        if not isinstance(deadline, str) or parse_iso_or_none(deadline) is None:
+            raise invalid(f"{where}.deadline", deadline, "an ISO-8601 UTC timestamp")
         for field in ("config_id", "family", "requested_by"):
             if not (isinstance(data.get(field), str) and data[field]):
                 raise invalid(f"{where}.{field}", data.get(field), "a non-empty string")
@@ -181,30 +191,63 @@ class Plan:
             raise invalid(f"{where}.config_path", data.get("config_path"), "s3://<bucket>/<key>")
         retire = data.get("retire")
         return cls(
-            deployment_id=deployment_id, action=action, mode=mode,
-            strategy_name=matching(data, "strategy_name", STRATEGY_NAME, where), strategy_id=strategy_id,
-            strategy=matching(data, "strategy", STRATEGY_CLASS, where), config_id=data["config_id"],
-            config_path=data["config_path"], slot_key=data["slot_key"], family=data["family"], deadline=deadline,
+            deployment_id=deployment_id,
+            action=action,
+            mode=mode,
+            strategy_name=matching(data, "strategy_name", STRATEGY_NAME, where),
+            strategy_id=strategy_id,
+            strategy=matching(data, "strategy", STRATEGY_CLASS, where),
+            config_id=data["config_id"],
+            config_path=data["config_path"],
+            slot_key=data["slot_key"],
+            family=data["family"],
+            deadline=deadline,
             requested_by=data["requested_by"],
             previous_deployment_id=optional(data, "previous_deployment_id", DEPLOYMENT_ID, where),
             restored_deployment_id=optional(data, "restored_deployment_id", DEPLOYMENT_ID, where),
-            retire=None if retire is None else Retirement.from_dict(retire, f"{where}.retire"))
+            retire=None if retire is None else Retirement.from_dict(retire, f"{where}.retire"),
+        )
 
 
-def new_plan(request: Request, deployment_id: str, config: ConfigRef, family: str, now: datetime,
-             health_timeout_seconds: int, previous: Optional[str] = None, restored: Optional[str] = None,
-             retire: Optional[Retirement] = None) -> Plan:
-    return Plan(deployment_id=deployment_id, action=request.action, mode=request.mode,
-                strategy_name=request.strategy_name, strategy_id=request.strategy_id, strategy=config.strategy,
-                config_id=config.config_id, config_path=config.config_path, slot_key=request.slot_key, family=family,
-                deadline=iso(now + timedelta(seconds=health_timeout_seconds)), requested_by=request.requested_by,
-                previous_deployment_id=previous, restored_deployment_id=restored, retire=retire)
+def new_plan(
+    request: Request,
+    deployment_id: str,
+    config: ConfigRef,
+    family: str,
+    now: datetime,
+    health_timeout_seconds: int,
+    previous: str | None = None,
+    restored: str | None = None,
+    retire: Retirement | None = None,
+) -> Plan:
+    return Plan(
+        deployment_id=deployment_id,
+        action=request.action,
+        mode=request.mode,
+        strategy_name=request.strategy_name,
+        strategy_id=request.strategy_id,
+        strategy=config.strategy,
+        config_id=config.config_id,
+        config_path=config.config_path,
+        slot_key=request.slot_key,
+        family=family,
+        deadline=iso(now + timedelta(seconds=health_timeout_seconds)),
+        requested_by=request.requested_by,
+        previous_deployment_id=previous,
+        restored_deployment_id=restored,
+        retire=retire,
+    )
 
 
 def run_environment(plan: Plan) -> dict[str, str]:
     """The per-run container overrides (contract.RUN_OVERRIDES, in that order)."""
-    values = {"STRATEGY_ID": plan.strategy_id, "STRATEGY": plan.strategy, "TRADING_MODE": plan.mode,
-              "CONFIG_PATH": plan.config_path, "TRADING_STATE_KEY": plan.slot_key}
+    values = {
+        "STRATEGY_ID": plan.strategy_id,
+        "STRATEGY": plan.strategy,
+        "TRADING_MODE": plan.mode,
+        "CONFIG_PATH": plan.config_path,
+        "TRADING_STATE_KEY": plan.slot_key,
+    }
     return {name: values[name] for name in contract.RUN_OVERRIDES}
 
 
@@ -214,22 +257,40 @@ def task_tags(plan: Plan) -> dict[str, str]:
 
 def instance_attributes(plan: Plan, task_arn: str, private_ip: str, port: int) -> dict[str, str]:
     """The Cloud Map attributes of a deployment's task (instance id = the strategy id)."""
-    return {"AWS_INSTANCE_IPV4": private_ip, "AWS_INSTANCE_PORT": str(port), "strategy_id": plan.strategy_id,
-            "task_arn": task_arn, "deployment_id": plan.deployment_id, "trading_mode": plan.mode}
+    return {
+        "AWS_INSTANCE_IPV4": private_ip,
+        "AWS_INSTANCE_PORT": str(port),
+        "strategy_id": plan.strategy_id,
+        "task_arn": task_arn,
+        "deployment_id": plan.deployment_id,
+        "trading_mode": plan.mode,
+    }
 
 
 def deployment_record(plan: Plan, environment: str, now: datetime, ttl_days: int) -> dict[str, Any]:
     """The tradai-deployments item prepare writes (IN_PROGRESS); ``plan`` keeps the whole plan for replays."""
-    item = {"strategy_name": plan.strategy_name, "deployment_id": plan.deployment_id, "environment": environment,
-            "created_at": iso(now), "updated_at": iso(now),
-            "ttl": int((now + timedelta(days=ttl_days)).timestamp()), "kind": contract.DEPLOYMENT_KIND,
-            "action": plan.action, "mode": plan.mode, "strategy_id": plan.strategy_id, "strategy": plan.strategy,
-            "config_id": plan.config_id, "config_path": plan.config_path, "status": contract.IN_PROGRESS,
-            "requested_by": plan.requested_by, "previous_deployment_id": plan.previous_deployment_id,
-            "restored_deployment_id": plan.restored_deployment_id, "deadline": plan.deadline,
-            "staged_deployment_id": plan.retire.deployment_id if plan.action == contract.PROMOTE and plan.retire
-            else None,
-            "plan": plan.to_dict()}
+    item = {
+        "strategy_name": plan.strategy_name,
+        "deployment_id": plan.deployment_id,
+        "environment": environment,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "ttl": int((now + timedelta(days=ttl_days)).timestamp()),
+        "kind": contract.DEPLOYMENT_KIND,
+        "action": plan.action,
+        "mode": plan.mode,
+        "strategy_id": plan.strategy_id,
+        "strategy": plan.strategy,
+        "config_id": plan.config_id,
+        "config_path": plan.config_path,
+        "status": contract.IN_PROGRESS,
+        "requested_by": plan.requested_by,
+        "previous_deployment_id": plan.previous_deployment_id,
+        "restored_deployment_id": plan.restored_deployment_id,
+        "deadline": plan.deadline,
+        "staged_deployment_id": plan.retire.deployment_id if plan.action == contract.PROMOTE and plan.retire else None,
+        "plan": plan.to_dict(),
+    }
     return {key: value for key, value in item.items() if value is not None}
 
 
@@ -241,68 +302,89 @@ CLAIM_CONDITION = "attribute_not_exists(strategy_id) OR #status IN (:stopped, :f
 def claim_condition(deployment_id: str) -> tuple[str, dict[str, str], dict[str, Any]]:
     """(ConditionExpression, names, values) of claiming a slot: free (absent, STOPPED, FAILED) or a replay of
     the same deployment; never two tasks of one strategy in one mode."""
-    return (CLAIM_CONDITION, {"#status": "status"},
-            {":stopped": contract.SLOT_STOPPED, ":failed": contract.SLOT_FAILED, ":this": deployment_id})
+    return (
+        CLAIM_CONDITION,
+        {"#status": "status"},
+        {":stopped": contract.SLOT_STOPPED, ":failed": contract.SLOT_FAILED, ":this": deployment_id},
+    )
 
 
-def claimable(slot: Optional[Mapping[str, Any]], deployment_id: str) -> bool:
+def claimable(slot: Mapping[str, Any] | None, deployment_id: str) -> bool:
     """What CLAIM_CONDITION decides, for a slot as read."""
     return slot is None or slot.get("status") in contract.SLOT_FREE or slot.get("deployment_id") == deployment_id
 
 
-def holds(slot: Optional[Mapping[str, Any]], deployment_id: str) -> bool:
+def holds(slot: Mapping[str, Any] | None, deployment_id: str) -> TypeGuard[Mapping[str, Any]]:
     return slot is not None and slot.get("deployment_id") == deployment_id
 
 
-def occupied(mode: str, slot: Optional[Mapping[str, Any]]) -> DeploymentRefused:
+def occupied(mode: str, slot: Mapping[str, Any] | None) -> DeploymentRefused:
     """The refusal of claiming ``mode``'s slot held by ``slot``'s deployment."""
     slot = slot or {}
     holder = f"deployment {slot.get('deployment_id', '?')} ({slot.get('status', '?')})"
     if mode == contract.DRY_RUN:
-        return AlreadyRunning(f"{slot.get('strategy_id', 'the strategy')} is taken by {holder}; "
-                              "a strategy runs at most one dry-run (stop it first)")
-    return AlreadyLive(f"{slot.get('strategy_id', 'the strategy')} is taken by {holder}; "
-                       "a strategy runs at most one live task (roll back or stop it first)")
+        return AlreadyRunning(
+            f"{slot.get('strategy_id', 'the strategy')} is taken by {holder}; "
+            "a strategy runs at most one dry-run (stop it first)"
+        )
+    return AlreadyLive(
+        f"{slot.get('strategy_id', 'the strategy')} is taken by {holder}; "
+        "a strategy runs at most one live task (roll back or stop it first)"
+    )
 
 
-def staged(slot: Optional[Mapping[str, Any]], request: Request) -> tuple[ConfigRef, Retirement]:
+def staged(slot: Mapping[str, Any] | None, request: Request) -> tuple[ConfigRef, Retirement]:
     """promote: the config of the strategy's RUNNING dry-run and that dry-run (retired once the live is healthy)."""
     key = contract.state_key(request.strategy_id, contract.DRY_RUN)
     if slot is None:
         raise NotStaged(f"{request.strategy_id} has no dry-run ({key} not found); stage it first")
     if slot.get("status") != contract.SLOT_RUNNING:
-        raise NotStaged(f"the dry-run of {request.strategy_id} is {slot.get('status')}, not "
-                        f"{contract.SLOT_RUNNING} (deployment {slot.get('deployment_id')})")
+        raise NotStaged(
+            f"the dry-run of {request.strategy_id} is {slot.get('status')}, not "
+            f"{contract.SLOT_RUNNING} (deployment {slot.get('deployment_id')})"
+        )
     if slot.get("strategy_name") != request.strategy_name:
         raise NotStaged(f"the dry-run {key} runs strategy {slot.get('strategy_name')}, not {request.strategy_name}")
     missing = [f for f in ("deployment_id", "config_id", "config_path", "strategy") if not slot.get(f)]
     if missing:
         raise NotStaged(f"the dry-run {key} lacks {', '.join(missing)}; stage it again")
-    return (ConfigRef(slot["config_id"], slot["config_path"], slot["strategy"]),
-            Retirement(slot["deployment_id"], request.strategy_name, key, contract.DRY_RUN, slot.get("task_arn")))
+    return (
+        ConfigRef(slot["config_id"], slot["config_path"], slot["strategy"]),
+        Retirement(slot["deployment_id"], request.strategy_name, key, contract.DRY_RUN, slot.get("task_arn")),
+    )
 
 
-def live_to_retire(slot: Optional[Mapping[str, Any]], request: Request, deployment_id: str) -> Optional[Retirement]:
+def live_to_retire(slot: Mapping[str, Any] | None, request: Request, deployment_id: str) -> Retirement | None:
     """rollback: the live deployment to stop before the restored one starts (None when the slot is free);
     AlreadyLive while another deployment is being started on the live slot."""
     if slot is None or holds(slot, deployment_id) or slot.get("status") in contract.SLOT_FREE:
         return None
     if slot.get("status") == contract.SLOT_STARTING:
-        raise AlreadyLive(f"deployment {slot.get('deployment_id')} is in progress on {request.slot_key}; "
-                          "roll back once it finished")
-    return Retirement(str(slot.get("deployment_id")), str(slot.get("strategy_name") or request.strategy_name),
-                      request.slot_key, contract.LIVE, slot.get("task_arn"))
+        raise AlreadyLive(
+            f"deployment {slot.get('deployment_id')} is in progress on {request.slot_key}; roll back once it finished"
+        )
+    return Retirement(
+        str(slot.get("deployment_id")),
+        str(slot.get("strategy_name") or request.strategy_name),
+        request.slot_key,
+        contract.LIVE,
+        slot.get("task_arn"),
+    )
 
 
 def restorable(item: Mapping[str, Any], strategy_id: str) -> bool:
     """A live deployment of the strategy by the deployer, with a config to run again."""
-    return (item.get("kind") == contract.DEPLOYMENT_KIND and item.get("strategy_id") == strategy_id
-            and item.get("mode") == contract.LIVE
-            and all(item.get(f) for f in ("config_id", "config_path", "strategy")))
+    return (
+        item.get("kind") == contract.DEPLOYMENT_KIND
+        and item.get("strategy_id") == strategy_id
+        and item.get("mode") == contract.LIVE
+        and all(item.get(f) for f in ("config_id", "config_path", "strategy"))
+    )
 
 
-def rollback_target(history: Iterable[Mapping[str, Any]], request: Request, current: Optional[Mapping[str, Any]],
-                    deployment_id: str) -> dict[str, Any]:
+def rollback_target(
+    history: Iterable[Mapping[str, Any]], request: Request, current: Mapping[str, Any] | None, deployment_id: str
+) -> dict[str, Any]:
     """The deployment whose config a rollback restores.
 
     ``history``: the strategy_name's tradai-deployments items; ``current``: the live slot (its deployment is the
@@ -317,29 +399,40 @@ def rollback_target(history: Iterable[Mapping[str, Any]], request: Request, curr
         wanted = request.target_deployment_id
         item = by_id.get(wanted)
         if item is None or not restorable(item, request.strategy_id):
-            raise NothingToRollBackTo(f"deployment {wanted} is not a live deployment of {request.strategy_id} "
-                                      f"({request.strategy_name}) with a config")
+            raise NothingToRollBackTo(
+                f"deployment {wanted} is not a live deployment of {request.strategy_id} "
+                f"({request.strategy_name}) with a config"
+            )
         if item.get("status") not in (contract.SUCCEEDED, contract.RETIRED):
-            raise NothingToRollBackTo(f"deployment {wanted} is {item.get('status')}; only a {contract.SUCCEEDED} "
-                                      f"or {contract.RETIRED} deployment can be restored")
+            raise NothingToRollBackTo(
+                f"deployment {wanted} is {item.get('status')}; only a {contract.SUCCEEDED} "
+                f"or {contract.RETIRED} deployment can be restored"
+            )
         if wanted == current_id:
             raise NothingToRollBackTo(f"deployment {wanted} is the current live deployment of {request.strategy_id}")
         return item
     current_item = by_id.get(current_id) if current_id else None
     before = (current_item or {}).get("created_at") or (current or {}).get("started_at")
     current_config = (current or {}).get("config_id")
-    candidates = [item for item in items
-                  if restorable(item, request.strategy_id) and item.get("status") == contract.SUCCEEDED
-                  and item["deployment_id"] != current_id and (before is None or str(item.get("created_at")) < before)
-                  and item.get("config_id") != current_config]
+    candidates = [
+        item
+        for item in items
+        if restorable(item, request.strategy_id)
+        and item.get("status") == contract.SUCCEEDED
+        and item["deployment_id"] != current_id
+        and (before is None or str(item.get("created_at")) < before)
+        and item.get("config_id") != current_config
+    ]
     if not candidates:
         where = f"before the current live deployment {current_id}" if current_id else "at all"
-        raise NothingToRollBackTo(f"{request.strategy_id} has no earlier {contract.SUCCEEDED} live deployment "
-                                  f"with another config {where}")
+        raise NothingToRollBackTo(
+            f"{request.strategy_id} has no earlier {contract.SUCCEEDED} live deployment with another config {where}"
+        )
     return max(candidates, key=lambda item: (str(item.get("created_at")), item["deployment_id"]))
 
 
 # --- health ------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TaskView:
@@ -350,63 +443,91 @@ class TaskView:
     desired_status: str
     health_status: str  # of the strategy container (else the task's); UNKNOWN when not reported
     stopped_reason: str = ""
-    started_at: Optional[datetime] = None
-    private_ip: Optional[str] = None
-    exit_code: Optional[int] = None
+    started_at: datetime | None = None
+    private_ip: str | None = None
+    exit_code: int | None = None
 
     @classmethod
-    def from_description(cls, task: Mapping[str, Any]) -> "TaskView":
+    def from_description(cls, task: Mapping[str, Any]) -> TaskView:
         containers = task.get("containers") or []
-        container = next((c for c in containers if c.get("name") == contract.CONTAINER_NAME),
-                         containers[0] if containers else {})
-        ip = next((ni.get("privateIpv4Address") for c in containers for ni in c.get("networkInterfaces") or []
-                   if ni.get("privateIpv4Address")), None)
+        container = next(
+            (c for c in containers if c.get("name") == contract.CONTAINER_NAME), containers[0] if containers else {}
+        )
+        ip = next(
+            (
+                ni.get("privateIpv4Address")
+                for c in containers
+                for ni in c.get("networkInterfaces") or []
+                if ni.get("privateIpv4Address")
+            ),
+            None,
+        )
         if ip is None:
-            ip = next((d.get("value") for a in task.get("attachments") or []
-                       if a.get("type") == "ElasticNetworkInterface"
-                       for d in a.get("details") or [] if d.get("name") == "privateIPv4Address" and d.get("value")),
-                      None)
+            ip = next(
+                (
+                    d.get("value")
+                    for a in task.get("attachments") or []
+                    if a.get("type") == "ElasticNetworkInterface"
+                    for d in a.get("details") or []
+                    if d.get("name") == "privateIPv4Address" and d.get("value")
+                ),
+                None,
+            )
         started = task.get("startedAt")
         if isinstance(started, str):
             started = parse_iso(started)
         reason = " ".join(str(p) for p in (task.get("stopCode"), task.get("stoppedReason")) if p)
-        return cls(task["taskArn"], str(task.get("lastStatus", "")), str(task.get("desiredStatus", "")),
-                   str(container.get("healthStatus") or task.get("healthStatus") or "UNKNOWN"), reason,
-                   started if isinstance(started, datetime) else None, ip, container.get("exitCode"))
+        return cls(
+            task["taskArn"],
+            str(task.get("lastStatus", "")),
+            str(task.get("desiredStatus", "")),
+            str(container.get("healthStatus") or task.get("healthStatus") or "UNKNOWN"),
+            reason,
+            started if isinstance(started, datetime) else None,
+            ip,
+            container.get("exitCode"),
+        )
 
 
 @dataclass(frozen=True)
 class Check:
     state: str  # contract.WAITING, HEALTHY or FAILED_CHECK
     reason: str
-    task_arn: Optional[str] = None
-    private_ip: Optional[str] = None
-    last_status: Optional[str] = None
-    health_status: Optional[str] = None
-    last_heartbeat: Optional[str] = None
+    task_arn: str | None = None
+    private_ip: str | None = None
+    last_status: str | None = None
+    health_status: str | None = None
+    last_heartbeat: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-
-def verdict(task: Optional[TaskView], slot: Optional[Mapping[str, Any]], plan: Plan, now: datetime) -> Check:
+def verdict(task: TaskView | None, slot: Mapping[str, Any] | None, plan: Plan, now: datetime) -> Check:
     """HEALTHY once the task is RUNNING, its container is not UNHEALTHY and the slot holds a heartbeat newer than
     the task's start (the later of the slot's started_at and ECS's startedAt, so a heartbeat left by a previous
     occupant never counts); FAILED when the task stopped (or is stopping), the slot was taken over or the deadline
     passed; else WAITING."""
     if task is None:
         return Check(contract.FAILED_CHECK, "the task is not known to the cluster (stopped long ago or never ran)")
-    seen = {"task_arn": task.task_arn, "private_ip": task.private_ip, "last_status": task.last_status,
-            "health_status": task.health_status}
+    seen = {
+        "task_arn": task.task_arn,
+        "private_ip": task.private_ip,
+        "last_status": task.last_status,
+        "health_status": task.health_status,
+    }
     if task.last_status == ECS_STOPPED or task.desired_status == ECS_STOPPED:
         exit_code = f" (exit code {task.exit_code})" if task.exit_code not in (None, 0) else ""
-        return Check(contract.FAILED_CHECK,
-                     f"the task stopped: {task.stopped_reason or 'no reason given'}{exit_code}", **seen)
+        return Check(
+            contract.FAILED_CHECK, f"the task stopped: {task.stopped_reason or 'no reason given'}{exit_code}", **seen
+        )
     if not holds(slot, plan.deployment_id) or slot.get("status") not in SLOT_ACTIVE:
         holder = (slot or {}).get("deployment_id")
-        return Check(contract.FAILED_CHECK, f"the slot {plan.slot_key} is no longer this deployment's "
-                                            f"(held by {holder}, {(slot or {}).get('status')})", **seen)
+        return Check(
+            contract.FAILED_CHECK,
+            f"the slot {plan.slot_key} is no longer this deployment's (held by {holder}, {(slot or {}).get('status')})",
+            **seen,
+        )
     heartbeat = slot.get("last_heartbeat")
     seen["last_heartbeat"] = heartbeat if isinstance(heartbeat, str) else None
     beat = parse_iso_or_none(heartbeat)
@@ -424,15 +545,18 @@ def verdict(task: Optional[TaskView], slot: Optional[Mapping[str, Any]], plan: P
     if not task.private_ip:
         problems.append("the task has no private IPv4 address yet")
     if not problems:
-        return Check(contract.HEALTHY, f"task RUNNING, container health {task.health_status}, "
-                                       f"heartbeat {heartbeat}", **seen)
+        return Check(
+            contract.HEALTHY, f"task RUNNING, container health {task.health_status}, heartbeat {heartbeat}", **seen
+        )
     if now >= plan.deadline_at:
-        return Check(contract.FAILED_CHECK, f"not healthy by the deadline {plan.deadline}: {'; '.join(problems)}",
-                     **seen)
+        return Check(
+            contract.FAILED_CHECK, f"not healthy by the deadline {plan.deadline}: {'; '.join(problems)}", **seen
+        )
     return Check(contract.WAITING, "; ".join(problems), **seen)
 
 
 # --- abort -------------------------------------------------------------------------------------------------------
+
 
 def error_text(error: Any) -> str:
     """The error recorded on an aborted deployment, from Step Functions' {"Error", "Cause"} (a Lambda error's Cause
@@ -449,7 +573,7 @@ def error_text(error: Any) -> str:
         if isinstance(parsed, dict) and parsed.get("errorMessage") is not None:
             name, message = str(parsed.get("errorType") or name), parsed["errorMessage"]
     text = f"{name}: {message}" if message not in (None, "") else name
-    return text if len(text) <= ERROR_TEXT_MAX else text[:ERROR_TEXT_MAX - 3] + "..."
+    return text if len(text) <= ERROR_TEXT_MAX else text[: ERROR_TEXT_MAX - 3] + "..."
 
 
 def stop_reason(deployment_id: str, why: str) -> str:

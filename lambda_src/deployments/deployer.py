@@ -48,14 +48,23 @@ def settings() -> DeployerSettings:
 @functools.cache
 def deployer() -> Deployer:
     config, dynamodb = settings(), cached_client("dynamodb")
-    return Deployer(config, Ecs(cached_client("ecs"), config), CloudMap(cached_client("servicediscovery")),
-                    TradingSlots(dynamodb, config.trading_table), Deployments(dynamodb, config.deployments_table),
-                    ConfigVersions(dynamodb, config.config_versions_table))
+    return Deployer(
+        config,
+        Ecs(cached_client("ecs"), config),
+        CloudMap(cached_client("servicediscovery")),
+        TradingSlots(dynamodb, config.trading_table),
+        Deployments(dynamodb, config.deployments_table),
+        ConfigVersions(dynamodb, config.config_versions_table),
+    )
 
 
-STEPS = {contract.STEP_PREPARE: Deployer.prepare, contract.STEP_START: Deployer.start,
-         contract.STEP_CHECK: Deployer.check, contract.STEP_ACTIVATE: Deployer.activate,
-         contract.STEP_ABORT: Deployer.abort}
+STEPS = {
+    contract.STEP_PREPARE: Deployer.prepare,
+    contract.STEP_START: Deployer.start,
+    contract.STEP_CHECK: Deployer.check,
+    contract.STEP_ACTIVATE: Deployer.activate,
+    contract.STEP_ABORT: Deployer.abort,
+}
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -79,5 +88,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         transient = is_transient(exc)
         (logger.warning if transient else logger.error)(
             "AWS call failed" + ("; transient, the step may be retried" if transient else ""),
-            extra={"error_code": error_code(exc), "error": str(exc)})
+            extra={"error_code": error_code(exc), "error": str(exc)},
+        )
         raise

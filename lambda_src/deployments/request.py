@@ -7,8 +7,9 @@ Every malformed value raises ValueError naming the field as the workflow passes 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from . import contract
 
@@ -46,15 +47,14 @@ def section(event: Mapping[str, Any], name: str, required: bool = True) -> dict[
     return value
 
 
-def matching(data: Mapping[str, Any], field: str, pattern: re.Pattern, where: str,
-             allowed: Optional[str] = None) -> str:
+def matching(data: Mapping[str, Any], field: str, pattern: re.Pattern, where: str, allowed: str | None = None) -> str:
     value = data.get(field)
     if not (isinstance(value, str) and pattern.fullmatch(value)):
         raise invalid(f"{where}.{field}" if where else field, value, allowed or ALLOWED[field])
     return value
 
 
-def optional(data: Mapping[str, Any], field: str, pattern: re.Pattern, where: str) -> Optional[str]:
+def optional(data: Mapping[str, Any], field: str, pattern: re.Pattern, where: str) -> str | None:
     return None if data.get(field) in (None, "") else matching(data, field, pattern, where)
 
 
@@ -76,8 +76,8 @@ class Request:
     strategy_name: str
     strategy_id: str
     requested_by: str
-    config_hash: Optional[str] = None  # stage
-    target_deployment_id: Optional[str] = None  # rollback: the deployment to restore (default: the previous live)
+    config_hash: str | None = None  # stage
+    target_deployment_id: str | None = None  # rollback: the deployment to restore (default: the previous live)
 
     @property
     def mode(self) -> str:
@@ -102,12 +102,13 @@ def parse_request(data: Any, where: str = "request") -> Request:
     return Request(action, name, strategy_id, requested_by, config_hash, target)
 
 
-def lenient_request(data: Any) -> dict[str, Optional[str]]:
+def lenient_request(data: Any) -> dict[str, str | None]:
     """What abort can use of a request that may be malformed: each valid field, else None."""
     data = data if isinstance(data, dict) else {}
     fields = {"strategy_name": STRATEGY_NAME, "strategy_id": STRATEGY_ID, "requested_by": REQUESTED_BY}
-    found: dict[str, Optional[str]] = {
+    found: dict[str, str | None] = {
         field: value if isinstance(value := data.get(field), str) and pattern.fullmatch(value) else None
-        for field, pattern in fields.items()}
+        for field, pattern in fields.items()
+    }
     found["action"] = data.get("action") if data.get("action") in contract.ACTIONS else None
     return found

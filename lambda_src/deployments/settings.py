@@ -7,16 +7,17 @@ is allowed (TRADING_MODES errors also say which mode and field).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from shared import settings as env_
 from shared.settings import Env, SettingsError
 
 from . import contract
 
-__all__ = ["SettingsError", "ModeTarget", "DeployerSettings", "deployer_settings"]
+__all__ = ["DeployerSettings", "ModeTarget", "SettingsError", "deployer_settings"]
 
 CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}"
 FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -27,9 +28,11 @@ SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
 BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 ENVIRONMENTS = ("dev", "staging", "prod")
 MAX_HEALTH_TIMEOUT_SECONDS = 24 * 60 * 60
-MODES_ALLOWED = ('a JSON object with exactly the modes "dry-run" and "live", each {"family": <task definition '
-                 'family>, "capacity_provider": <e.g. FARGATE_SPOT>, "discovery_service_id": "srv-...", '
-                 '"port": 1-65535}')
+MODES_ALLOWED = (
+    'a JSON object with exactly the modes "dry-run" and "live", each {"family": <task definition '
+    'family>, "capacity_provider": <e.g. FARGATE_SPOT>, "discovery_service_id": "srv-...", '
+    '"port": 1-65535}'
+)
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,21 @@ def deployer_settings(env: Env) -> DeployerSettings:
         config_versions_table=env_.table_name(env, contract.ENV_CONFIG_VERSIONS_TABLE),
         configs_bucket=env_.required(env, contract.ENV_CONFIGS_BUCKET, BUCKET, "an S3 bucket name"),
         cluster=env_.required(env, contract.ENV_ECS_CLUSTER, CLUSTER, "an ECS cluster ARN (or name)"),
-        subnets=env_.csv(env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)",
-                         max_items=16),
-        security_groups=env_.csv(env, contract.ENV_TASK_SECURITY_GROUPS, SECURITY_GROUP,
-                                 "comma-separated security group ids (sg-...)", max_items=5),
+        subnets=env_.csv(
+            env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)", max_items=16
+        ),
+        security_groups=env_.csv(
+            env,
+            contract.ENV_TASK_SECURITY_GROUPS,
+            SECURITY_GROUP,
+            "comma-separated security group ids (sg-...)",
+            max_items=5,
+        ),
         environment=env_.one_of(env, contract.ENV_ENVIRONMENT, ENVIRONMENTS),
         deployment_ttl_days=env_.ttl_days(env, contract.ENV_DEPLOYMENT_TTL_DAYS),
-        health_timeout_seconds=env_.positive_int(env, contract.ENV_HEALTH_TIMEOUT_SECONDS,
-                                                 maximum=MAX_HEALTH_TIMEOUT_SECONDS, unit="seconds"),
+        health_timeout_seconds=env_.positive_int(
+            env, contract.ENV_HEALTH_TIMEOUT_SECONDS, maximum=MAX_HEALTH_TIMEOUT_SECONDS, unit="seconds"
+        ),
         modes=trading_modes(env),
     )
 
@@ -95,8 +105,9 @@ def _mode_target(env: Env, mode: str, spec: Any) -> ModeTarget:
     def field(key: str, pattern: re.Pattern) -> str:
         value = spec.get(key) if isinstance(spec, dict) else None
         if not (isinstance(value, str) and pattern.fullmatch(value)):
-            raise env_.invalid(env, contract.ENV_MODES,
-                               f"{MODES_ALLOWED}; {mode}.{key}={value!r} must match ^{pattern.pattern}$")
+            raise env_.invalid(
+                env, contract.ENV_MODES, f"{MODES_ALLOWED}; {mode}.{key}={value!r} must match ^{pattern.pattern}$"
+            )
         return value
 
     family, provider = field("family", FAMILY), field("capacity_provider", CAPACITY_PROVIDER)

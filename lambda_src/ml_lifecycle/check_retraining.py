@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -40,7 +41,7 @@ MARKER = "checked_at"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @functools.cache
@@ -61,9 +62,13 @@ def drift_states() -> DriftStates:
 
 def output_of(item: Mapping[str, Any]) -> dict[str, Any]:
     """The check's answer as recorded on the retraining-state item."""
-    return {"needed": item.get("needed") is True, "reason": item.get("check_reason", ""),
-            "strategy": item.get("strategy"), "champion_version": item.get("champion_version"),
-            "shadow_timerange": item.get("shadow_timerange")}
+    return {
+        "needed": item.get("needed") is True,
+        "reason": item.get("check_reason", ""),
+        "strategy": item.get("strategy"),
+        "champion_version": item.get("champion_version"),
+        "shadow_timerange": item.get("shadow_timerange"),
+    }
 
 
 def _model(client: mlflow.Mlflow, model_name: str) -> dict[str, Any]:
@@ -107,15 +112,29 @@ def check(retraining: str, model_name: str, config: CheckSettings) -> dict[str, 
     champion = client.version_by_alias(model_name, config.champion_alias)
     drift = drift_states().get(model_name) if champion else None
     needed, reason = retraining_need(champion, drift, at, config.max_model_age_days)
-    result = {"needed": needed, "reason": reason, "strategy": strategy,
-              "champion_version": str(champion["version"]) if champion else None,
-              "shadow_timerange": shadow_timerange(at, config.shadow_window_days)}
+    result = {
+        "needed": needed,
+        "reason": reason,
+        "strategy": strategy,
+        "champion_version": str(champion["version"]) if champion else None,
+        "shadow_timerange": shadow_timerange(at, config.shadow_window_days),
+    }
 
     written, stored = retrainings().record(
-        model_name, retraining, MARKER,
-        {"needed": needed, "check_reason": reason, "reason": reason, "strategy": strategy,
-         "champion_version": result["champion_version"], "shadow_timerange": result["shadow_timerange"]},
-        status=contract.TRAINING if needed else contract.NOT_NEEDED, create=True)
+        model_name,
+        retraining,
+        MARKER,
+        {
+            "needed": needed,
+            "check_reason": reason,
+            "reason": reason,
+            "strategy": strategy,
+            "champion_version": result["champion_version"],
+            "shadow_timerange": result["shadow_timerange"],
+        },
+        status=contract.TRAINING if needed else contract.NOT_NEEDED,
+        create=True,
+    )
     if not written:
         logger.info("check recorded concurrently: returning the recorded answer")
         return output_of(stored)

@@ -17,10 +17,12 @@ data) and ``current.json`` (recent live/dry-run data plus observed performance).
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from . import contract
 
@@ -47,19 +49,19 @@ class DriftFile:
     features: dict[str, Histogram]
     invalid_features: dict[str, str] = field(default_factory=dict)
     performance: dict[str, Any] = field(default_factory=dict)
-    generated_at: Optional[str] = None
+    generated_at: str | None = None
 
 
 @dataclass(frozen=True)
 class Assessment:
     status: str  # contract.DRIFT_OK | DRIFT_DETECTED | DRIFT_INSUFFICIENT_DATA
     reasons: tuple[str, ...]
-    data_drift: Optional[float] = None
+    data_drift: float | None = None
     feature_psi: dict[str, float] = field(default_factory=dict)
     invalid_features: dict[str, str] = field(default_factory=dict)
-    model_drift: Optional[float] = None
-    baseline_score: Optional[float] = None
-    observed_score: Optional[float] = None
+    model_drift: float | None = None
+    baseline_score: float | None = None
+    observed_score: float | None = None
 
     @property
     def drifted(self) -> bool:
@@ -84,7 +86,7 @@ def parse_histogram(value: Any, where: str) -> Histogram:
     edges_ = tuple(float(edge) for edge in edges)
     if any(math.isnan(edge) for edge in edges_) or any(math.isinf(edge) for edge in edges_[1:-1]):
         raise ValueError(f"{where}.edges: NaN, or an infinite inner edge")
-    if any(left >= right for left, right in zip(edges_, edges_[1:])):
+    if any(left >= right for left, right in itertools.pairwise(edges_)):
         raise ValueError(f"{where}.edges: must be strictly increasing")
     if not isinstance(counts, list) or len(counts) != len(edges_) - 1:
         raise ValueError(f"{where}.counts: expected {len(edges_) - 1} numbers (one per bin)")
@@ -119,14 +121,17 @@ def parse_drift_file(document: Any, name: str) -> DriftFile:
 def edges_match(reference: Histogram, current: Histogram) -> bool:
     return len(reference.edges) == len(current.edges) and all(
         left == right or math.isclose(left, right, rel_tol=EDGE_REL_TOLERANCE, abs_tol=1e-12)
-        for left, right in zip(reference.edges, current.edges))
+        for left, right in zip(reference.edges, current.edges)
+    )
 
 
 def psi(reference: Histogram, current: Histogram) -> float:
     """The PSI of ``current`` against ``reference``; ValueError when their bin edges differ."""
     if not edges_match(reference, current):
-        raise ValueError(f"bin edges differ: reference has {len(reference.edges)} edges {_short(reference.edges)}, "
-                         f"current {len(current.edges)} {_short(current.edges)}")
+        raise ValueError(
+            f"bin edges differ: reference has {len(reference.edges)} edges {_short(reference.edges)}, "
+            f"current {len(current.edges)} {_short(current.edges)}"
+        )
     total = 0.0
     for expected, actual in zip(reference.proportions, current.proportions):
         expected, actual = max(expected, EPSILON), max(actual, EPSILON)
@@ -134,7 +139,7 @@ def psi(reference: Histogram, current: Histogram) -> float:
     return total
 
 
-def relative_drop(baseline: float, observed: float) -> Optional[float]:
+def relative_drop(baseline: float, observed: float) -> float | None:
     """(baseline - observed) / |baseline|; None when the baseline is 0 (a relative drop is undefined)."""
     if baseline == 0:
         return None
@@ -145,9 +150,16 @@ def insufficient(*reasons: str) -> Assessment:
     return Assessment(contract.DRIFT_INSUFFICIENT_DATA, tuple(reasons))
 
 
-def assess(reference: Optional[DriftFile], current: Optional[DriftFile], baseline: Optional[float], metric: str,
-           psi_threshold: float, drop_threshold: float, missing: tuple[str, ...] = (),
-           baseline_missing: Optional[str] = None) -> Assessment:
+def assess(
+    reference: DriftFile | None,
+    current: DriftFile | None,
+    baseline: float | None,
+    metric: str,
+    psi_threshold: float,
+    drop_threshold: float,
+    missing: tuple[str, ...] = (),
+    baseline_missing: str | None = None,
+) -> Assessment:
     """The drift decision from whatever inputs exist.
 
     ``missing`` explains inputs the caller could not read; ``baseline_missing`` why ``baseline`` is None
@@ -196,17 +208,22 @@ def assess(reference: Optional[DriftFile], current: Optional[DriftFile], baselin
         unknown = True
     elif model_drift > drop_threshold:
         drifted = True
-        reasons.append(f"model drift: {metric} dropped {model_drift:.1%} ({baseline:g} -> {observed:g}) "
-                       f"> {drop_threshold:.0%}")
-    status = contract.DRIFT_DETECTED if drifted else (
-        contract.DRIFT_INSUFFICIENT_DATA if unknown else contract.DRIFT_OK)
+        reasons.append(
+            f"model drift: {metric} dropped {model_drift:.1%} ({baseline:g} -> {observed:g}) > {drop_threshold:.0%}"
+        )
+    status = (
+        contract.DRIFT_DETECTED if drifted else (contract.DRIFT_INSUFFICIENT_DATA if unknown else contract.DRIFT_OK)
+    )
     if status == contract.DRIFT_OK:
-        reasons.insert(0, f"no drift: max PSI {data_drift:.4f} <= {psi_threshold:g}, {metric} drop "
-                          f"{model_drift:.1%} <= {drop_threshold:.0%}")
+        reasons.insert(
+            0,
+            f"no drift: max PSI {data_drift:.4f} <= {psi_threshold:g}, {metric} drop "
+            f"{model_drift:.1%} <= {drop_threshold:.0%}",
+        )
     return Assessment(status, tuple(reasons), data_drift, feature_psi, invalid, model_drift, baseline, observed)
 
 
-def _observed(current: DriftFile, metric: str, reasons: list[str]) -> Optional[float]:
+def _observed(current: DriftFile, metric: str, reasons: list[str]) -> float | None:
     value = current.performance.get(metric)
     if value is None:
         reasons.append(f"current.json has no performance.{metric}")
@@ -220,4 +237,3 @@ def _observed(current: DriftFile, metric: str, reasons: list[str]) -> Optional[f
 def _short(edges: tuple[float, ...]) -> str:
     shown = ", ".join(f"{edge:g}" for edge in edges[:4])
     return f"[{shown}{', ...' if len(edges) > 4 else ''}]"
-

@@ -8,7 +8,7 @@ AccessDenied, which propagates like every other error).
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -32,7 +32,7 @@ class DriftInputs:
     def __init__(self, s3: Any, bucket: str):
         self.s3, self.bucket = s3, bucket
 
-    def read(self, key: str) -> Optional[Any]:
+    def read(self, key: str) -> Any | None:
         """The object's JSON; None when it does not exist; ValueError when it is not JSON or too large."""
         try:
             answer = self.s3.get_object(Bucket=self.bucket, Key=key)

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -41,8 +42,7 @@ from shared.aws import cached_client
 from shared.clock import iso, parse_iso
 from shared.notify import Notice, notifier_from_env
 
-from . import contract, drift
-from . import mlflow as mlflow_
+from . import contract, drift, mlflow as mlflow_
 from .drift_inputs import DriftInputs, current_key, reference_key
 from .observability import METRIC_MODEL_DATA_DRIFT, METRIC_MODELS_DRIFTED, logger, metrics, tracer
 from .settings import DriftSettings, drift_settings
@@ -78,14 +78,13 @@ def checked_at(event: Any) -> datetime:
     """The scheduled time of the EventBridge event (same on a redelivery); now for a manual invocation."""
     time = event.get("time") if isinstance(event, dict) else None
     if time is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         if not isinstance(time, str):
             raise TypeError(time)
         return parse_iso(time)
     except (TypeError, ValueError):
-        raise ValueError(f"time={time!r}: an ISO-8601 UTC timestamp (the scheduled event's time) is required") \
-            from None
+        raise ValueError(f"time={time!r}: an ISO-8601 UTC timestamp (the scheduled event's time) is required") from None
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -99,33 +98,51 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         raise
     config, client = settings(), mlflow_.client()
     models = [model["name"] for model in client.registered_models()]
-    drifted, insufficient, failures = [], [], {}
+    drifted: list[str] = []
+    insufficient: list[str] = []
+    failures: dict[str, Exception] = {}
     for name in models:
         try:
             status = check_model(name, moment, context.function_name, config, client)
-        except Exception as exc:  # one model's failure must not stop the others
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
             failures[name] = exc
             logger.exception("drift check failed", extra={"model_name": name, "transient": transient(exc)})
             continue
-        (drifted if status == contract.DRIFT_DETECTED else
-         insufficient if status == contract.DRIFT_INSUFFICIENT_DATA else []).append(name)
+        if status == contract.DRIFT_DETECTED:
+            drifted.append(name)
+        elif status == contract.DRIFT_INSUFFICIENT_DATA:
+            insufficient.append(name)
     metrics.add_metric(name=METRIC_MODELS_DRIFTED, unit=MetricUnit.Count, value=len(drifted))
-    logger.info("drift check done", extra={"models": len(models), "drifted": drifted,
-                                           "insufficient_data": insufficient, "failed": sorted(failures)})
+    logger.info(
+        "drift check done",
+        extra={
+            "models": len(models),
+            "drifted": drifted,
+            "insufficient_data": insufficient,
+            "failed": sorted(failures),
+        },
+    )
     if failures:
         first_transient = next((exc for exc in failures.values() if transient(exc)), None)
         if first_transient is not None:
             raise first_transient
-        raise DriftCheckFailed(f"{len(failures)} of {len(models)} models not checked: " + "; ".join(
-            f"{name}: {exc}" for name, exc in sorted(failures.items())))
-    return {"checked_at": iso(moment), "models": len(models), "drifted": drifted,
-            "insufficient_data": insufficient, "failed": []}
+        raise DriftCheckFailed(
+            f"{len(failures)} of {len(models)} models not checked: "
+            + "; ".join(f"{name}: {exc}" for name, exc in sorted(failures.items()))
+        )
+    return {
+        "checked_at": iso(moment),
+        "models": len(models),
+        "drifted": drifted,
+        "insufficient_data": insufficient,
+        "failed": [],
+    }
 
 
 def check_model(name: str, moment: datetime, source: str, config: DriftSettings, client: mlflow_.Mlflow) -> str:
     """Assess one model, write its drift-state item and send the incident's notice; returns the status."""
     champion = client.version_by_alias(name, config.champion_alias)
-    version: Optional[str] = str(champion["version"]) if champion else None
+    version: str | None = str(champion["version"]) if champion else None
     current_doc = None
     if champion is None:
         assessment = drift.insufficient(f"no version has the alias {config.champion_alias}")
@@ -135,28 +152,43 @@ def check_model(name: str, moment: datetime, source: str, config: DriftSettings,
     since = _incident_start(assessment, previous, version, iso(moment))
     item = _item(name, version, assessment, moment, config, since, current_doc)
     if not drift_states().put(item):
-        logger.warning("a newer drift check is stored; this one is not written",
-                       extra={"model_name": name, "checked_at": item["checked_at"]})
+        logger.warning(
+            "a newer drift check is stored; this one is not written",
+            extra={"model_name": name, "checked_at": item["checked_at"]},
+        )
         return assessment.status
     log = logger.warning if assessment.status != contract.DRIFT_OK else logger.info
-    log("model drift checked", extra={"model_name": name, "model_version": version, "status": assessment.status,
-                                      "data_drift": assessment.data_drift, "model_drift": assessment.model_drift,
-                                      "reasons": list(assessment.reasons)})
+    log(
+        "model drift checked",
+        extra={
+            "model_name": name,
+            "model_version": version,
+            "status": assessment.status,
+            "data_drift": assessment.data_drift,
+            "model_drift": assessment.model_drift,
+            "reasons": list(assessment.reasons),
+        },
+    )
     if assessment.data_drift is not None:
-        with single_metric(name=METRIC_MODEL_DATA_DRIFT, unit=MetricUnit.NoUnit, value=assessment.data_drift,
-                           namespace=contract.METRICS_NAMESPACE,
-                           default_dimensions={"service": contract.SERVICE}) as metric:
+        with single_metric(
+            name=METRIC_MODEL_DATA_DRIFT,
+            unit=MetricUnit.NoUnit,
+            value=assessment.data_drift,
+            namespace=contract.METRICS_NAMESPACE,
+            default_dimensions={"service": contract.SERVICE},
+        ) as metric:
             metric.add_dimension(name="model_name", value=name)
     if assessment.drifted:
         _alert(name, version, assessment, since, source)
     return assessment.status
 
 
-def _assess(name: str, champion: Mapping[str, Any], config: DriftSettings,
-            client: mlflow_.Mlflow) -> tuple[drift.Assessment, Optional[drift.DriftFile]]:
+def _assess(
+    name: str, champion: Mapping[str, Any], config: DriftSettings, client: mlflow_.Mlflow
+) -> tuple[drift.Assessment, drift.DriftFile | None]:
     version = str(champion["version"])
     missing: list[str] = []
-    files: dict[str, Optional[drift.DriftFile]] = {}
+    files: dict[str, drift.DriftFile | None] = {}
     for label, key in (("reference.json", reference_key(name, version)), ("current.json", current_key(name))):
         files[label] = None
         try:
@@ -172,12 +204,19 @@ def _assess(name: str, champion: Mapping[str, Any], config: DriftSettings,
     if current is None:
         return drift.insufficient(*missing), None
     baseline, why = _baseline(client, champion, config.performance_metric)
-    return drift.assess(files["reference.json"], current, baseline, config.performance_metric,
-                        config.psi_threshold, config.drop_threshold, tuple(missing), why), current
+    return drift.assess(
+        files["reference.json"],
+        current,
+        baseline,
+        config.performance_metric,
+        config.psi_threshold,
+        config.drop_threshold,
+        tuple(missing),
+        why,
+    ), current
 
 
-def _baseline(client: mlflow_.Mlflow, champion: Mapping[str, Any],
-              metric: str) -> tuple[Optional[float], Optional[str]]:
+def _baseline(client: mlflow_.Mlflow, champion: Mapping[str, Any], metric: str) -> tuple[float | None, str | None]:
     """The champion run's training score, or None and why."""
     run_id = champion.get("run_id")
     if not run_id:
@@ -190,8 +229,9 @@ def _baseline(client: mlflow_.Mlflow, champion: Mapping[str, Any],
         raise
 
 
-def _incident_start(assessment: drift.Assessment, previous: Optional[Mapping[str, Any]], version: Optional[str],
-                    now: str) -> Optional[str]:
+def _incident_start(
+    assessment: drift.Assessment, previous: Mapping[str, Any] | None, version: str | None, now: str
+) -> str | None:
     """drifted_since of the open incident after this check (module docstring), or None."""
     ongoing = previous.get("drifted_since") if previous and str(previous.get("model_version")) == version else None
     if assessment.drifted:
@@ -201,33 +241,56 @@ def _incident_start(assessment: drift.Assessment, previous: Optional[Mapping[str
     return None
 
 
-def _item(name: str, version: Optional[str], assessment: drift.Assessment, moment: datetime,
-          config: DriftSettings, since: Optional[str], current: Optional[drift.DriftFile]) -> dict[str, Any]:
+def _item(
+    name: str,
+    version: str | None,
+    assessment: drift.Assessment,
+    moment: datetime,
+    config: DriftSettings,
+    since: str | None,
+    current: drift.DriftFile | None,
+) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "model_name": name, "status": assessment.status, "drifted": assessment.drifted,
-        "reasons": list(assessment.reasons), "checked_at": iso(moment),
+        "model_name": name,
+        "status": assessment.status,
+        "drifted": assessment.drifted,
+        "reasons": list(assessment.reasons),
+        "checked_at": iso(moment),
         "expires_at": int((moment + timedelta(days=config.state_ttl_days)).timestamp()),
-        "metric": config.performance_metric, "psi_threshold": Decimal(repr(config.psi_threshold)),
+        "metric": config.performance_metric,
+        "psi_threshold": Decimal(repr(config.psi_threshold)),
         "drop_threshold": Decimal(repr(config.drop_threshold)),
         "feature_psi": {feature: decimal(value, PSI_PLACES) for feature, value in assessment.feature_psi.items()},
         "model_drift": decimal(assessment.model_drift, PSI_PLACES),
-        "baseline_score": decimal(assessment.baseline_score), "observed_score": decimal(assessment.observed_score),
+        "baseline_score": decimal(assessment.baseline_score),
+        "observed_score": decimal(assessment.observed_score),
     }
-    optional = {"model_version": version, "data_drift": decimal(assessment.data_drift, PSI_PLACES),
-                "invalid_features": assessment.invalid_features or None, "drifted_since": since,
-                "current_generated_at": current.generated_at if current else None}
+    optional = {
+        "model_version": version,
+        "data_drift": decimal(assessment.data_drift, PSI_PLACES),
+        "invalid_features": assessment.invalid_features or None,
+        "drifted_since": since,
+        "current_generated_at": current.generated_at if current else None,
+    }
     item.update({key: value for key, value in optional.items() if value is not None})
     return item
 
 
-def _alert(name: str, version: Optional[str], assessment: drift.Assessment, since: Optional[str], source: str) -> None:
+def _alert(name: str, version: str | None, assessment: drift.Assessment, since: str | None, source: str) -> None:
     notification_id = f"drift#{name}#v{version}#{since}"
-    lines = [f"Model {name} v{version} (champion) drifted.", *assessment.reasons,
-             f"drifted since: {since}"]
-    delivery = notifier_from_env().send(Notice(
-        notification_id=notification_id, source=source, subject=f"TradAI model drift: {name} v{version}",
-        message="\n".join(lines), alert=True,
-        attributes={"model_name": name, "model_version": version, "status": assessment.status}))
+    lines = [f"Model {name} v{version} (champion) drifted.", *assessment.reasons, f"drifted since: {since}"]
+    delivery = notifier_from_env().send(
+        Notice(
+            notification_id=notification_id,
+            source=source,
+            subject=f"TradAI model drift: {name} v{version}",
+            message="\n".join(lines),
+            alert=True,
+            attributes={"model_name": name, "model_version": version, "status": assessment.status},
+        )
+    )
     if delivery.published:
-        logger.info("drift alert published", extra={"model_name": name, "notification_id": notification_id,
-                                                    "message_id": delivery.message_id})
+        logger.info(
+            "drift alert published",
+            extra={"model_name": name, "notification_id": notification_id, "message_id": delivery.message_id},
+        )

@@ -25,7 +25,8 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -34,15 +35,31 @@ from shared.aws import cached_client, error_code
 
 from . import contract
 
-__all__ = ["MlflowError", "MlflowUnavailable", "Mlflow", "is_transient", "tags", "client_from_env", "client",
-           "ready_version",
-           "RESOURCE_DOES_NOT_EXIST"]
+__all__ = [
+    "RESOURCE_DOES_NOT_EXIST",
+    "Mlflow",
+    "MlflowError",
+    "MlflowUnavailable",
+    "client",
+    "client_from_env",
+    "is_transient",
+    "ready_version",
+    "tags",
+]
 
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 CONNECTION_ERROR = "CONNECTION_ERROR"  # error_code of an MlflowError without an HTTP response
 INVALID_RESPONSE = "INVALID_RESPONSE"  # a 2xx answer that is not MLflow's JSON (wrong URL prefix?)
-TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "INTERNAL_ERROR",
-                             "DEADLINE_EXCEEDED", "ABORTED", CONNECTION_ERROR})
+TRANSIENT_CODES = frozenset(
+    {
+        "TEMPORARILY_UNAVAILABLE",
+        "REQUEST_LIMIT_EXCEEDED",
+        "INTERNAL_ERROR",
+        "DEADLINE_EXCEEDED",
+        "ABORTED",
+        CONNECTION_ERROR,
+    }
+)
 URL = env_.HTTP_ORIGIN + r"(/[^\s?#]*)?"
 SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}"
 PAGE_SIZE = 100
@@ -52,7 +69,7 @@ MAX_PAGES = 1000  # a runaway next_page_token stops here
 class MlflowError(Exception):
     """An MLflow call that failed: HTTP ``status`` (None: no response) and MLflow's ``error_code``."""
 
-    def __init__(self, message: str, status: Optional[int] = None, error_code: Optional[str] = None):
+    def __init__(self, message: str, status: int | None = None, error_code: str | None = None):
         super().__init__(message)
         self.status, self.error_code = status, error_code
 
@@ -64,11 +81,11 @@ class MlflowUnavailable(MlflowError):
 NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError, socket.timeout)
 
 
-def _transient(status: Optional[int], code: Optional[str]) -> bool:
+def _transient(status: int | None, code: str | None) -> bool:
     return status is None or status == 429 or status >= 500 or code in TRANSIENT_CODES
 
 
-def _error(message: str, status: Optional[int], code: Optional[str]) -> MlflowError:
+def _error(message: str, status: int | None, code: str | None) -> MlflowError:
     return (MlflowUnavailable if _transient(status, code) else MlflowError)(message, status, code)
 
 
@@ -79,7 +96,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, NETWORK_ERRORS)
 
 
-def tags(entity: Optional[Mapping[str, Any]]) -> dict[str, str]:
+def tags(entity: Mapping[str, Any] | None) -> dict[str, str]:
     """The tags of a registered model, model version or run as a dict (MLflow sends [{key, value}])."""
     if not entity:
         return {}
@@ -91,7 +108,7 @@ def tags(entity: Optional[Mapping[str, Any]]) -> dict[str, str]:
     return {tag["key"]: tag.get("value", "") for tag in found or () if "key" in tag}
 
 
-def ready_version(client: "Mlflow", name: str, version: str, field: str) -> dict:
+def ready_version(client: Mlflow, name: str, version: str, field: str) -> dict:
     """Version ``version`` of model ``name``; ValueError naming the request's ``field`` when the model has no
     such version or it is not READY (other MLflow errors propagate)."""
     try:
@@ -127,7 +144,7 @@ def _identifier(key: str) -> str:
 class Mlflow:
     """The MLflow endpoints the ML lifecycle functions use."""
 
-    def __init__(self, base_url: str, auth: Optional[tuple[str, str]] = None, timeout: float = 10):
+    def __init__(self, base_url: str, auth: tuple[str, str] | None = None, timeout: float = 10):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.page_size = PAGE_SIZE
@@ -149,7 +166,7 @@ class Mlflow:
         """registered-models/get; MlflowError RESOURCE_DOES_NOT_EXIST when there is no such model."""
         return self._call("GET", "registered-models/get", {"name": name})["registered_model"]
 
-    def version_by_alias(self, name: str, alias: str) -> Optional[dict]:
+    def version_by_alias(self, name: str, alias: str) -> dict | None:
         """The model version carrying ``alias``; None when the alias (or the model) does not exist."""
         try:
             return self._call("GET", "registered-models/alias", {"name": name, "alias": alias})["model_version"]
@@ -174,8 +191,9 @@ class Mlflow:
         return self._call("GET", "model-versions/get", {"name": name, "version": str(version)})["model_version"]
 
     def set_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
-        self._call("POST", "model-versions/set-tag",
-                   {"name": name, "version": str(version), "key": key, "value": str(value)})
+        self._call(
+            "POST", "model-versions/set-tag", {"name": name, "version": str(version), "key": key, "value": str(value)}
+        )
 
     # --- runs --------------------------------------------------------------------------------------------
 
@@ -183,7 +201,7 @@ class Mlflow:
         """runs/get: {"info": {...}, "data": {"metrics": [...], "params": [...], "tags": [...]}}."""
         return self._call("GET", "runs/get", {"run_id": run_id})["run"]
 
-    def run_metric(self, run_id: str, key: str) -> Optional[float]:
+    def run_metric(self, run_id: str, key: str) -> float | None:
         """The run's latest value of metric ``key``; None when the run has no such metric."""
         for metric in (self.run(run_id).get("data") or {}).get("metrics") or ():
             if metric.get("key") == key and metric.get("value") is not None:
@@ -198,8 +216,10 @@ class Mlflow:
             if exc.error_code == RESOURCE_DOES_NOT_EXIST:
                 return []
             raise
-        body = {"experiment_ids": [experiment["experiment"]["experiment_id"]],
-                "filter": f"tags.{_identifier(tag)} = {_quoted(value, 'tag value')}"}
+        body = {
+            "experiment_ids": [experiment["experiment"]["experiment_id"]],
+            "filter": f"tags.{_identifier(tag)} = {_quoted(value, 'tag value')}",
+        }
         return list(self._pages("POST", "runs/search", body, "runs"))
 
     # --- transport ---------------------------------------------------------------------------------------
@@ -244,8 +264,9 @@ class Mlflow:
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            raise MlflowError(f"{where}: HTTP {status} answer is not MLflow JSON (is the URL prefix right?)",
-                              status, INVALID_RESPONSE)
+            raise MlflowError(
+                f"{where}: HTTP {status} answer is not MLflow JSON (is the URL prefix right?)", status, INVALID_RESPONSE
+            )
         return answer
 
 
@@ -258,8 +279,9 @@ def _http_error(where: str, status: int, raw: bytes) -> MlflowError:
         code, message = body.get("error_code"), body.get("message", "")
     else:
         code, message = None, raw[:200].decode("utf-8", "replace").strip()
-    return _error(" ".join(part for part in (f"{where}: HTTP {status}", code and f"{code}:", message) if part),
-                  status, code)
+    return _error(
+        " ".join(part for part in (f"{where}: HTTP {status}", code and f"{code}:", message) if part), status, code
+    )
 
 
 @functools.cache
@@ -270,8 +292,9 @@ def _credentials(secret_arn: str) -> tuple[str, str]:
         text = cached_client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString") or ""
     except ClientError as exc:
         if error_code(exc) in ("ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure"):
-            raise env_.SettingsError(contract.ENV_MLFLOW_CREDENTIALS_SECRET_ARN, secret_arn,
-                                     f"{allowed} ({error_code(exc)})") from exc
+            raise env_.SettingsError(
+                contract.ENV_MLFLOW_CREDENTIALS_SECRET_ARN, secret_arn, f"{allowed} ({error_code(exc)})"
+            ) from exc
         raise
     try:
         value = json.loads(text)
@@ -289,11 +312,19 @@ def client_from_env(env: env_.Env) -> Mlflow:
     SettingsError names a missing/invalid variable (or an unreadable/malformed secret); callers cache the
     client per cold start (the secret is cached per ARN regardless).
     """
-    base_url = env_.required(env, contract.ENV_MLFLOW_TRACKING_URI, URL,
-                             "an http(s) URL with the MLflow path prefix, "
-                             "e.g. http://mlflow.tradai-dev.local:5000/mlflow")
-    secret_arn = env_.optional(env, contract.ENV_MLFLOW_CREDENTIALS_SECRET_ARN, "", SECRET_ARN,
-                               "a Secrets Manager secret ARN (arn:aws:secretsmanager:...), or unset")
+    base_url = env_.required(
+        env,
+        contract.ENV_MLFLOW_TRACKING_URI,
+        URL,
+        "an http(s) URL with the MLflow path prefix, e.g. http://mlflow.tradai-dev.local:5000/mlflow",
+    )
+    secret_arn = env_.optional(
+        env,
+        contract.ENV_MLFLOW_CREDENTIALS_SECRET_ARN,
+        "",
+        SECRET_ARN,
+        "a Secrets Manager secret ARN (arn:aws:secretsmanager:...), or unset",
+    )
     return Mlflow(base_url, _credentials(secret_arn) if secret_arn else None)
 
 

@@ -29,9 +29,10 @@ import functools
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -39,14 +40,13 @@ from shared.aws import cached_client
 from shared.clock import iso
 from shared.notify import Notice, notifier_from_env
 
-from . import contract
-from . import mlflow as mlflow_
+from . import contract, mlflow as mlflow_
 from .observability import logger, metrics, tracer
 from .retraining import MODEL_NAME, VERSION
 from .settings import RollbackSettings, rollback_settings
 from .state import Rollbacks
 
-__all__ = ["handler", "RollbackRequest", "parse_request", "request_keys"]
+__all__ = ["RollbackRequest", "handler", "parse_request", "request_keys"]
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 REASON_MAX = 500
@@ -56,10 +56,10 @@ REQUESTED_BY_MAX = 256
 @dataclass(frozen=True)
 class RollbackRequest:
     model_name: str
-    version: Optional[str]
+    version: str | None
     reason: str
     requested_by: str
-    request_id: Optional[str] = None
+    request_id: str | None = None
 
 
 def _text(event: Mapping[str, Any], field: str, limit: int, what: str) -> str:
@@ -67,8 +67,7 @@ def _text(event: Mapping[str, Any], field: str, limit: int, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field}={value!r}: {what} is required")
     if len(value.strip()) > limit or any(ord(char) < 32 and char not in "\t\n" for char in value):
-        raise ValueError(f"{field}: at most {limit} characters without control characters "
-                         f"(got {len(value.strip())})")
+        raise ValueError(f"{field}: at most {limit} characters without control characters (got {len(value.strip())})")
     return value.strip()
 
 
@@ -81,8 +80,9 @@ def parse_request(event: Any) -> RollbackRequest:
         raise ValueError(f"model_name={name!r}: a registered model name (1-256 printable characters) is required")
     version = event.get("version")
     if version is not None and (not isinstance(version, str) or not VERSION.fullmatch(version)):
-        raise ValueError(f"version={version!r}: a model version string like \"3\" (or no version: the previous "
-                         "champion) is required")
+        raise ValueError(
+            f'version={version!r}: a model version string like "3" (or no version: the previous champion) is required'
+        )
     reason = _text(event, "reason", REASON_MAX, "a reason (1-500 characters)")
     requested_by = _text(event, "requested_by", REQUESTED_BY_MAX, "who requests the rollback")
     request_id = event.get("request_id")
@@ -95,11 +95,18 @@ def request_keys(request: RollbackRequest, now: datetime) -> tuple[str, ...]:
     """The request's idempotency keys, the one to record first (module docstring)."""
     if request.request_id:
         return (f"request#{request.request_id}",)
-    minute = now.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
 
     def key(moment: datetime) -> str:
-        text = "\x1f".join((request.model_name, request.version or "previous", request.requested_by, request.reason,
-                            moment.strftime("%Y-%m-%dT%H:%M")))
+        text = "\x1f".join(
+            (
+                request.model_name,
+                request.version or "previous",
+                request.requested_by,
+                request.reason,
+                moment.strftime("%Y-%m-%dT%H:%M"),
+            )
+        )
         return "auto#" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     return key(minute), key(minute - timedelta(minutes=1))
@@ -122,14 +129,15 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = parse_request(event)
         logger.append_keys(model_name=request.model_name, requested_by=request.requested_by)
-        return roll_back(request, settings(), mlflow_.client(), context.function_name, datetime.now(timezone.utc))
+        return roll_back(request, settings(), mlflow_.client(), context.function_name, datetime.now(UTC))
     except ValueError as exc:
         logger.error(str(exc))
         raise
 
 
-def roll_back(request: RollbackRequest, config: RollbackSettings, client: mlflow_.Mlflow, source: str,
-              now: datetime) -> dict[str, Any]:
+def roll_back(
+    request: RollbackRequest, config: RollbackSettings, client: mlflow_.Mlflow, source: str, now: datetime
+) -> dict[str, Any]:
     name, alias = request.model_name, config.champion_alias
     keys = request_keys(request, now)
     try:
@@ -146,49 +154,71 @@ def roll_back(request: RollbackRequest, config: RollbackSettings, client: mlflow
         if target == champion_version:
             logger.info("the target is the champion already; nothing to roll back", extra={"version": target})
             return {"model_name": name, "from_version": target, "to_version": target, "rolled_back": False}
-        entry = {"at": iso(now), "from_version": champion_version, "to_version": target, "reason": request.reason,
-                 "requested_by": request.requested_by, "request_key": keys[0]}
-        if rollbacks().append(name, entry):
-            recorded = entry
-        else:  # the same request was recorded concurrently
-            recorded = Rollbacks.entry(rollbacks().get(name), keys) or entry
+        entry: dict[str, Any] = {
+            "at": iso(now),
+            "from_version": champion_version,
+            "to_version": target,
+            "reason": request.reason,
+            "requested_by": request.requested_by,
+            "request_key": keys[0],
+        }
+        # When the append fails, the same request was recorded concurrently.
+        recorded = entry if rollbacks().append(name, entry) else Rollbacks.entry(rollbacks().get(name), keys) or entry
     else:
         logger.info("rollback request recorded before; finishing it", extra={"request_key": recorded["request_key"]})
     from_version, to_version = recorded.get("from_version"), recorded["to_version"]
     if champion_version == from_version and champion_version != to_version:
         client.set_alias(name, alias, to_version)
-        logger.warning("champion rolled back", extra={"from_version": from_version, "to_version": to_version,
-                                                      "reason": request.reason})
+        logger.warning(
+            "champion rolled back",
+            extra={"from_version": from_version, "to_version": to_version, "reason": request.reason},
+        )
     elif champion_version != to_version:
-        logger.warning("the champion moved since this rollback was recorded; alias left alone",
-                       extra={"champion": champion_version, "to_version": to_version})
+        logger.warning(
+            "the champion moved since this rollback was recorded; alias left alone",
+            extra={"champion": champion_version, "to_version": to_version},
+        )
     _notify(name, recorded, source)
     return {"model_name": name, "from_version": from_version, "to_version": to_version, "rolled_back": True}
 
 
-def _target(client: mlflow_.Mlflow, request: RollbackRequest, champion: Optional[Mapping[str, Any]],
-            alias: str) -> str:
+def _target(client: mlflow_.Mlflow, request: RollbackRequest, champion: Mapping[str, Any] | None, alias: str) -> str:
     """The version to roll back to; ValueError when it does not exist or cannot be determined."""
     name, target = request.model_name, request.version
     if target is None:
         if champion is None:
-            raise ValueError(f"model_name={name!r}: no version has the alias {alias}; name the version to roll "
-                             "back to")
+            raise ValueError(f"model_name={name!r}: no version has the alias {alias}; name the version to roll back to")
         target = mlflow_.tags(champion).get(contract.VERSION_TAG_PREVIOUS_CHAMPION)
         if not target:
-            raise ValueError(f"model_name={name!r}: champion v{champion['version']} has no "
-                             f"{contract.VERSION_TAG_PREVIOUS_CHAMPION} tag (no previous champion); name the "
-                             "version to roll back to")
+            raise ValueError(
+                f"model_name={name!r}: champion v{champion['version']} has no "
+                f"{contract.VERSION_TAG_PREVIOUS_CHAMPION} tag (no previous champion); name the "
+                "version to roll back to"
+            )
     field = "version" if request.version else contract.VERSION_TAG_PREVIOUS_CHAMPION
     return str(mlflow_.ready_version(client, name, target, field)["version"])
 
 
 def _notify(name: str, entry: Mapping[str, Any], source: str) -> None:
     from_version, to_version = entry.get("from_version"), entry["to_version"]
-    lines = [f"Model {name}: champion rolled back from v{from_version or '-'} to v{to_version}.",
-             f"reason: {entry['reason']}", f"requested by: {entry['requested_by']}", f"at: {entry['at']}"]
-    notifier_from_env().send(Notice(
-        notification_id=f"rollback#{name}#{entry['request_key']}", source=source,
-        subject=f"TradAI model rollback: {name} v{from_version or '-'} -> v{to_version}", message="\n".join(lines),
-        alert=True, attributes={"model_name": name, "from_version": from_version, "to_version": to_version,
-                                 "requested_by": entry["requested_by"]}))
+    lines = [
+        f"Model {name}: champion rolled back from v{from_version or '-'} to v{to_version}.",
+        f"reason: {entry['reason']}",
+        f"requested by: {entry['requested_by']}",
+        f"at: {entry['at']}",
+    ]
+    notifier_from_env().send(
+        Notice(
+            notification_id=f"rollback#{name}#{entry['request_key']}",
+            source=source,
+            subject=f"TradAI model rollback: {name} v{from_version or '-'} -> v{to_version}",
+            message="\n".join(lines),
+            alert=True,
+            attributes={
+                "model_name": name,
+                "from_version": from_version,
+                "to_version": to_version,
+                "requested_by": entry["requested_by"],
+            },
+        )
+    )

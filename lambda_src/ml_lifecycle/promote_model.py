@@ -27,23 +27,22 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.aws import cached_client
 from shared.clock import iso
 
-from . import contract
-from . import mlflow as mlflow_
+from . import contract, mlflow as mlflow_
 from .observability import logger, metrics, tracer
 from .retraining import StaleRetraining, retraining_input, version_field
 from .retraining_state import Retrainings, owned
 from .settings import PromoteSettings, promote_settings
 from .state import Deployments
 
-__all__ = ["handler", "StaleRetraining", "PromoteRequest", "parse_request"]
+__all__ = ["PromoteRequest", "StaleRetraining", "handler", "parse_request"]
 
 STRATEGY = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 KIND = "model-promotion"
@@ -56,7 +55,7 @@ class PromoteRequest:
     model_name: str
     strategy: str
     challenger_version: str
-    champion_version: Optional[str]
+    champion_version: str | None
 
     @property
     def deployment_id(self) -> str:
@@ -69,8 +68,13 @@ def parse_request(event: Any) -> PromoteRequest:
     strategy = event.get("strategy")
     if not isinstance(strategy, str) or not strategy.strip() or not STRATEGY.fullmatch(strategy):
         raise ValueError(f"strategy={strategy!r}: the strategy name (1-256 printable characters) is required")
-    return PromoteRequest(retraining_id, model_name, strategy, version_field(event, "challenger_version", False),
-                          version_field(event, "champion_version", True))
+    return PromoteRequest(
+        retraining_id,
+        model_name,
+        strategy,
+        version_field(event, "challenger_version", False),
+        version_field(event, "champion_version", True),
+    )
 
 
 @functools.cache
@@ -114,30 +118,52 @@ def promote(request: PromoteRequest, config: PromoteSettings, client: mlflow_.Ml
     else:
         previous = current_version
         if current_version != request.champion_version:
-            logger.warning("the champion changed since the comparison; the current one is replaced",
-                           extra={"compared_champion": request.champion_version, "current": current_version})
+            logger.warning(
+                "the champion changed since the comparison; the current one is replaced",
+                extra={"compared_champion": request.champion_version, "current": current_version},
+            )
         if previous is not None:
             client.set_version_tag(name, challenger, contract.VERSION_TAG_PREVIOUS_CHAMPION, previous)
         client.set_alias(name, config.champion_alias, challenger)
         logger.info("champion alias moved", extra={"version": challenger, "previous_version": previous})
-    now = datetime.now(timezone.utc)
-    record = {"strategy_name": request.strategy, "deployment_id": request.deployment_id,
-              "environment": config.environment, "created_at": iso(now), "kind": KIND, "model_name": name,
-              "version": challenger, "previous_version": previous, "retraining_id": request.retraining_id,
-              "ttl": int((now + timedelta(days=config.deployment_ttl_days)).timestamp())}
+    now = datetime.now(UTC)
+    record: dict[str, Any] = {
+        "strategy_name": request.strategy,
+        "deployment_id": request.deployment_id,
+        "environment": config.environment,
+        "created_at": iso(now),
+        "kind": KIND,
+        "model_name": name,
+        "version": challenger,
+        "previous_version": previous,
+        "retraining_id": request.retraining_id,
+        "ttl": int((now + timedelta(days=config.deployment_ttl_days)).timestamp()),
+    }
     written, record = deployments().record({key: value for key, value in record.items() if value is not None})
     if not written:
         logger.info("deployment recorded already; first record kept", extra={"deployment_id": request.deployment_id})
     previous = record.get("previous_version")
     changed, _ = retrainings().record(
-        name, request.retraining_id, PROMOTED_MARKER,
-        {"promoted_version": challenger, "previous_version": previous, "deployment_id": request.deployment_id,
-         "reason": f"promoted v{challenger}" + (f" (previous champion v{previous})" if previous else "")},
-        status=contract.PROMOTED)
+        name,
+        request.retraining_id,
+        PROMOTED_MARKER,
+        {
+            "promoted_version": challenger,
+            "previous_version": previous,
+            "deployment_id": request.deployment_id,
+            "reason": f"promoted v{challenger}" + (f" (previous champion v{previous})" if previous else ""),
+        },
+        status=contract.PROMOTED,
+    )
     if not changed:
         logger.info("retraining marked PROMOTED already")
-    return {"promoted": True, "version": record.get("version", challenger), "previous_version": previous,
-            "deployment_id": request.deployment_id, "already_champion": already}
+    return {
+        "promoted": True,
+        "version": record.get("version", challenger),
+        "previous_version": previous,
+        "deployment_id": request.deployment_id,
+        "already_champion": already,
+    }
 
 
 def _challenger(client: mlflow_.Mlflow, request: PromoteRequest) -> dict[str, Any]:
@@ -146,6 +172,8 @@ def _challenger(client: mlflow_.Mlflow, request: PromoteRequest) -> dict[str, An
     version = mlflow_.ready_version(client, name, challenger, "challenger_version")
     job_id = mlflow_.tags(version).get(contract.VERSION_TAG_JOB_ID)
     if job_id not in (None, request.retraining_id):
-        raise ValueError(f"challenger_version={challenger!r}: trained by {contract.VERSION_TAG_JOB_ID}={job_id!r}, "
-                         f"not by retraining {request.retraining_id}")
+        raise ValueError(
+            f"challenger_version={challenger!r}: trained by {contract.VERSION_TAG_JOB_ID}={job_id!r}, "
+            f"not by retraining {request.retraining_id}"
+        )
     return version

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Literal, overload
 
 from . import contract
 from .mlflow import tags
@@ -26,8 +27,8 @@ WINDOW_FORMAT = "%Y%m%dT%H"
 SLUG_MAX = EXECUTION_NAME_MAX - len("-YYYYMMDDTHH")  # 68
 HASH_LEN = 8
 SHADOW_SUFFIX = "-shadow"
-RETRAINING_ID = re.compile(r"[A-Za-z0-9_-]{1,%d}" % EXECUTION_NAME_MAX)
-TEST_ID = re.compile(r"[A-Za-z0-9_-]{1,%d}" % (EXECUTION_NAME_MAX + len(SHADOW_SUFFIX)))
+RETRAINING_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{EXECUTION_NAME_MAX}}}")
+TEST_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{EXECUTION_NAME_MAX + len(SHADOW_SUFFIX)}}}")
 MODEL_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")  # MLflow names: any printable text (256: its column size)
 VERSION = re.compile(r"[1-9][0-9]{0,17}")  # MLflow model versions are "1", "2", ...
 REASON_MAX = 500
@@ -38,10 +39,11 @@ class StaleRetraining(Exception):
     """The model's retraining-state item belongs to another retraining run (this one was superseded), or
     is gone. The class name is the error name the state machine sees."""
 
-    def __init__(self, model_name: str, retraining_id: str, current: Optional[str]):
+    def __init__(self, model_name: str, retraining_id: str, current: str | None):
         owner = f"retraining {current}" if current else "no retraining (the item does not exist)"
-        super().__init__(f"model {model_name!r}: retraining {retraining_id} is stale; "
-                         f"the retraining-state item belongs to {owner}")
+        super().__init__(
+            f"model {model_name!r}: retraining {retraining_id} is stale; the retraining-state item belongs to {owner}"
+        )
         self.model_name, self.retraining_id, self.current = model_name, retraining_id, current
 
 
@@ -59,6 +61,7 @@ class ShadowTestNotFound(LookupError):
 
 # --- ids and windows -----------------------------------------------------------------------------------------
 
+
 def model_slug(name: str, limit: int = SLUG_MAX) -> str:
     """``name`` as [A-Za-z0-9_-], at most ``limit`` characters. A name that had to change gets "-<8 hex of its
     SHA-256>", so two models never share a slug ("a.b" and "a b" differ; "a-b" stays "a-b")."""
@@ -66,7 +69,7 @@ def model_slug(name: str, limit: int = SLUG_MAX) -> str:
     if slug == name and len(slug) <= limit:
         return slug
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:HASH_LEN]
-    base = slug[:limit - HASH_LEN - 1].rstrip("-_") or "model"
+    base = slug[: limit - HASH_LEN - 1].rstrip("-_") or "model"
     return f"{base}-{digest}"
 
 
@@ -75,8 +78,8 @@ def window_start(now: datetime, hours: int) -> datetime:
     divisor of 24 they start at midnight: 00, 06, 12, 18 for 6 h)."""
     if hours < 1:
         raise ValueError(f"window hours must be >= 1, got {hours}")
-    epoch_hours = int(now.astimezone(timezone.utc).timestamp() // 3600)
-    return datetime.fromtimestamp((epoch_hours - epoch_hours % hours) * 3600, timezone.utc)
+    epoch_hours = int(now.astimezone(UTC).timestamp() // 3600)
+    return datetime.fromtimestamp((epoch_hours - epoch_hours % hours) * 3600, UTC)
 
 
 def retraining_id(model_name: str, now: datetime, window_hours: int) -> str:
@@ -96,13 +99,14 @@ def shadow_timerange(now: datetime, days: int) -> str:
     """
     if days < 1:
         raise ValueError(f"shadow window days must be >= 1, got {days}")
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     return f"{today - timedelta(days=days):%Y%m%d}-{today:%Y%m%d}"
 
 
 # --- numbers -------------------------------------------------------------------------------------------------
 
-def finite(value: Any) -> Optional[float]:
+
+def finite(value: Any) -> float | None:
     """``value`` as a float when it is a finite number (not bool), else None (NaN, inf, None, text)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return None
@@ -111,18 +115,24 @@ def finite(value: Any) -> Optional[float]:
 
 
 def _clip(text: str, limit: int = REASON_MAX) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
 class Verdict:
     better: bool
     reason: str
-    required: Optional[float] = None  # the score the candidate needed (None: nothing to beat)
+    required: float | None = None  # the score the candidate needed (None: nothing to beat)
 
 
-def judge(candidate: Optional[float], champion: Optional[float], min_improvement: float, metric: str,
-          champion_version: Optional[str], candidate_label: str = "challenger") -> Verdict:
+def judge(
+    candidate: float | None,
+    champion: float | None,
+    min_improvement: float,
+    metric: str,
+    champion_version: str | None,
+    candidate_label: str = "challenger",
+) -> Verdict:
     """Betterness (module docstring). ``champion_version`` None means there is no champion at all."""
     candidate, champion = finite(candidate), finite(champion)
     if candidate is None:
@@ -132,21 +142,26 @@ def judge(candidate: Optional[float], champion: Optional[float], min_improvement
         return Verdict(True, f"{why}; {candidate_label} {metric}={candidate:.6g}")
     required = champion + min_improvement * abs(champion)
     better = candidate >= required
-    return Verdict(better, f"{candidate_label} {metric}={candidate:.6g} {'>=' if better else '<'} required "
-                           f"{required:.6g} (champion v{champion_version} {champion:.6g} + "
-                           f"{min_improvement:.4g} x |{champion:.6g}|)", required)
+    return Verdict(
+        better,
+        f"{candidate_label} {metric}={candidate:.6g} {'>=' if better else '<'} required "
+        f"{required:.6g} (champion v{champion_version} {champion:.6g} + "
+        f"{min_improvement:.4g} x |{champion:.6g}|)",
+        required,
+    )
 
 
 # --- retraining needed ---------------------------------------------------------------------------------------
 
-def champion_age_days(champion: Mapping[str, Any], now: datetime) -> Optional[float]:
+
+def champion_age_days(champion: Mapping[str, Any], now: datetime) -> float | None:
     """Age of a model version from its creation_timestamp (MLflow epoch milliseconds); None when unknown."""
     raw = champion.get("creation_timestamp")
     if isinstance(raw, str) and raw.isdigit():
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
         return None
-    created = datetime.fromtimestamp(raw / 1000, timezone.utc)
+    created = datetime.fromtimestamp(raw / 1000, UTC)
     return (now - created).total_seconds() / 86400
 
 
@@ -156,8 +171,9 @@ def _drift_detail(reasons: Any) -> str:
     return "" if reasons in (None, "") else str(reasons)
 
 
-def retraining_need(champion: Optional[Mapping[str, Any]], drift: Optional[Mapping[str, Any]], now: datetime,
-                    max_age_days: int) -> tuple[bool, str]:
+def retraining_need(
+    champion: Mapping[str, Any] | None, drift: Mapping[str, Any] | None, now: datetime, max_age_days: int
+) -> tuple[bool, str]:
     """(needed, reason). Needed when there is no champion, the drift-state item says the champion version
     drifted, or the champion is older than ``max_age_days`` (several reasons are joined)."""
     if champion is None:
@@ -191,7 +207,7 @@ class ScheduleAction:
     reason: str
 
 
-def schedule_action(item: Optional[Mapping[str, Any]], retraining: str, stale_before: str) -> ScheduleAction:
+def schedule_action(item: Mapping[str, Any] | None, retraining: str, stale_before: str) -> ScheduleAction:
     """Decide from the model's retraining-state item; ``stale_before``: an ISO time, a non-terminal item of
     another retraining last updated before it is abandoned (replaced), as is one that was SCHEDULED but never
     started (no execution_arn: its StartExecution failed). The scheduler's conditional put
@@ -214,15 +230,20 @@ def schedule_action(item: Optional[Mapping[str, Any]], retraining: str, stale_be
 
 # --- MLflow picks --------------------------------------------------------------------------------------------
 
-def challenger_of(versions: Iterable[Mapping[str, Any]], retraining: str) -> Optional[Mapping[str, Any]]:
+
+def challenger_of(versions: Iterable[Mapping[str, Any]], retraining: str) -> Mapping[str, Any] | None:
     """The newest version tagged job_id=<retraining> (a retried training may have registered two)."""
-    tagged = [v for v in versions if tags(v).get(contract.VERSION_TAG_JOB_ID) == retraining
-              and VERSION.fullmatch(str(v.get("version", "")))]
+    tagged = [
+        v
+        for v in versions
+        if tags(v).get(contract.VERSION_TAG_JOB_ID) == retraining and VERSION.fullmatch(str(v.get("version", "")))
+    ]
     return max(tagged, key=lambda v: int(v["version"]), default=None)
 
 
-def latest_run_id(runs: Iterable[Mapping[str, Any]]) -> Optional[str]:
+def latest_run_id(runs: Iterable[Mapping[str, Any]]) -> str | None:
     """The run_id of the newest run, FINISHED ones first (a retried backtest may have logged two)."""
+
     def key(run: Mapping[str, Any]) -> tuple[bool, float]:
         info = run.get("info") or {}
         start = info.get("start_time")
@@ -234,6 +255,7 @@ def latest_run_id(runs: Iterable[Mapping[str, Any]]) -> Optional[str]:
 
 # --- task input ----------------------------------------------------------------------------------------------
 
+
 def _string(event: Mapping[str, Any], field: str, pattern: re.Pattern, allowed: str) -> str:
     value = event.get(field)
     if not isinstance(value, str) or not value.strip() or not pattern.fullmatch(value):
@@ -241,7 +263,11 @@ def _string(event: Mapping[str, Any], field: str, pattern: re.Pattern, allowed: 
     return value
 
 
-def version_field(event: Mapping[str, Any], field: str, nullable: bool) -> Optional[str]:
+@overload
+def version_field(event: Mapping[str, Any], field: str, nullable: Literal[False]) -> str: ...
+@overload
+def version_field(event: Mapping[str, Any], field: str, nullable: bool) -> str | None: ...
+def version_field(event: Mapping[str, Any], field: str, nullable: bool) -> str | None:
     """``event[field]``, a model version string (or None when ``nullable``); ValueError naming the field."""
     if field not in event:
         raise ValueError(f"{field}: missing; a model version string{' or null' if nullable else ''} is required")
@@ -249,8 +275,10 @@ def version_field(event: Mapping[str, Any], field: str, nullable: bool) -> Optio
     if value is None and nullable:
         return None
     if not isinstance(value, str) or not VERSION.fullmatch(value):
-        raise ValueError(f"{field}={value!r}: a model version string like \"3\""
-                         f"{' (or null: no champion)' if nullable else ''} is required")
+        raise ValueError(
+            f'{field}={value!r}: a model version string like "3"'
+            f"{' (or null: no champion)' if nullable else ''} is required"
+        )
     return value
 
 
@@ -263,8 +291,10 @@ def _object(event: Any) -> Mapping[str, Any]:
 def retraining_input(event: Any) -> tuple[str, str]:
     """(retraining_id, model_name) of a task input; ValueError naming the bad field."""
     event = _object(event)
-    return (_string(event, "retraining_id", RETRAINING_ID, "an id of 1-80 characters [A-Za-z0-9_-]"),
-            _string(event, "model_name", MODEL_NAME, "a registered model name (1-256 printable characters)"))
+    return (
+        _string(event, "retraining_id", RETRAINING_ID, "an id of 1-80 characters [A-Za-z0-9_-]"),
+        _string(event, "model_name", MODEL_NAME, "a registered model name (1-256 printable characters)"),
+    )
 
 
 @dataclass(frozen=True)
@@ -272,9 +302,9 @@ class CompareRequest:
     phase: str
     retraining_id: str
     model_name: str
-    champion_version: Optional[str]
-    challenger_version: Optional[str] = None  # shadow phase
-    test_id: Optional[str] = None  # shadow phase
+    champion_version: str | None
+    challenger_version: str | None = None  # shadow phase
+    test_id: str | None = None  # shadow phase
 
 
 def compare_input(event: Any) -> CompareRequest:
@@ -291,6 +321,7 @@ def compare_input(event: Any) -> CompareRequest:
     challenger = version_field(event, "challenger_version", nullable=False)
     test_id = _string(event, "test_id", TEST_ID, "the shadow test id")
     if test_id != shadow_test_id(retraining):
-        raise ValueError(f"test_id={test_id!r}: the shadow test of retraining {retraining} is "
-                         f"{shadow_test_id(retraining)!r}")
+        raise ValueError(
+            f"test_id={test_id!r}: the shadow test of retraining {retraining} is {shadow_test_id(retraining)!r}"
+        )
     return CompareRequest(phase, retraining, model_name, champion, challenger, test_id)

@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -55,7 +56,7 @@ class ExecutionNameTaken(Exception):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,7 @@ class Scheduled:
     started: bool  # this invocation started (or resumed) it
 
     def output(self) -> dict[str, str]:
-        return {"model_name": self.model_name, "retraining_id": self.retraining_id,
-                "execution_arn": self.execution_arn}
+        return {"model_name": self.model_name, "retraining_id": self.retraining_id, "execution_arn": self.execution_arn}
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -77,8 +77,13 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 class Scheduler:
     """Schedules one model's retraining for a window (decision: retraining.schedule_action)."""
 
-    def __init__(self, retrainings: Retrainings, stepfunctions: Any, config: SchedulerSettings,
-                 clock: Optional[Callable[[], datetime]] = None):
+    def __init__(
+        self,
+        retrainings: Retrainings,
+        stepfunctions: Any,
+        config: SchedulerSettings,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.retrainings, self.stepfunctions, self.config = retrainings, stepfunctions, config
         self.clock = clock or (lambda: now())
 
@@ -95,12 +100,16 @@ class Scheduler:
                 return Scheduled(model_name, retraining, arn, started=False)
             if action.kind != RESUME and not self.retrainings.schedule(model_name, retraining, stale_before):
                 continue  # another writer changed the item: read and decide again
-            logger.info("retraining scheduled", extra={"model_name": model_name, "retraining_id": retraining,
-                                                       "why": action.reason})
+            logger.info(
+                "retraining scheduled",
+                extra={"model_name": model_name, "retraining_id": retraining, "why": action.reason},
+            )
             arn = self._start(model_name, retraining)
             if not self.retrainings.set_execution(model_name, retraining, arn):
-                logger.warning("retraining-state item replaced before the execution ARN was recorded",
-                               extra={"model_name": model_name, "retraining_id": retraining})
+                logger.warning(
+                    "retraining-state item replaced before the execution ARN was recorded",
+                    extra={"model_name": model_name, "retraining_id": retraining},
+                )
             return Scheduled(model_name, retraining, arn, started=True)
         raise RuntimeError(f"model {model_name!r}: the retraining-state item kept changing; try again")
 
@@ -108,8 +117,10 @@ class Scheduler:
         payload = {"retraining_id": retraining, "model_name": model_name}
         try:
             return self.stepfunctions.start_execution(
-                stateMachineArn=self.config.state_machine_arn, name=retraining,
-                input=json.dumps(payload, separators=(",", ":")))["executionArn"]
+                stateMachineArn=self.config.state_machine_arn,
+                name=retraining,
+                input=json.dumps(payload, separators=(",", ":")),
+            )["executionArn"]
         except ClientError as exc:
             if error_code(exc) != "ExecutionAlreadyExists":
                 raise
@@ -117,8 +128,10 @@ class Scheduler:
         existing = self.stepfunctions.describe_execution(executionArn=arn)
         if json.loads(existing.get("input") or "null") != payload:
             raise ExecutionNameTaken(f"execution {retraining} exists with another input: {existing.get('input')}")
-        logger.info("execution already exists with the same input: counted as started",
-                    extra={"model_name": model_name, "retraining_id": retraining, "status": existing.get("status")})
+        logger.info(
+            "execution already exists with the same input: counted as started",
+            extra={"model_name": model_name, "retraining_id": retraining, "status": existing.get("status")},
+        )
         return arn
 
 
@@ -131,8 +144,11 @@ def settings() -> SchedulerSettings:
 @functools.cache
 def scheduler() -> Scheduler:
     config = settings()
-    return Scheduler(Retrainings(cached_client("dynamodb"), config.retraining_table, config.ttl_days),
-                     cached_client("stepfunctions"), config)
+    return Scheduler(
+        Retrainings(cached_client("dynamodb"), config.retraining_table, config.ttl_days),
+        cached_client("stepfunctions"),
+        config,
+    )
 
 
 def window_time(event: Any) -> datetime:
@@ -189,6 +205,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     result = {"scheduled": scheduled, "skipped": skipped, "failed": failed}
     logger.info("retraining schedule done", extra={"window_time": iso(at), "started": started, **result})
     if transient:
-        raise SchedulingIncomplete(f"{len(transient)} model(s) failed transiently and will be retried: "
-                                   f"{', '.join(sorted(failed))}") from transient[0]
+        raise SchedulingIncomplete(
+            f"{len(transient)} model(s) failed transiently and will be retried: {', '.join(sorted(failed))}"
+        ) from transient[0]
     return result

@@ -21,9 +21,10 @@ shadow_score, finished_at, reason.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -55,20 +56,20 @@ def _condition_failed(exc: ClientError) -> bool:
 
 
 class _Table:
-    def __init__(self, dynamodb: Any, table: str, key: str, ttl_days: int,
-                 now: Optional[Callable[[], datetime]] = None):
+    def __init__(self, dynamodb: Any, table: str, key: str, ttl_days: int, now: Callable[[], datetime] | None = None):
         self.dynamodb, self.table, self.key, self.ttl_days = dynamodb, table, key, ttl_days
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
 
-    def get(self, key_value: str) -> Optional[dict[str, Any]]:
-        item = self.dynamodb.get_item(TableName=self.table, Key=marshal({self.key: key_value}),
-                                      ConsistentRead=True).get("Item")
+    def get(self, key_value: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(
+            TableName=self.table, Key=marshal({self.key: key_value}), ConsistentRead=True
+        ).get("Item")
         return unmarshal(item) if item else None
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + timedelta(days=self.ttl_days)).timestamp())
 
-    def _old_item(self, exc: ClientError, key_value: str) -> Optional[dict[str, Any]]:
+    def _old_item(self, exc: ClientError, key_value: str) -> dict[str, Any] | None:
         """The item a failed condition saw (ReturnValuesOnConditionCheckFailure, else a consistent read)."""
         old = exc.response.get("Item")
         return unmarshal(old) if old else self.get(key_value)
@@ -77,7 +78,7 @@ class _Table:
 class Retrainings(_Table):
     """tradai-retraining-state (module docstring)."""
 
-    def __init__(self, dynamodb: Any, table: str, ttl_days: int, now: Optional[Callable[[], datetime]] = None):
+    def __init__(self, dynamodb: Any, table: str, ttl_days: int, now: Callable[[], datetime] | None = None):
         super().__init__(dynamodb, table, "model_name", ttl_days, now)
 
     def schedule(self, model_name: str, retraining_id: str, stale_before: str) -> bool:
@@ -86,19 +87,29 @@ class Retrainings(_Table):
         without an execution (retraining.schedule_action).
         True when written; False when the condition refused it (re-read and decide again)."""
         now = iso(self.now())
-        item = {"model_name": model_name, "retraining_id": retraining_id, "status": contract.SCHEDULED,
-                "scheduled_at": now, "updated_at": now, "expires_at": self._expires_at(self.now())}
+        item = {
+            "model_name": model_name,
+            "retraining_id": retraining_id,
+            "status": contract.SCHEDULED,
+            "scheduled_at": now,
+            "updated_at": now,
+            "expires_at": self._expires_at(self.now()),
+        }
         terminal = {f":t{i}": status for i, status in enumerate(sorted(contract.RETRAINING_TERMINAL))}
         try:
             self.dynamodb.put_item(
-                TableName=self.table, Item=marshal(item),
+                TableName=self.table,
+                Item=marshal(item),
                 ConditionExpression=(
                     "attribute_not_exists(model_name) OR (retraining_id <> :id AND "
                     f"(#status IN ({', '.join(terminal)}) OR attribute_not_exists(updated_at) "
-                    "OR updated_at < :stale OR (#status = :scheduled AND attribute_not_exists(execution_arn))))"),
+                    "OR updated_at < :stale OR (#status = :scheduled AND attribute_not_exists(execution_arn))))"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=marshal({":id": retraining_id, ":stale": stale_before,
-                                                   ":scheduled": contract.SCHEDULED, **terminal}))
+                ExpressionAttributeValues=marshal(
+                    {":id": retraining_id, ":stale": stale_before, ":scheduled": contract.SCHEDULED, **terminal}
+                ),
+            )
         except ClientError as exc:
             if _condition_failed(exc):
                 return False
@@ -109,19 +120,29 @@ class Retrainings(_Table):
         """Record the execution ARN; False when the item no longer belongs to ``retraining_id``."""
         try:
             self.dynamodb.update_item(
-                TableName=self.table, Key=marshal({"model_name": model_name}),
+                TableName=self.table,
+                Key=marshal({"model_name": model_name}),
                 UpdateExpression="SET execution_arn = :arn, updated_at = :now",
                 ConditionExpression="retraining_id = :id",
-                ExpressionAttributeValues=marshal({":arn": execution_arn, ":now": iso(self.now()),
-                                                   ":id": retraining_id}))
+                ExpressionAttributeValues=marshal(
+                    {":arn": execution_arn, ":now": iso(self.now()), ":id": retraining_id}
+                ),
+            )
         except ClientError as exc:
             if _condition_failed(exc):
                 return False
             raise
         return True
 
-    def record(self, model_name: str, retraining_id: str, marker: str, fields: Mapping[str, Any],
-               status: Optional[str] = None, create: bool = False) -> tuple[bool, dict[str, Any]]:
+    def record(
+        self,
+        model_name: str,
+        retraining_id: str,
+        marker: str,
+        fields: Mapping[str, Any],
+        status: str | None = None,
+        create: bool = False,
+    ) -> tuple[bool, dict[str, Any]]:
         """Add one step's ``fields`` (and ``status``, the ``marker`` timestamp, updated_at, expires_at) once.
 
         Condition: the item belongs to ``retraining_id`` (``create``: or does not exist yet, a manual start)
@@ -130,21 +151,32 @@ class Retrainings(_Table):
         (or does not exist, without ``create``).
         """
         now = self.now()
-        values = _present({**fields, marker: iso(now), "updated_at": iso(now),
-                           "expires_at": self._expires_at(now), "retraining_id": retraining_id,
-                           **({"status": status} if status else {})})
+        values = _present(
+            {
+                **fields,
+                marker: iso(now),
+                "updated_at": iso(now),
+                "expires_at": self._expires_at(now),
+                "retraining_id": retraining_id,
+                **({"status": status} if status else {}),
+            }
+        )
         names = {f"#f{i}": name for i, name in enumerate(values)}
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
         owned = "retraining_id = :owner" + (" OR attribute_not_exists(model_name)" if create else "")
         try:
             answer = self.dynamodb.update_item(
-                TableName=self.table, Key=marshal({"model_name": model_name}),
+                TableName=self.table,
+                Key=marshal({"model_name": model_name}),
                 UpdateExpression=f"SET {assignments}",
                 ConditionExpression=f"({owned}) AND attribute_not_exists(#marker)",
                 ExpressionAttributeNames={**names, "#marker": marker},
-                ExpressionAttributeValues=marshal({**{f":v{i}": value for i, value in enumerate(values.values())},
-                                                   ":owner": retraining_id}),
-                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                ExpressionAttributeValues=marshal(
+                    {**{f":v{i}": value for i, value in enumerate(values.values())}, ":owner": retraining_id}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
@@ -155,7 +187,7 @@ class Retrainings(_Table):
         return True, unmarshal(answer["Attributes"])
 
 
-def owned(item: Optional[Mapping[str, Any]], model_name: str, retraining_id: str, allow_missing: bool = False) -> None:
+def owned(item: Mapping[str, Any] | None, model_name: str, retraining_id: str, allow_missing: bool = False) -> None:
     """StaleRetraining unless ``item`` belongs to ``retraining_id`` (or is missing and that is allowed)."""
     if item is None and allow_missing:
         return
@@ -166,19 +198,30 @@ def owned(item: Optional[Mapping[str, Any]], model_name: str, retraining_id: str
 class ShadowTests(_Table):
     """tradai-shadow-test-state (module docstring)."""
 
-    def __init__(self, dynamodb: Any, table: str, ttl_days: int, now: Optional[Callable[[], datetime]] = None):
+    def __init__(self, dynamodb: Any, table: str, ttl_days: int, now: Callable[[], datetime] | None = None):
         super().__init__(dynamodb, table, "test_id", ttl_days, now)
 
     def create(self, test_id: str, model_name: str, fields: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the RUNNING test unless it exists: (True, the item) when written, else (False, the first item)."""
         now = self.now()
-        item = _present({**fields, "test_id": test_id, "model_name": model_name, "status": contract.SHADOW_RUNNING,
-                         "created_at": iso(now), "expires_at": self._expires_at(now)})
+        item = _present(
+            {
+                **fields,
+                "test_id": test_id,
+                "model_name": model_name,
+                "status": contract.SHADOW_RUNNING,
+                "created_at": iso(now),
+                "expires_at": self._expires_at(now),
+            }
+        )
         item["status_created_at"] = f"{contract.SHADOW_RUNNING}#{item['created_at']}"
         try:
-            self.dynamodb.put_item(TableName=self.table, Item=marshal(item),
-                                   ConditionExpression="attribute_not_exists(test_id)",
-                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item=marshal(item),
+                ConditionExpression="attribute_not_exists(test_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if _condition_failed(exc):
                 return False, self._old_item(exc, test_id) or item
@@ -189,18 +232,26 @@ class ShadowTests(_Table):
         """Move a RUNNING test to ``status`` (PASSED | FAILED) with ``fields``; status_created_at keeps its
         created_at. (True, the new item), or (False, the stored item) when it was no longer RUNNING."""
         now = self.now()
-        values = _present({**fields, "status": status, "status_created_at": f"{status}#{test['created_at']}",
-                           "finished_at": iso(now)})
+        values = _present(
+            {**fields, "status": status, "status_created_at": f"{status}#{test['created_at']}", "finished_at": iso(now)}
+        )
         names = {f"#f{i}": name for i, name in enumerate(values)}
         try:
             answer = self.dynamodb.update_item(
-                TableName=self.table, Key=marshal({"test_id": test["test_id"]}),
+                TableName=self.table,
+                Key=marshal({"test_id": test["test_id"]}),
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={**names, "#status": "status"},
-                ExpressionAttributeValues=marshal({**{f":v{i}": value for i, value in enumerate(values.values())},
-                                                   ":running": contract.SHADOW_RUNNING}),
-                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                ExpressionAttributeValues=marshal(
+                    {
+                        **{f":v{i}": value for i, value in enumerate(values.values())},
+                        ":running": contract.SHADOW_RUNNING,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
@@ -209,4 +260,3 @@ class ShadowTests(_Table):
                 raise ShadowTestNotFound(f"shadow test {test['test_id']} does not exist") from None
             return False, stored
         return True, unmarshal(answer["Attributes"])
-

@@ -13,8 +13,16 @@ from shared.settings import Env, SettingsError
 
 from . import contract
 
-__all__ = ["SettingsError", "DriftSettings", "PromoteSettings", "RollbackSettings", "champion_alias",
-           "drift_settings", "promote_settings", "rollback_settings"]
+__all__ = [
+    "DriftSettings",
+    "PromoteSettings",
+    "RollbackSettings",
+    "SettingsError",
+    "champion_alias",
+    "drift_settings",
+    "promote_settings",
+    "rollback_settings",
+]
 
 BUCKET_NAME = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # MLflow aliases: letters, digits, _ and -; not "latest" and not v<digits> (those name versions).
@@ -54,22 +62,29 @@ class RollbackSettings:
 
 
 def champion_alias(env: Env) -> str:
-    return env_.optional(env, contract.ENV_CHAMPION_ALIAS, DEFAULT_CHAMPION_ALIAS, ALIAS,
-                         "an MLflow alias (letters, digits, _ and -; not latest or v<n>), default champion")
+    return env_.optional(
+        env,
+        contract.ENV_CHAMPION_ALIAS,
+        DEFAULT_CHAMPION_ALIAS,
+        ALIAS,
+        "an MLflow alias (letters, digits, _ and -; not latest or v<n>), default champion",
+    )
 
 
 def drift_settings(env: Env) -> DriftSettings:
     return DriftSettings(
         champion_alias=champion_alias(env),
-        performance_metric=env_.required(env, contract.ENV_PERFORMANCE_METRIC, METRIC_KEY,
-                                         "an MLflow metric key, e.g. sharpe_ratio"),
+        performance_metric=env_.required(
+            env, contract.ENV_PERFORMANCE_METRIC, METRIC_KEY, "an MLflow metric key, e.g. sharpe_ratio"
+        ),
         results_bucket=env_.required(env, contract.ENV_RESULTS_BUCKET, BUCKET_NAME, "an S3 bucket name"),
         drift_table=env_.table_name(env, contract.ENV_DRIFT_TABLE),
-        psi_threshold=env_.number(env, contract.ENV_PSI_THRESHOLD, DEFAULT_PSI_THRESHOLD, minimum=0.0,
-                                  maximum=10.0),
-        drop_threshold=env_.number(env, contract.ENV_PERFORMANCE_DROP_THRESHOLD, DEFAULT_DROP_THRESHOLD,
-                                   minimum=0.0, maximum=10.0),
-        state_ttl_days=env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS))
+        psi_threshold=env_.number(env, contract.ENV_PSI_THRESHOLD, DEFAULT_PSI_THRESHOLD, minimum=0.0, maximum=10.0),
+        drop_threshold=env_.number(
+            env, contract.ENV_PERFORMANCE_DROP_THRESHOLD, DEFAULT_DROP_THRESHOLD, minimum=0.0, maximum=10.0
+        ),
+        state_ttl_days=env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS),
+    )
 
 
 def promote_settings(env: Env) -> PromoteSettings:
@@ -79,9 +94,11 @@ def promote_settings(env: Env) -> PromoteSettings:
         deployments_table=env_.table_name(env, contract.ENV_DEPLOYMENTS_TABLE),
         retraining_table=env_.table_name(env, contract.ENV_RETRAINING_TABLE),
         deployment_ttl_days=env_.ttl_days(env, contract.ENV_DEPLOYMENT_TTL_DAYS),
-        state_ttl_days=env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS))
+        state_ttl_days=env_.ttl_days(env, contract.ENV_STATE_TTL_DAYS),
+    )
 
 
 def rollback_settings(env: Env) -> RollbackSettings:
-    return RollbackSettings(champion_alias=champion_alias(env),
-                            rollback_table=env_.table_name(env, contract.ENV_ROLLBACK_TABLE))
+    return RollbackSettings(
+        champion_alias=champion_alias(env), rollback_table=env_.table_name(env, contract.ENV_ROLLBACK_TABLE)
+    )

@@ -12,8 +12,9 @@ Numbers are written as Decimal (never NaN); other errors propagate as botocore r
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -23,7 +24,7 @@ from shared.ddb import marshal, put_if_absent, unmarshal
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-def decimal(value: Optional[float], places: Optional[int] = None) -> Optional[Decimal]:
+def decimal(value: float | None, places: int | None = None) -> Decimal | None:
     """A finite float as Decimal (rounded to ``places``), else None."""
     if value is None or not math.isfinite(value):
         return None
@@ -40,9 +41,10 @@ class _Table:
     def __init__(self, dynamodb: Any, table: str):
         self.dynamodb, self.table = dynamodb, table
 
-    def get(self, key_value: str) -> Optional[dict[str, Any]]:
-        item = self.dynamodb.get_item(TableName=self.table, Key=marshal({self.key: key_value}),
-                                      ConsistentRead=True).get("Item")
+    def get(self, key_value: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(
+            TableName=self.table, Key=marshal({self.key: key_value}), ConsistentRead=True
+        ).get("Item")
         return unmarshal(item) if item else None
 
 
@@ -52,9 +54,12 @@ class DriftStates(_Table):
     def put(self, item: Mapping[str, Any]) -> bool:
         """Write the check unless a newer one is stored; False when refused."""
         try:
-            self.dynamodb.put_item(TableName=self.table, Item=marshal(dict(item)),
-                                   ConditionExpression="attribute_not_exists(model_name) OR checked_at <= :at",
-                                   ExpressionAttributeValues=marshal({":at": item["checked_at"]}))
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item=marshal(dict(item)),
+                ConditionExpression="attribute_not_exists(model_name) OR checked_at <= :at",
+                ExpressionAttributeValues=marshal({":at": item["checked_at"]}),
+            )
         except ClientError as exc:
             if _condition_failed(exc):
                 return False
@@ -70,8 +75,13 @@ class Deployments:
 
     def record(self, item: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the record unless it exists: (True, item) when written, else (False, the first record)."""
-        existing = put_if_absent(self.dynamodb, self.table, dict(item), key_attribute="deployment_id", key={
-            "strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]})
+        existing = put_if_absent(
+            self.dynamodb,
+            self.table,
+            dict(item),
+            key_attribute="deployment_id",
+            key={"strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]},
+        )
         return (True, dict(item)) if existing is None else (False, existing)
 
 
@@ -79,7 +89,7 @@ class Rollbacks(_Table):
     """tradai-rollback-state (no TTL)."""
 
     @staticmethod
-    def entry(item: Optional[Mapping[str, Any]], request_keys: tuple[str, ...]) -> Optional[dict[str, Any]]:
+    def entry(item: Mapping[str, Any] | None, request_keys: tuple[str, ...]) -> dict[str, Any] | None:
         """The history entry recorded under one of ``request_keys``, if any."""
         for entry in (item or {}).get("history") or ():
             if entry.get("request_key") in request_keys:
@@ -91,9 +101,17 @@ class Rollbacks(_Table):
 
         False when the request_key was recorded before (the item is unchanged).
         """
-        values = {":current": entry["to_version"], ":at": entry["at"], ":reason": entry["reason"],
-                  ":by": entry["requested_by"], ":one": 1, ":entry": [dict(entry)], ":empty": [],
-                  ":keys": {entry["request_key"]}, ":key": entry["request_key"]}
+        values = {
+            ":current": entry["to_version"],
+            ":at": entry["at"],
+            ":reason": entry["reason"],
+            ":by": entry["requested_by"],
+            ":one": 1,
+            ":entry": [dict(entry)],
+            ":empty": [],
+            ":keys": {entry["request_key"]},
+            ":key": entry["request_key"],
+        }
         previous = ""
         if entry.get("from_version") is not None:
             values[":previous"] = entry["from_version"]
@@ -101,13 +119,17 @@ class Rollbacks(_Table):
         remove = "" if previous else " REMOVE previous_version"
         try:
             self.dynamodb.update_item(
-                TableName=self.table, Key=marshal({"model_name": model_name}),
-                UpdateExpression=(f"SET current_version = :current, {previous}last_rollback_at = :at, "
-                                  "last_reason = :reason, last_requested_by = :by, "
-                                  "history = list_append(if_not_exists(history, :empty), :entry) "
-                                  f"ADD rollback_count :one, request_keys :keys{remove}"),
+                TableName=self.table,
+                Key=marshal({"model_name": model_name}),
+                UpdateExpression=(
+                    f"SET current_version = :current, {previous}last_rollback_at = :at, "
+                    "last_reason = :reason, last_requested_by = :by, "
+                    "history = list_append(if_not_exists(history, :empty), :entry) "
+                    f"ADD rollback_count :one, request_keys :keys{remove}"
+                ),
                 ConditionExpression="attribute_not_exists(request_keys) OR NOT contains(request_keys, :key)",
-                ExpressionAttributeValues=marshal(values))
+                ExpressionAttributeValues=marshal(values),
+            )
         except ClientError as exc:
             if _condition_failed(exc):
                 return False

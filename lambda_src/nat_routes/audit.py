@@ -4,7 +4,8 @@ a route the audit cannot explain needs a human."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from .aws_access import NatAws
 from .plan import Holder
@@ -16,7 +17,7 @@ def is_scheduled(event: Any) -> bool:
     return isinstance(event, dict) and (event.get("source"), event.get("detail-type")) == SCHEDULED_EVENT
 
 
-def route_problem(holder: Optional[Holder]) -> Optional[str]:
+def route_problem(holder: Holder | None) -> str | None:
     """Why a default route cannot carry traffic, or None when it targets a running instance."""
     if holder is None:
         return "no 0.0.0.0/0 route"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -14,9 +14,18 @@ from . import contract
 from .plan import Holder, Instance, LaunchAction
 
 DEFAULT_ROUTE = "0.0.0.0/0"
-ROUTE_TARGET_KEYS = ("InstanceId", "NetworkInterfaceId", "NatGatewayId", "GatewayId", "TransitGatewayId",
-                     "VpcPeeringConnectionId", "EgressOnlyInternetGatewayId", "CarrierGatewayId",
-                     "LocalGatewayId", "CoreNetworkArn")
+ROUTE_TARGET_KEYS = (
+    "InstanceId",
+    "NetworkInterfaceId",
+    "NatGatewayId",
+    "GatewayId",
+    "TransitGatewayId",
+    "VpcPeeringConnectionId",
+    "EgressOnlyInternetGatewayId",
+    "CarrierGatewayId",
+    "LocalGatewayId",
+    "CoreNetworkArn",
+)
 NO_ACTIVE_ACTION = "No active Lifecycle Action"
 
 
@@ -28,7 +37,7 @@ class NatAws:
     autoscaling: Any
     lambda_: Any
 
-    def instance(self, instance_id: str) -> Optional[Instance]:
+    def instance(self, instance_id: str) -> Instance | None:
         """The instance, or None if EC2 no longer knows it."""
         try:
             reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
@@ -40,12 +49,24 @@ class NatAws:
         if raw is None:
             return None
         tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
-        primary = next((ni["NetworkInterfaceId"] for ni in raw.get("NetworkInterfaces", [])
-                        if ni.get("Attachment", {}).get("DeviceIndex") == 0), None)
-        return Instance(raw["InstanceId"], raw["State"]["Name"], raw["LaunchTime"], primary,
-                        tags.get(contract.BOOT_TAG_KEY), raw.get("SourceDestCheck", True))
+        primary = next(
+            (
+                ni["NetworkInterfaceId"]
+                for ni in raw.get("NetworkInterfaces", [])
+                if ni.get("Attachment", {}).get("DeviceIndex") == 0
+            ),
+            None,
+        )
+        return Instance(
+            raw["InstanceId"],
+            raw["State"]["Name"],
+            raw["LaunchTime"],
+            primary,
+            tags.get(contract.BOOT_TAG_KEY),
+            raw.get("SourceDestCheck", True),
+        )
 
-    def route_holder(self, route_table_id: str) -> Optional[Holder]:
+    def route_holder(self, route_table_id: str) -> Holder | None:
         """What the table's 0.0.0.0/0 route targets, or None when the table has no such route."""
         table = self.ec2.describe_route_tables(RouteTableIds=[route_table_id])["RouteTables"][0]
         route = next((r for r in table["Routes"] if r.get("DestinationCidrBlock") == DEFAULT_ROUTE), None)
@@ -56,7 +77,7 @@ class NatAws:
         owner = self.instance(owner_id) if owner_id else None
         return Holder(target, owner, blackholed=route.get("State") == "blackhole")
 
-    def address_holder(self, allocation_id: str) -> Optional[Holder]:
+    def address_holder(self, allocation_id: str) -> Holder | None:
         """The instance the Elastic IP is associated with, or None when it is free."""
         address = self.ec2.describe_addresses(AllocationIds=[allocation_id])["Addresses"][0]
         owner_id = address.get("InstanceId") or self._interface_owner(address.get("NetworkInterfaceId"))
@@ -77,8 +98,12 @@ class NatAws:
 
     def complete(self, action: LaunchAction, result: str) -> bool:
         """CompleteLifecycleAction; False when the action is no longer pending (done, timed out, instance gone)."""
-        params = {"AutoScalingGroupName": action.group_name, "LifecycleHookName": action.hook_name,
-                  "LifecycleActionResult": result, "InstanceId": action.instance_id}
+        params = {
+            "AutoScalingGroupName": action.group_name,
+            "LifecycleHookName": action.hook_name,
+            "LifecycleActionResult": result,
+            "InstanceId": action.instance_id,
+        }
         if action.token:
             params["LifecycleActionToken"] = action.token
         try:
@@ -94,7 +119,7 @@ class NatAws:
         payload = {**event, contract.CONTINUATION_KEY: continuation}
         self.lambda_.invoke(FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(payload))
 
-    def _interface_owner(self, interface_id: Optional[str]) -> Optional[str]:
+    def _interface_owner(self, interface_id: str | None) -> str | None:
         if not interface_id:
             return None
         try:
@@ -103,4 +128,5 @@ class NatAws:
             if error_code(exc) == "InvalidNetworkInterfaceID.NotFound":
                 return None
             raise
-        return next(iter(interfaces["NetworkInterfaces"]), {}).get("Attachment", {}).get("InstanceId")
+        first: dict[str, Any] = next(iter(interfaces["NetworkInterfaces"]), {})
+        return first.get("Attachment", {}).get("InstanceId")

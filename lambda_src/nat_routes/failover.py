@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -44,11 +45,18 @@ class Abandon(Exception):
 class Failover:
     """Runs one action; ``timeline`` records when each phase happened (UTC, ISO 8601)."""
 
-    def __init__(self, action: LaunchAction, settings: Settings, aws: NatAws, context: Any,
-                 sleep: Optional[Callable[[float], None]] = None, now: Optional[Callable[[], datetime]] = None):
+    def __init__(
+        self,
+        action: LaunchAction,
+        settings: Settings,
+        aws: NatAws,
+        context: Any,
+        sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,
+    ):
         self.action, self.settings, self.aws, self.context = action, settings, aws, context
         self.sleep = sleep or time.sleep
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
         self.timeline: dict[str, str] = {}
         if action.event_time:
             self._mark("event_emitted", action.event_time)
@@ -78,7 +86,7 @@ class Failover:
         logger.info("failover timeline", extra={"timeline": self.timeline})
         return self._result("continued", lifecycle_action_result=completed, address=address, routes=routes)
 
-    def _wait_until_ready(self, event: dict) -> Optional[Instance]:
+    def _wait_until_ready(self, event: dict) -> Instance | None:
         """Poll until READY; raise Abandon on FAILED; None once the wait was handed to a new invocation."""
         while True:
             with self._aws_step("describe instance"):
@@ -89,22 +97,28 @@ class Failover:
                 logger.info("instance ready", extra={"instance_id": self.action.instance_id, "reason": why})
                 return instance
             if readiness is Readiness.FAILED:
-                raise Abandon(f"instance {self.action.instance_id} will not forward: {why}",
-                              error_code="InstanceNotReady")
+                raise Abandon(
+                    f"instance {self.action.instance_id} will not forward: {why}", error_code="InstanceNotReady"
+                )
             if self._seconds_left() < self.settings.poll_interval_seconds + contract.SWITCH_RESERVE_SECONDS:
-                return self._continue_later(event, why)
+                self._continue_later(event, why)
+                return None
             logger.debug("waiting for readiness", extra={"reason": why})
             self.sleep(self.settings.poll_interval_seconds)
 
     def _continue_later(self, event: dict, why: str) -> None:
         nxt = self.action.continuation + 1
         if nxt > MAX_CONTINUATIONS:
-            raise Abandon(f"instance {self.action.instance_id} still not ready after {nxt} invocations: {why}",
-                          error_code="InstanceNotReady")
+            raise Abandon(
+                f"instance {self.action.instance_id} still not ready after {nxt} invocations: {why}",
+                error_code="InstanceNotReady",
+            )
         with self._aws_step("hand the wait to a new invocation"):
             self.aws.continue_later(self.context.invoked_function_arn, event, nxt)
-        logger.info("still booting; the wait continues in a new invocation",
-                    extra={"instance_id": self.action.instance_id, "reason": why, "continuation": nxt})
+        logger.info(
+            "still booting; the wait continues in a new invocation",
+            extra={"instance_id": self.action.instance_id, "reason": why, "continuation": nxt},
+        )
         return None
 
     def _take_address(self, instance: Instance) -> dict[str, Any]:
@@ -114,8 +128,12 @@ class Failover:
             action, reason = plan_takeover(holder, instance)
             if action in ("created", "replaced"):
                 self.aws.associate_address(allocation, instance.instance_id)
-        outcome = {"allocation_id": allocation, "action": action, "reason": reason,
-                   "previous_target": holder.target if holder else None}
+        outcome = {
+            "allocation_id": allocation,
+            "action": action,
+            "reason": reason,
+            "previous_target": holder.target if holder else None,
+        }
         logger.info(f"Elastic IP {action}", extra={**outcome, "instance_id": instance.instance_id})
         return outcome
 
@@ -133,19 +151,27 @@ class Failover:
                 action, reason = plan_takeover(holder, instance)
                 reason = f"{reason} (created concurrently)"
                 self._apply_route(route_table_id, instance, "replaced" if action == "created" else action)
-        outcome = {"route_table_id": route_table_id, "action": action, "reason": reason,
-                   "previous_target": holder.target if holder else None}
+        outcome = {
+            "route_table_id": route_table_id,
+            "action": action,
+            "reason": reason,
+            "previous_target": holder.target if holder else None,
+        }
         log = logger.warning if action == "skipped" else logger.info
-        log(f"route {action}", extra={**outcome, "instance_id": instance.instance_id,
-                                      "target": instance.primary_interface_id})
+        log(
+            f"route {action}",
+            extra={**outcome, "instance_id": instance.instance_id, "target": instance.primary_interface_id},
+        )
         return outcome
 
     def _apply_route(self, route_table_id: str, instance: Instance, action: str) -> None:
         if action not in ("created", "replaced"):
             return
         if instance.primary_interface_id is None:
-            raise Abandon(f"instance {instance.instance_id} has no primary network interface",
-                          error_code="NoPrimaryNetworkInterface")
+            raise Abandon(
+                f"instance {instance.instance_id} has no primary network interface",
+                error_code="NoPrimaryNetworkInterface",
+            )
         self.aws.point_default_route(route_table_id, instance.primary_interface_id, create=action == "created")
 
     def _abandon(self, exc: Abandon) -> dict[str, Any]:
@@ -154,19 +180,26 @@ class Failover:
         completed = self._complete(ABANDON)
         return self._result("abandoned", reason=exc.reason, lifecycle_action_result=completed, **exc.fields)
 
-    def _complete(self, result: str) -> Optional[str]:
+    def _complete(self, result: str) -> str | None:
         """Complete the action; transient failures are re-raised, a vanished action is only a warning."""
         try:
             accepted = self.aws.complete(self.action, result)
         except (ClientError, BotoCoreError) as exc:
-            logger.error("CompleteLifecycleAction failed", extra={
-                **self._log_fields(), "lifecycle_action_result": result, "error_code": error_code(exc),
-                "error": str(exc)})
+            logger.error(
+                "CompleteLifecycleAction failed",
+                extra={
+                    **self._log_fields(),
+                    "lifecycle_action_result": result,
+                    "error_code": error_code(exc),
+                    "error": str(exc),
+                },
+            )
             raise
         self._mark("hook_completed")
         if not accepted:
-            logger.warning("lifecycle action is no longer pending",
-                           extra={**self._log_fields(), "lifecycle_action_result": result})
+            logger.warning(
+                "lifecycle action is no longer pending", extra={**self._log_fields(), "lifecycle_action_result": result}
+            )
             return None
         logger.info("lifecycle action completed", extra={**self._log_fields(), "lifecycle_action_result": result})
         return result
@@ -178,20 +211,26 @@ class Failover:
             yield
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
-                logger.warning(f"{step}: transient AWS error, left to the asynchronous retry",
-                               extra={**self._log_fields(), "error_code": error_code(exc), "error": str(exc)})
+                logger.warning(
+                    f"{step}: transient AWS error, left to the asynchronous retry",
+                    extra={**self._log_fields(), "error_code": error_code(exc), "error": str(exc)},
+                )
                 raise
             raise Abandon(f"{step} failed", error_code=error_code(exc), error=str(exc), **fields) from exc
 
     def _seconds_left(self) -> float:
         return self.context.get_remaining_time_in_millis() / 1000
 
-    def _mark(self, phase: str, when: Optional[datetime] = None) -> None:
+    def _mark(self, phase: str, when: datetime | None = None) -> None:
         self.timeline.setdefault(phase, (when or self.now()).isoformat(timespec="seconds"))
 
     def _log_fields(self) -> dict[str, Any]:
-        return {"auto_scaling_group_name": self.action.group_name, "lifecycle_hook_name": self.action.hook_name,
-                "instance_id": self.action.instance_id, "continuation": self.action.continuation}
+        return {
+            "auto_scaling_group_name": self.action.group_name,
+            "lifecycle_hook_name": self.action.hook_name,
+            "instance_id": self.action.instance_id,
+            "continuation": self.action.continuation,
+        }
 
     def _result(self, status: str, **fields: Any) -> dict[str, Any]:
         return {"status": status, "instance_id": self.action.instance_id, **fields, "timeline": self.timeline}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Optional
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -52,8 +52,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except ConfigurationError as exc:
         return _reject(str(exc), action)
     if (action.group_name, action.hook_name) != (config.group_name, config.hook_name):
-        logger.warning("not this function's lifecycle hook; ignored", extra={
-            "auto_scaling_group_name": action.group_name, "expected": [config.group_name, config.hook_name]})
+        logger.warning(
+            "not this function's lifecycle hook; ignored",
+            extra={"auto_scaling_group_name": action.group_name, "expected": [config.group_name, config.hook_name]},
+        )
         return {"status": "ignored", "instance_id": action.instance_id}
     logger.info("lifecycle event received", extra={"continuation": action.continuation})
     return Failover(action, config, _nat_aws(), context).run(event)
@@ -66,28 +68,32 @@ def _audit() -> dict[str, Any]:
     problems = audit.unusable_routes(_nat_aws(), config.route_table_ids)
     metrics.add_metric(contract.METRIC_ROUTES_UNUSABLE, MetricUnit.Count, len(problems))
     for table, problem in problems.items():
-        logger.error("private default route cannot carry traffic", extra={"route_table_id": table,
-                                                                          "problem": problem})
+        logger.error("private default route cannot carry traffic", extra={"route_table_id": table, "problem": problem})
     if not problems:
-        logger.info("private default routes reach a running NAT instance",
-                    extra={"route_table_ids": list(config.route_table_ids)})
+        logger.info(
+            "private default routes reach a running NAT instance",
+            extra={"route_table_ids": list(config.route_table_ids)},
+        )
     return {"status": "audited", "unusable": problems}
 
 
-def _identified(found: dict[str, str]) -> Optional[LaunchAction]:
+def _identified(found: dict[str, str]) -> LaunchAction | None:
     """The action a malformed event still names, if it is this function's own hook."""
     try:
         config = settings()
     except ConfigurationError:
         return None
-    if (found.get("AutoScalingGroupName"), found.get("LifecycleHookName")) != (config.group_name, config.hook_name) \
-            or "EC2InstanceId" not in found:
+    if (found.get("AutoScalingGroupName"), found.get("LifecycleHookName")) != (
+        config.group_name,
+        config.hook_name,
+    ) or "EC2InstanceId" not in found:
         return None
-    return LaunchAction(config.group_name, config.hook_name, found["EC2InstanceId"],
-                        found.get("LifecycleActionToken"), 0, None)
+    return LaunchAction(
+        config.group_name, config.hook_name, found["EC2InstanceId"], found.get("LifecycleActionToken"), 0, None
+    )
 
 
-def _reject(problem: str, action: Optional[LaunchAction]) -> dict[str, Any]:
+def _reject(problem: str, action: LaunchAction | None) -> dict[str, Any]:
     """Log what is wrong and ABANDON the action when it is known: retrying cannot fix the event."""
     logger.error(f"rejected lifecycle event: {problem}", extra={"reason": problem})
     metrics.add_metric(contract.METRIC_ROUTE_UPDATE_FAILED, MetricUnit.Count, 1)
@@ -96,8 +102,7 @@ def _reject(problem: str, action: Optional[LaunchAction]) -> dict[str, Any]:
         try:
             result = "ABANDON" if _nat_aws().complete(action, "ABANDON") else None
         except Exception as exc:  # noqa: BLE001 - logged; the hook's default result (ABANDON) applies anyway
-            logger.error("CompleteLifecycleAction failed", extra={"error_code": aws.error_code(exc),
-                                                                 "error": str(exc)})
+            logger.error("CompleteLifecycleAction failed", extra={"error_code": aws.error_code(exc), "error": str(exc)})
     return {"status": "rejected", "reason": problem, "lifecycle_action_result": result}
 
 

@@ -5,9 +5,9 @@ instance is ready to forward, and whether the new instance should take a route o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from . import contract
 
@@ -31,9 +31,9 @@ class LaunchAction:
     group_name: str
     hook_name: str
     instance_id: str
-    token: Optional[str]
+    token: str | None
     continuation: int
-    event_time: Optional[datetime]
+    event_time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class Instance:
     instance_id: str
     state: str
     launch_time: datetime
-    primary_interface_id: Optional[str]
-    boot_state: Optional[str]
+    primary_interface_id: str | None
+    boot_state: str | None
     source_dest_check: bool
 
 
@@ -53,7 +53,7 @@ class Holder:
     """What a default route or the Elastic IP points at now: its target id and the instance behind it."""
 
     target: str
-    instance: Optional[Instance]
+    instance: Instance | None
     blackholed: bool = False
 
 
@@ -69,11 +69,15 @@ def parse_event(event: Any) -> LaunchAction:
         raise InvalidEvent(f"event must be a JSON object, got {type(event).__name__}", {})
     detail = event.get("detail")
     if not isinstance(detail, dict):
-        problem = "event has no 'detail' object" if detail is None else \
-            f"event 'detail' must be a JSON object, got {type(detail).__name__}"
+        problem = (
+            "event has no 'detail' object"
+            if detail is None
+            else f"event 'detail' must be a JSON object, got {type(detail).__name__}"
+        )
         raise InvalidEvent(problem, {})
-    found = {key: detail[key].strip() for key in DETAIL_FIELDS
-             if isinstance(detail.get(key), str) and detail[key].strip()}
+    found = {
+        key: detail[key].strip() for key in DETAIL_FIELDS if isinstance(detail.get(key), str) and detail[key].strip()
+    }
     problems = []
     if event.get("detail-type") != contract.LAUNCH_EVENT:
         problems.append(f"detail-type is {event.get('detail-type')!r}, expected {contract.LAUNCH_EVENT!r}")
@@ -88,11 +92,17 @@ def parse_event(event: Any) -> LaunchAction:
         problems.append(f"{contract.CONTINUATION_KEY} must be a non-negative integer, got {continuation!r}")
     if problems:
         raise InvalidEvent("; ".join(problems), found)
-    return LaunchAction(found["AutoScalingGroupName"], found["LifecycleHookName"], found["EC2InstanceId"],
-                        found["LifecycleActionToken"], continuation, _timestamp(event.get("time")))
+    return LaunchAction(
+        found["AutoScalingGroupName"],
+        found["LifecycleHookName"],
+        found["EC2InstanceId"],
+        found["LifecycleActionToken"],
+        continuation,
+        _timestamp(event.get("time")),
+    )
 
 
-def assess_readiness(instance: Optional[Instance], now: datetime, ready_timeout_seconds: int) -> tuple[Readiness, str]:
+def assess_readiness(instance: Instance | None, now: datetime, ready_timeout_seconds: int) -> tuple[Readiness, str]:
     """READY once the instance runs and tagged itself ready; FAILED when it never can be; else WAIT."""
     if instance is None:
         return Readiness.FAILED, "instance no longer exists"
@@ -104,12 +114,13 @@ def assess_readiness(instance: Optional[Instance], now: datetime, ready_timeout_
         return Readiness.READY, "instance forwards and tagged itself ready"
     age = (now - instance.launch_time).total_seconds()
     if age > ready_timeout_seconds:
-        return Readiness.FAILED, (f"instance not ready {age:.0f} s after launch "
-                                  f"(budget {ready_timeout_seconds} s; state {instance.state})")
+        return Readiness.FAILED, (
+            f"instance not ready {age:.0f} s after launch (budget {ready_timeout_seconds} s; state {instance.state})"
+        )
     return Readiness.WAIT, f"{instance.state}, boot {instance.boot_state or 'in progress'} after {age:.0f} s"
 
 
-def plan_takeover(holder: Optional[Holder], ours: Instance) -> tuple[str, str]:
+def plan_takeover(holder: Holder | None, ours: Instance) -> tuple[str, str]:
     """Decide created / replaced / unchanged / skipped for a route or the EIP and the new instance.
 
     Never take over from a newer running instance (the alterNAT race rule): its own lifecycle
@@ -131,10 +142,10 @@ def plan_takeover(holder: Optional[Holder], ours: Instance) -> tuple[str, str]:
     return "replaced", f"older running instance {owner.instance_id} held it"
 
 
-def _timestamp(value: Any) -> Optional[datetime]:
+def _timestamp(value: Any) -> datetime | None:
     """EventBridge's ``time`` (UTC, ``...Z``) as an aware datetime; None if unreadable."""
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

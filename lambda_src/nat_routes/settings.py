@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from typing import NoReturn
 
 from . import contract
 
@@ -28,8 +29,9 @@ class Settings:
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Parse and validate the environment; raise ConfigurationError naming the first bad variable."""
-    tables = tuple(dict.fromkeys(p.strip() for p in environ.get(contract.ENV_ROUTE_TABLE_IDS, "").split(",")
-                                 if p.strip()))
+    tables = tuple(
+        dict.fromkeys(p.strip() for p in environ.get(contract.ENV_ROUTE_TABLE_IDS, "").split(",") if p.strip())
+    )
     if not tables or not all(ROUTE_TABLE_ID.match(t) for t in tables):
         _invalid(environ, contract.ENV_ROUTE_TABLE_IDS, "comma-separated route table ids (rtb-...)")
     allocation = environ.get(contract.ENV_EIP_ALLOCATION_ID, "").strip()
@@ -59,5 +61,5 @@ def _positive_int(environ: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
-def _invalid(environ: Mapping[str, str], name: str, allowed: str):
+def _invalid(environ: Mapping[str, str], name: str, allowed: str) -> NoReturn:
     raise ConfigurationError(f"configuration error: {name}={environ.get(name)!r}; allowed: {allowed}")

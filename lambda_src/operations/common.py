@@ -7,8 +7,9 @@ invocation, so Lambda's Errors metric (and its alarm) sees it and an asynchronou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -43,26 +44,40 @@ class Failures:
         try:
             yield
         except Exception as exc:  # noqa: BLE001 - collected and raised by raise_if_any after the other items
-            logger.exception(f"{name}: {error_code(exc)}; the run goes on and fails at its end",
-                             extra={"item": name, "error_code": error_code(exc), "error": str(exc),
-                                    "transient": is_transient(exc), **log_keys})
+            logger.exception(
+                f"{name}: {error_code(exc)}; the run goes on and fails at its end",
+                extra={
+                    "item": name,
+                    "error_code": error_code(exc),
+                    "error": str(exc),
+                    "transient": is_transient(exc),
+                    **log_keys,
+                },
+            )
             self.add(name, exc)
 
     def raise_if_any(self) -> None:
         if not self.failed:
             return
         causes = "; ".join(f"{name}: {error_text(exc)}" for name, exc in self.failed.items())
-        raise IncompleteRun(f"{len(self.failed)} {self.kind} not handled: {causes}"[:2000]) \
-            from next(iter(self.failed.values()))
+        raise IncompleteRun(f"{len(self.failed)} {self.kind} not handled: {causes}"[:2000]) from next(
+            iter(self.failed.values())
+        )
 
 
 def log_trigger(event: Any) -> None:
     """The schedule's event carries nothing the checks need; log it, and run whatever it is."""
     if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
         resources = event.get("resources")
-        logger.info("scheduled run", extra={"event_id": event.get("id"), "event_time": event.get("time"),
-                                            "rule": resources[0] if isinstance(resources, list) and resources
-                                            else None})
+        logger.info(
+            "scheduled run",
+            extra={
+                "event_id": event.get("id"),
+                "event_time": event.get("time"),
+                "rule": resources[0] if isinstance(resources, list) and resources else None,
+            },
+        )
     else:
-        logger.warning("not an EventBridge scheduled event; ignored, the check runs anyway",
-                       extra={"event": repr(event)[:500]})
+        logger.warning(
+            "not an EventBridge scheduled event; ignored, the check runs anyway", extra={"event": repr(event)[:500]}
+        )

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from shared.clock import iso
 from shared.notify import Notice
@@ -33,19 +34,28 @@ class DriftedResource:
     differences: tuple[str, ...] = ()  # property paths, e.g. /Tags/0/Value
 
     @classmethod
-    def from_api(cls, drift: dict[str, Any]) -> "DriftedResource":
+    def from_api(cls, drift: dict[str, Any]) -> DriftedResource:
         """From one StackResourceDrifts entry of DescribeStackResourceDrifts."""
-        return cls(drift["LogicalResourceId"], drift.get("ResourceType", ""), drift["StackResourceDriftStatus"],
-                   tuple(d["PropertyPath"] for d in drift.get("PropertyDifferences") or [] if "PropertyPath" in d))
+        return cls(
+            drift["LogicalResourceId"],
+            drift.get("ResourceType", ""),
+            drift["StackResourceDriftStatus"],
+            tuple(d["PropertyPath"] for d in drift.get("PropertyDifferences") or [] if "PropertyPath" in d),
+        )
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "DriftedResource":
-        return cls(item["logical_id"], item.get("resource_type", ""), item["status"],
-                   tuple(item.get("differences") or ()))
+    def from_item(cls, item: dict[str, Any]) -> DriftedResource:
+        return cls(
+            item["logical_id"], item.get("resource_type", ""), item["status"], tuple(item.get("differences") or ())
+        )
 
     def as_item(self) -> dict[str, Any]:
-        return {"logical_id": self.logical_id, "resource_type": self.resource_type, "status": self.status,
-                "differences": list(self.differences)}
+        return {
+            "logical_id": self.logical_id,
+            "resource_type": self.resource_type,
+            "status": self.status,
+            "differences": list(self.differences),
+        }
 
     def describe(self) -> str:
         paths = f": {', '.join(self.differences)}" if self.differences else ""
@@ -55,13 +65,13 @@ class DriftedResource:
 @dataclass(frozen=True)
 class Outcome:
     drift_status: str  # contract.DRIFTED | IN_SYNC | DRIFT_UNKNOWN
-    detection_id: Optional[str] = None
+    detection_id: str | None = None
     drifted: tuple[DriftedResource, ...] = ()
     ignored: tuple[DriftedResource, ...] = ()
-    error: Optional[str] = None
+    error: str | None = None
 
 
-def unknown(error: str, detection_id: Optional[str] = None) -> Outcome:
+def unknown(error: str, detection_id: str | None = None) -> Outcome:
     return Outcome(contract.DRIFT_UNKNOWN, detection_id, error=error)
 
 
@@ -70,8 +80,9 @@ def finished(status: dict[str, Any]) -> bool:
     return status.get("DetectionStatus") != IN_PROGRESS
 
 
-def outcome(stack: str, status: dict[str, Any], drifts: Iterable[dict[str, Any]],
-            runtime_managed: frozenset[tuple[str, str]]) -> Outcome:
+def outcome(
+    stack: str, status: dict[str, Any], drifts: Iterable[dict[str, Any]], runtime_managed: frozenset[tuple[str, str]]
+) -> Outcome:
     """The outcome of a finished detection: its status response and the stack's MODIFIED/DELETED resources."""
     detection_id, stack_status = status.get("StackDriftDetectionId"), status.get("StackDriftStatus")
     if status.get("DetectionStatus") != COMPLETE:
@@ -91,19 +102,29 @@ def fingerprint(resources: Iterable[DriftedResource]) -> str:
     return hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
-def decide(stack: str, result: Outcome, previous: Optional[dict[str, Any]], now: datetime, source: str) -> Decision:
+def decide(stack: str, result: Outcome, previous: dict[str, Any] | None, now: datetime, source: str) -> Decision:
     """The stack's new tradai-infra-drift-state item and the notice it causes, if any."""
     prior = previous or {}
     known = tuple(DriftedResource.from_item(r) for r in prior.get("drifted_resources") or [])
-    item: dict[str, Any] = {"stack_name": stack, "last_check": iso(now), "drift_status": result.drift_status,
-                            "detection_id": result.detection_id}
+    item: dict[str, Any] = {
+        "stack_name": stack,
+        "last_check": iso(now),
+        "drift_status": result.drift_status,
+        "detection_id": result.detection_id,
+    }
     if result.drift_status == contract.DRIFT_UNKNOWN:  # keep the last known drift
-        item.update(has_drift=prior.get("has_drift", "false"), drifted_resources=[r.as_item() for r in known],
-                    ignored_resources=prior.get("ignored_resources") or [], error=result.error)
+        item.update(
+            has_drift=prior.get("has_drift", "false"),
+            drifted_resources=[r.as_item() for r in known],
+            ignored_resources=prior.get("ignored_resources") or [],
+            error=result.error,
+        )
         return Decision(item)
-    item.update(has_drift="true" if result.drift_status == contract.DRIFTED else "false",
-                drifted_resources=[r.as_item() for r in result.drifted],
-                ignored_resources=[r.as_item() for r in result.ignored])
+    item.update(
+        has_drift="true" if result.drift_status == contract.DRIFTED else "false",
+        drifted_resources=[r.as_item() for r in result.drifted],
+        ignored_resources=[r.as_item() for r in result.ignored],
+    )
     incident = prior.get("last_check") or "first"
     known_pairs = {(k.logical_id, k.status) for k in known}
     new = [r for r in result.drifted if (r.logical_id, r.status) not in known_pairs]
@@ -116,24 +137,42 @@ def decide(stack: str, result: Outcome, previous: Optional[dict[str, Any]], now:
     return Decision({**item, contract.ATTR_PENDING_NOTICE: pending(notice)}, notice)
 
 
-def _drift_notice(stack: str, result: Outcome, new: list[DriftedResource], notification_id: str,
-                  source: str) -> Notice:
-    lines = [f"CloudFormation stack {stack} has drifted: {len(new)} new, {len(result.drifted)} drifted in all "
-             f"(detection {result.detection_id}).", "New:"] + _listed(new)
+def _drift_notice(stack: str, result: Outcome, new: list[DriftedResource], notification_id: str, source: str) -> Notice:
+    lines = [
+        f"CloudFormation stack {stack} has drifted: {len(new)} new, {len(result.drifted)} drifted in all "
+        f"(detection {result.detection_id}).",
+        "New:",
+        *_listed(new),
+    ]
     if len(result.drifted) > len(new):
-        lines += ["Drifted before:"] + _listed([r for r in result.drifted if r not in new])
+        lines += ["Drifted before:", *_listed([r for r in result.drifted if r not in new])]
     if result.ignored:
         lines.append(f"Ignored (runtime-managed): {', '.join(r.logical_id for r in result.ignored)}")
-    return Notice(notification_id, source, f"TradAI drift in {stack}: {len(new)} new drifted resource(s)",
-                  "\n".join(lines), alert=True,
-                  attributes={"kind": "infra-drift", "stack_name": stack, "drift_status": contract.DRIFTED,
-                              "detection_id": result.detection_id})
+    return Notice(
+        notification_id,
+        source,
+        f"TradAI drift in {stack}: {len(new)} new drifted resource(s)",
+        "\n".join(lines),
+        alert=True,
+        attributes={
+            "kind": "infra-drift",
+            "stack_name": stack,
+            "drift_status": contract.DRIFTED,
+            "detection_id": result.detection_id,
+        },
+    )
 
 
 def _in_sync_notice(stack: str, known: tuple[DriftedResource, ...], notification_id: str, source: str) -> Notice:
     message = f"CloudFormation stack {stack} is in sync again. Drifted before:\n" + "\n".join(_listed(list(known)))
-    return Notice(notification_id, source, f"TradAI {stack} back in sync", message, alert=False,
-                  attributes={"kind": "infra-drift", "stack_name": stack, "drift_status": contract.IN_SYNC})
+    return Notice(
+        notification_id,
+        source,
+        f"TradAI {stack} back in sync",
+        message,
+        alert=False,
+        attributes={"kind": "infra-drift", "stack_name": stack, "drift_status": contract.IN_SYNC},
+    )
 
 
 def _listed(resources: list[DriftedResource]) -> list[str]:

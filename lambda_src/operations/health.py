@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any
 
 from shared.clock import iso
 from shared.notify import Notice
@@ -27,15 +27,15 @@ class Endpoint:
     """Where to probe one Cloud Map instance; ``problem`` says why it cannot be probed."""
 
     instance_id: str
-    host: Optional[str]
-    port: Optional[int]
-    problem: Optional[str] = None
+    host: str | None
+    port: int | None
+    problem: str | None = None
 
-    def url(self, path: str) -> Optional[str]:
+    def url(self, path: str) -> str | None:
         return f"http://{self.host}:{self.port}{path}" if self.problem is None else None
 
 
-def endpoint(instance: dict[str, Any], default_port: Optional[int]) -> Endpoint:
+def endpoint(instance: dict[str, Any], default_port: int | None) -> Endpoint:
     """The probe target of a DiscoverInstances instance: AWS_INSTANCE_IPV4 and AWS_INSTANCE_PORT attributes
     (SRV registrations carry both; for A registrations without a port, the target's configured port)."""
     attributes = instance.get("Attributes") or {}
@@ -48,18 +48,21 @@ def endpoint(instance: dict[str, Any], default_port: Optional[int]) -> Endpoint:
     if not host:
         return Endpoint(instance_id, None, port, f"instance {instance_id} has no {contract.ATTR_INSTANCE_IPV4}")
     if port is None:
-        why = f"invalid {contract.ATTR_INSTANCE_PORT} {raw_port!r}" if raw_port is not None else \
-            f"no {contract.ATTR_INSTANCE_PORT} and no port configured for the service"
+        why = (
+            f"invalid {contract.ATTR_INSTANCE_PORT} {raw_port!r}"
+            if raw_port is not None
+            else f"no {contract.ATTR_INSTANCE_PORT} and no port configured for the service"
+        )
         return Endpoint(instance_id, host, None, f"instance {instance_id}: {why}")
     return Endpoint(instance_id, host, port)
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    url: Optional[str]
+    url: str | None
     passed: bool
-    latency_ms: Optional[int]
-    error: Optional[str]
+    latency_ms: int | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Observation:
 
     service: str
     probes: tuple[ProbeResult, ...] = ()
-    discovery_error: Optional[str] = None
+    discovery_error: str | None = None
 
     @property
     def healthy_instances(self) -> int:
@@ -81,30 +84,34 @@ class Observation:
         return contract.HEALTHY if self.healthy_instances == len(self.probes) else contract.DEGRADED
 
     @property
-    def latency_ms(self) -> Optional[int]:
+    def latency_ms(self) -> int | None:
         """The fastest passing probe."""
         return min((p.latency_ms for p in self.probes if p.passed and p.latency_ms is not None), default=None)
 
     @property
-    def error(self) -> Optional[str]:
+    def error(self) -> str | None:
         if self.discovery_error:
             text = self.discovery_error
         elif not self.probes:
             text = "no instances registered in Cloud Map"
         else:
             text = "; ".join(f"{p.url or 'unprobed'}: {p.error}" for p in self.probes if not p.passed)
-        return (text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "...") or None
+        return (text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "...") or None
 
 
-def decide(previous: Optional[dict[str, Any]], observation: Observation, now: datetime, ttl_minutes: int,
-           source: str) -> Decision:
+def decide(
+    previous: dict[str, Any] | None, observation: Observation, now: datetime, ttl_minutes: int, source: str
+) -> Decision:
     """The service's new tradai-health-state item and the notice of its status change, if any."""
     prior = previous or {}
     status, before = observation.status, prior.get("status")
     changed = status != before
     item = {
-        "service_name": observation.service, "status": status, "latency_ms": observation.latency_ms,
-        "instances": len(observation.probes), "healthy_instances": observation.healthy_instances,
+        "service_name": observation.service,
+        "status": status,
+        "latency_ms": observation.latency_ms,
+        "instances": len(observation.probes),
+        "healthy_instances": observation.healthy_instances,
         "checked_at": iso(now),
         "since": iso(now) if changed or not prior.get("since") else prior["since"],
         "previous_status": before if changed else prior.get("previous_status"),
@@ -129,7 +136,17 @@ def transition_notice(item: dict[str, Any], source: str) -> Notice:
         lines.append(f"fastest passing probe: {item['latency_ms']} ms")
     if item["last_error"]:
         lines.append(f"errors: {item['last_error']}")
-    return Notice(notification_id=f"health#{service}#{status}#{since}", source=source, subject=subject,
-                  message="\n".join(lines), alert=True,
-                  attributes={"kind": "health", "service_name": service, "status": status,
-                              "previous_status": before, "since": since})
+    return Notice(
+        notification_id=f"health#{service}#{status}#{since}",
+        source=source,
+        subject=subject,
+        message="\n".join(lines),
+        alert=True,
+        attributes={
+            "kind": "health",
+            "service_name": service,
+            "status": status,
+            "previous_status": before,
+            "since": since,
+        },
+    )

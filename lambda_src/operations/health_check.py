@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Union
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -44,11 +45,14 @@ def settings() -> HealthCheckSettings:
 
 
 @functools.cache
-def checker() -> "Checker":
+def checker() -> Checker:
     config, dynamodb = settings(), cached_client("dynamodb")
-    return Checker(config, CloudMap(cached_client("servicediscovery"), config.namespace),
-                   StateTable(dynamodb, config.health_table, "service_name", "checked_at"),
-                   Outbox(Notifier(dynamodb, cached_client("sns"), config.notifier), dynamodb))
+    return Checker(
+        config,
+        CloudMap(cached_client("servicediscovery"), config.namespace),
+        StateTable(dynamodb, config.health_table, "service_name", "checked_at"),
+        Outbox(Notifier(dynamodb, cached_client("sns"), config.notifier), dynamodb),
+    )
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -59,7 +63,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return checker().run(context.function_name)
 
 
-Discovered = Union[list[Endpoint], str, Exception]  # endpoints, a non-transient discovery error, or a failure
+Discovered = list[Endpoint] | str | Exception  # endpoints, a non-transient discovery error, or a failure
 
 
 @dataclass
@@ -68,8 +72,8 @@ class Checker:
     cloud_map: CloudMap
     states: StateTable
     outbox: Outbox
-    probe: Callable[[Optional[str], Optional[str], float], ProbeResult] = probes.probe
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    probe: Callable[[str | None, str | None, float], ProbeResult] = probes.probe
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def run(self, source: str) -> dict[str, Any]:
         targets = self.settings.targets
@@ -102,16 +106,27 @@ class Checker:
         except Exception as exc:  # noqa: BLE001 - raised for this service by run, after the others
             return exc
 
-    def _observe(self, pool: ThreadPoolExecutor, targets: tuple[HealthTarget, ...],
-                 discovered: dict[str, Discovered]) -> dict[str, Observation]:
+    def _observe(
+        self, pool: ThreadPoolExecutor, targets: tuple[HealthTarget, ...], discovered: dict[str, Discovered]
+    ) -> dict[str, Observation]:
         """Probe every instance of every discovered service at once."""
         timeout = self.settings.probe_timeout_seconds
-        futures = {t.service: [pool.submit(self.probe, e.url(t.path), e.problem, timeout) for e in found]
-                   for t in targets if isinstance(found := discovered[t.service], list)}
-        observations = {service: Observation(service, tuple(f.result() for f in submitted))
-                        for service, submitted in futures.items()}
-        observations.update({service: Observation(service, discovery_error=found)
-                             for service, found in discovered.items() if isinstance(found, str)})
+        futures = {
+            t.service: [pool.submit(self.probe, e.url(t.path), e.problem, timeout) for e in found]
+            for t in targets
+            if isinstance(found := discovered[t.service], list)
+        }
+        observations = {
+            service: Observation(service, tuple(f.result() for f in submitted))
+            for service, submitted in futures.items()
+        }
+        observations.update(
+            {
+                service: Observation(service, discovery_error=found)
+                for service, found in discovered.items()
+                if isinstance(found, str)
+            }
+        )
         return observations
 
     def _record(self, observation: Observation, source: str) -> bool:
@@ -122,13 +137,22 @@ class Checker:
             self.outbox.flush(self.states.table, {"service_name": service}, previous)
         decision = decide(previous, observation, self.now(), self.settings.ttl_minutes, source)
         if not self.states.replace(decision.item, previous):
-            logger.warning("another invocation recorded this service meanwhile; its result stands",
-                           extra={"service_name": service, "status": observation.status})
+            logger.warning(
+                "another invocation recorded this service meanwhile; its result stands",
+                extra={"service_name": service, "status": observation.status},
+            )
             return False
         log = logger.warning if observation.status != contract.HEALTHY else logger.info
-        log("service checked", extra={"service_name": service, "status": observation.status,
-                                      "healthy_instances": observation.healthy_instances,
-                                      "instances": len(observation.probes), "error": observation.error})
+        log(
+            "service checked",
+            extra={
+                "service_name": service,
+                "status": observation.status,
+                "healthy_instances": observation.healthy_instances,
+                "instances": len(observation.probes),
+                "error": observation.error,
+            },
+        )
         if decision.notice is None:
             return False
         self.outbox.send(self.states.table, {"service_name": service}, decision.notice)
@@ -137,8 +161,14 @@ class Checker:
     @staticmethod
     def _publish_metrics(observation: Observation) -> None:
         healthy = 1 if observation.status == contract.HEALTHY else 0
-        emit(contract.METRIC_SERVICE_HEALTHY, MetricUnit.Count, healthy, contract.DIMENSION_SERVICE,
-             observation.service)
+        emit(
+            contract.METRIC_SERVICE_HEALTHY, MetricUnit.Count, healthy, contract.DIMENSION_SERVICE, observation.service
+        )
         if observation.latency_ms is not None:
-            emit(contract.METRIC_PROBE_LATENCY, MetricUnit.Milliseconds, observation.latency_ms,
-                 contract.DIMENSION_SERVICE, observation.service)
+            emit(
+                contract.METRIC_PROBE_LATENCY,
+                MetricUnit.Milliseconds,
+                observation.latency_ms,
+                contract.DIMENSION_SERVICE,
+                observation.service,
+            )

@@ -16,9 +16,10 @@ from __future__ import annotations
 import functools
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,10 +43,13 @@ def settings() -> HeartbeatSettings:
 
 
 @functools.cache
-def checker() -> "HeartbeatChecker":
+def checker() -> HeartbeatChecker:
     config, dynamodb = settings(), cached_client("dynamodb")
-    return HeartbeatChecker(config, TradingStates(dynamodb, config.trading_table),
-                            Outbox(Notifier(dynamodb, cached_client("sns"), config.notifier), dynamodb))
+    return HeartbeatChecker(
+        config,
+        TradingStates(dynamodb, config.trading_table),
+        Outbox(Notifier(dynamodb, cached_client("sns"), config.notifier), dynamodb),
+    )
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -61,7 +65,7 @@ class HeartbeatChecker:
     settings: HeartbeatSettings
     trading: TradingStates
     outbox: Outbox
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def run(self, source: str) -> dict[str, list[str]]:
         now, failures = self.now(), Failures("strategies")
@@ -74,18 +78,22 @@ class HeartbeatChecker:
                 with failures.guard(strategy.strategy_id, strategy_id=strategy.strategy_id):
                     self._check(strategy, item, now, source, result)
             scanned = True
-        stale_now = Counter(s.mode for s in seen if s.strategy_id in result["stale"] or (
-            s.status == contract.TRADING_STALE and s.strategy_id not in result["recovered"]))
+        stale_now = Counter(
+            s.mode
+            for s in seen
+            if s.strategy_id in result["stale"]
+            or (s.status == contract.TRADING_STALE and s.strategy_id not in result["recovered"])
+        )
         if scanned:  # a partial count would be misleading; the failed run alarms instead
             for mode in contract.MONITORED_MODES:
-                emit(contract.METRIC_STALE_STRATEGIES, MetricUnit.Count, stale_now[mode], contract.DIMENSION_MODE,
-                     mode)
+                emit(contract.METRIC_STALE_STRATEGIES, MetricUnit.Count, stale_now[mode], contract.DIMENSION_MODE, mode)
         logger.info("heartbeat check finished", extra={**result, "stale_now": dict(stale_now)})
         failures.raise_if_any()
         return result
 
-    def _check(self, strategy: Strategy, item: dict[str, Any], now: datetime, source: str,
-               result: dict[str, list[str]]) -> None:
+    def _check(
+        self, strategy: Strategy, item: dict[str, Any], now: datetime, source: str, result: dict[str, list[str]]
+    ) -> None:
         """Judge one strategy and act on it; what it did goes into ``result``."""
         key = {"strategy_id": strategy.strategy_id}
         self.outbox.flush(self.trading.table, key, item)
@@ -93,8 +101,12 @@ class HeartbeatChecker:
             return  # listed only for the pending notice it carried
         stale_after = timedelta(minutes=self.settings.stale_minutes)
         verdict = assess(strategy, now, stale_after)
-        extra = {"strategy_id": strategy.strategy_id, "mode": strategy.mode, "reason": verdict.reason,
-                 "last_heartbeat": repr(strategy.last_heartbeat)}
+        extra = {
+            "strategy_id": strategy.strategy_id,
+            "mode": strategy.mode,
+            "reason": verdict.reason,
+            "last_heartbeat": repr(strategy.last_heartbeat),
+        }
         if verdict.action == SKIP:
             logger.warning("trading-state item without a monitored mode; not judged", extra=extra)
             result["skipped"].append(strategy.strategy_id)

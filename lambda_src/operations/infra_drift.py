@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -49,11 +50,14 @@ def settings() -> DriftSettings:
 
 
 @functools.cache
-def detector() -> "DriftDetector":
+def detector() -> DriftDetector:
     config, dynamodb = settings(), cached_client("dynamodb")
-    return DriftDetector(config, CloudFormation(cached_client("cloudformation")),
-                         StateTable(dynamodb, config.drift_table, "stack_name", "last_check"),
-                         Outbox(Notifier(dynamodb, cached_client("sns"), config.notifier), dynamodb))
+    return DriftDetector(
+        config,
+        CloudFormation(cached_client("cloudformation")),
+        StateTable(dynamodb, config.drift_table, "stack_name", "last_check"),
+        Outbox(Notifier(dynamodb, cached_client("sns"), config.notifier), dynamodb),
+    )
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -70,7 +74,7 @@ class DriftDetector:
     cloudformation: CloudFormation
     records: StateTable
     outbox: Outbox
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
@@ -107,8 +111,11 @@ class DriftDetector:
                     status = self.cloudformation.detection(detection_id)
                     if not finished(status):
                         continue
-                    drifts = self.cloudformation.drifted_resources(stack) \
-                        if status.get("StackDriftStatus") == contract.DRIFTED else []
+                    drifts = (
+                        self.cloudformation.drifted_resources(stack)
+                        if status.get("StackDriftStatus") == contract.DRIFTED
+                        else []
+                    )
                     outcomes[stack] = outcome(stack, status, drifts, self.settings.runtime_managed)
                 except Exception as exc:  # noqa: BLE001 - recorded UNKNOWN; the run fails at its end
                     outcomes[stack] = self._failed(stack, "reading the drift detection", exc, detection_id)
@@ -118,16 +125,20 @@ class DriftDetector:
                 break
             self.sleep(min(POLL_SECONDS, left))
         for stack, detection_id in running.items():
-            logger.error("drift detection did not finish in time", extra={"stack_name": stack,
-                                                                          "detection_id": detection_id})
-            outcomes[stack] = unknown(f"drift detection {detection_id} did not finish within {budget:.0f} s",
-                                      detection_id)
+            logger.error(
+                "drift detection did not finish in time", extra={"stack_name": stack, "detection_id": detection_id}
+            )
+            outcomes[stack] = unknown(
+                f"drift detection {detection_id} did not finish within {budget:.0f} s", detection_id
+            )
         return outcomes
 
     @staticmethod
-    def _failed(stack: str, step: str, exc: Exception, detection_id: Optional[str] = None) -> Outcome:
-        logger.error(f"{step} failed", extra={"stack_name": stack, "error_code": error_code(exc), "error": str(exc),
-                                               "detection_id": detection_id})
+    def _failed(stack: str, step: str, exc: Exception, detection_id: str | None = None) -> Outcome:
+        logger.error(
+            f"{step} failed",
+            extra={"stack_name": stack, "error_code": error_code(exc), "error": str(exc), "detection_id": detection_id},
+        )
         return unknown(f"{step} failed: {error_text(exc)}", detection_id)
 
     def _record(self, stack: str, result: Outcome, source: str) -> bool:
@@ -137,13 +148,21 @@ class DriftDetector:
             self.outbox.flush(self.records.table, {"stack_name": stack}, previous)
         decision = decide(stack, result, previous, self.now(), source)
         if not self.records.replace(decision.item, previous):
-            logger.warning("another invocation recorded this stack meanwhile; its result stands",
-                           extra={"stack_name": stack, "drift_status": result.drift_status})
+            logger.warning(
+                "another invocation recorded this stack meanwhile; its result stands",
+                extra={"stack_name": stack, "drift_status": result.drift_status},
+            )
             return False
         log = logger.warning if result.drift_status == contract.DRIFTED else logger.info
-        log("stack drift recorded", extra={"stack_name": stack, "drift_status": result.drift_status,
-                                           "drifted": [r.logical_id for r in result.drifted],
-                                           "ignored": [r.logical_id for r in result.ignored]})
+        log(
+            "stack drift recorded",
+            extra={
+                "stack_name": stack,
+                "drift_status": result.drift_status,
+                "drifted": [r.logical_id for r in result.drifted],
+                "ignored": [r.logical_id for r in result.ignored],
+            },
+        )
         if decision.notice is None:
             return False
         self.outbox.send(self.records.table, {"stack_name": stack}, decision.notice)

@@ -12,6 +12,11 @@ tracer = Tracer(service=contract.SERVICE)
 
 def emit(name: str, unit: MetricUnit, value: float, dimension: str, dimension_value: str) -> None:
     """One metric with its own dimension (plus service=operations), printed now as its own EMF document."""
-    with single_metric(name=name, unit=unit, value=value, namespace=contract.METRICS_NAMESPACE,
-                       default_dimensions={"service": contract.SERVICE}) as metric:
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=contract.METRICS_NAMESPACE,
+        default_dimensions={"service": contract.SERVICE},
+    ) as metric:
         metric.add_dimension(name=dimension, value=dimension_value)

@@ -10,7 +10,7 @@ it is recorded once and alerted once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -29,27 +29,40 @@ class Decision:
     """A state item to write and the notice its change causes, if any (stored in the item as pending)."""
 
     item: dict[str, Any]
-    notice: Optional[Notice] = None
+    notice: Notice | None = None
 
 
 def pending(notice: Notice) -> dict[str, Any]:
     """The item attribute that holds ``notice`` until it is sent."""
-    return {"notification_id": notice.notification_id, "source": notice.source, "subject": notice.subject,
-            "message": notice.message, "alert": notice.alert,
-            "attributes": {key: value for key, value in notice.attributes.items() if value is not None}}
+    return {
+        "notification_id": notice.notification_id,
+        "source": notice.source,
+        "subject": notice.subject,
+        "message": notice.message,
+        "alert": notice.alert,
+        "attributes": {key: value for key, value in notice.attributes.items() if value is not None},
+    }
 
 
-def pending_notice(item: dict[str, Any]) -> Optional[Notice]:
+def pending_notice(item: dict[str, Any]) -> Notice | None:
     """The notice an item still carries; None when it has none (or an unreadable one, logged)."""
     stored = item.get(PENDING)
     if not stored:
         return None
     try:
-        return Notice(stored["notification_id"], stored["source"], stored["subject"], stored["message"],
-                      bool(stored.get("alert", True)), dict(stored.get("attributes") or {}))
+        return Notice(
+            stored["notification_id"],
+            stored["source"],
+            stored["subject"],
+            stored["message"],
+            bool(stored.get("alert", True)),
+            dict(stored.get("attributes") or {}),
+        )
     except (KeyError, TypeError) as exc:
-        logger.error("unreadable pending notice; left on the item", extra={"pending_notice": repr(stored)[:500],
-                                                                          "error": repr(exc)})
+        logger.error(
+            "unreadable pending notice; left on the item",
+            extra={"pending_notice": repr(stored)[:500], "error": repr(exc)},
+        )
         return None
 
 
@@ -59,26 +72,37 @@ class Outbox:
     def __init__(self, notifier: Notifier, dynamodb: Any):
         self.notifier, self.dynamodb = notifier, dynamodb
 
-    def flush(self, table: str, key: dict[str, Any], item: dict[str, Any]) -> Optional[Delivery]:
+    def flush(self, table: str, key: dict[str, Any], item: dict[str, Any]) -> Delivery | None:
         """Send the notice ``item`` still carries from an earlier run, if any."""
         notice = pending_notice(item)
         if notice is None:
             return None
-        logger.warning("sending a notice left pending by an earlier run",
-                       extra={"notification_id": notice.notification_id})
+        logger.warning(
+            "sending a notice left pending by an earlier run", extra={"notification_id": notice.notification_id}
+        )
         return self.send(table, key, notice)
 
     def send(self, table: str, key: dict[str, Any], notice: Notice) -> Delivery:
         """Send ``notice`` (recorded once, alerted once) and remove it from the item at ``key``."""
         delivery = self.notifier.send(notice)
-        logger.info("notice sent", extra={"notification_id": notice.notification_id, "alert": notice.alert,
-                                          "published": delivery.published, "duplicate": delivery.duplicate})
+        logger.info(
+            "notice sent",
+            extra={
+                "notification_id": notice.notification_id,
+                "alert": notice.alert,
+                "published": delivery.published,
+                "duplicate": delivery.duplicate,
+            },
+        )
         try:
             self.dynamodb.update_item(
-                TableName=table, Key=marshal(key), UpdateExpression="REMOVE #pending",
+                TableName=table,
+                Key=marshal(key),
+                UpdateExpression="REMOVE #pending",
                 ConditionExpression="#pending.notification_id = :id",
                 ExpressionAttributeNames={"#pending": PENDING},
-                ExpressionAttributeValues=marshal({":id": notice.notification_id}))
+                ExpressionAttributeValues=marshal({":id": notice.notification_id}),
+            )
         except ClientError as exc:
             if error_code(exc) != CONDITION_FAILED:  # removed already, or a newer notice replaced it
                 raise

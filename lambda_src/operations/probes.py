@@ -7,7 +7,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from typing import Optional
+from typing import Any
 
 from .health import ProbeResult
 
@@ -15,14 +15,14 @@ USER_AGENT = "tradai-health-check"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs) -> None:  # a 3xx answer is a pass; its target is not probed
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a 3xx answer is a pass; its target is not probed
         return None
 
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
-def probe(url: Optional[str], problem: Optional[str], timeout: float) -> ProbeResult:
+def probe(url: str | None, problem: str | None, timeout: float) -> ProbeResult:
     """GET ``url`` once: 2xx and 3xx pass. ``problem``: why the instance has no URL (it then fails unprobed)."""
     if url is None:
         return ProbeResult(None, False, None, problem or "no address")
@@ -34,7 +34,7 @@ def probe(url: Optional[str], problem: Optional[str], timeout: float) -> ProbeRe
     except urllib.error.HTTPError as exc:
         status = exc.code
         exc.close()
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return ProbeResult(url, False, None, f"timed out after {timeout:g} s")
     except urllib.error.URLError as exc:
         reason = exc.reason

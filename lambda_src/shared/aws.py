@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -14,12 +14,27 @@ from botocore.exceptions import BotoCoreError, ClientError
 # botocore's own retries absorb short hiccups; what outlasts them is re-raised as transient.
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=15)
 
-TRANSIENT_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "RequestThrottled",
-    "RequestThrottledException", "TooManyRequestsException", "EC2ThrottledException", "SlowDown",
-    "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "Unavailable",
-    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "EC2ThrottledException",
+        "SlowDown",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "Unavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
 
 STOP_REASON_MAX = 255  # ECS StopTask takes a reason of at most 255 characters
 
@@ -70,15 +85,19 @@ def stop_task(client: Any, cluster: str, task_arn: str, reason: str) -> bool:
 class RunTaskOutcome:
     """A started task's ARN, or why ECS could not start one (RunTask ``failures``)."""
 
-    task_arn: Optional[str] = None
-    failure: Optional[str] = None
+    task_arn: str | None = None
+    failure: str | None = None
 
     @classmethod
-    def from_response(cls, response: dict[str, Any]) -> "RunTaskOutcome":
+    def from_response(cls, response: dict[str, Any]) -> RunTaskOutcome:
         tasks = response.get("tasks") or []
         if tasks:
             return cls(task_arn=tasks[0]["taskArn"])
-        reasons = "; ".join(
-            " ".join(str(part) for part in (f.get("reason"), f.get("detail"), f.get("arn")) if part)
-            for f in response.get("failures") or []) or "RunTask returned neither a task nor a failure"
+        reasons = (
+            "; ".join(
+                " ".join(str(part) for part in (f.get("reason"), f.get("detail"), f.get("arn")) if part)
+                for f in response.get("failures") or []
+            )
+            or "RunTask returned neither a task nor a failure"
+        )
         return cls(failure=reasons)

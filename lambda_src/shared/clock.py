@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and Z, e.g. 2026-12-01T05:30:00.123Z (sorts as text)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -17,10 +17,10 @@ def parse_iso(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no time zone; expected UTC like 2026-12-01T05:30:00Z")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
-def parse_iso_or_none(value: Any) -> Optional[datetime]:
+def parse_iso_or_none(value: Any) -> datetime | None:
     """``parse_iso`` of a stored timestamp; None when it is missing or not an ISO-8601 UTC timestamp."""
     if not isinstance(value, str):
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -36,22 +36,27 @@ def query_all(dynamodb: Any, **params: Any) -> list[dict[str, Any]]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def put_if_absent(dynamodb: Any, table: str, item: dict[str, Any], key: dict[str, Any],
-                  key_attribute: str) -> Optional[dict[str, Any]]:
+def put_if_absent(
+    dynamodb: Any, table: str, item: dict[str, Any], key: dict[str, Any], key_attribute: str
+) -> dict[str, Any] | None:
     """Put ``item`` unless an item with ``key`` exists (``attribute_not_exists(key_attribute)``).
 
     None when written; else the existing item (the failed condition's ALL_OLD, else a consistent read of ``key``,
     else ``item`` itself when it has vanished again). Other errors propagate as botocore raises them.
     """
     try:
-        dynamodb.put_item(TableName=table, Item=marshal(dict(item)),
-                          ConditionExpression=f"attribute_not_exists({key_attribute})",
-                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        dynamodb.put_item(
+            TableName=table,
+            Item=marshal(dict(item)),
+            ConditionExpression=f"attribute_not_exists({key_attribute})",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
     except ClientError as exc:
         if error_code(exc) != CONDITION_FAILED:
             raise
-        old = exc.response.get("Item") or dynamodb.get_item(
-            TableName=table, ConsistentRead=True, Key=marshal(key)).get("Item")
+        old = exc.response.get("Item") or dynamodb.get_item(TableName=table, ConsistentRead=True, Key=marshal(key)).get(
+            "Item"
+        )
         return unmarshal(old) if old else dict(item)
     return None
 

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from . import settings as env_
 from .aws import cached_client
 from .clock import iso
-from .ddb import CONDITION_FAILED, marshal, put_if_absent  # CONDITION_FAILED: re-exported
+from .ddb import (
+    CONDITION_FAILED as CONDITION_FAILED,  # re-exported for the outbox and state tables
+    marshal,
+    put_if_absent,
+)
 
 ENV_NOTIFICATIONS_TABLE = "NOTIFICATIONS_TABLE"
 ENV_ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
@@ -39,7 +44,8 @@ class NotifierSettings:
 def notifier_settings(env: env_.Env) -> NotifierSettings:
     return NotifierSettings(
         env_.table_name(env, ENV_NOTIFICATIONS_TABLE),
-        env_.required(env, ENV_ALERTS_TOPIC_ARN, TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:...)"))
+        env_.required(env, ENV_ALERTS_TOPIC_ARN, TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:...)"),
+    )
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,11 @@ class Notice:
 class Delivery:
     duplicate: bool  # the notification_id was recorded before this call
     published: bool  # this call published the alert
-    message_id: Optional[str] = None
+    message_id: str | None = None
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Notifier:
@@ -71,29 +77,42 @@ class Notifier:
     def __init__(self, dynamodb: Any, sns: Any, settings: NotifierSettings, retention_days: int = RETENTION_DAYS):
         self._dynamodb, self._sns, self._settings, self._retention = dynamodb, sns, settings, retention_days
 
-    def send(self, notice: Notice, now: Optional[datetime] = None) -> Delivery:
-        now = now or datetime.now(timezone.utc)
+    def send(self, notice: Notice, now: datetime | None = None) -> Delivery:
+        now = now or datetime.now(UTC)
         subject, message = _clip(notice.subject, SUBJECT_MAX), _clip(notice.message, MESSAGE_MAX)
         item = {key: value for key, value in notice.attributes.items() if value is not None}
-        item.update(notification_id=notice.notification_id, source=notice.source, subject=subject, message=message,
-                    alert=notice.alert, created_at=iso(now),
-                    expire_at=int((now + timedelta(days=self._retention)).timestamp()))
+        item.update(
+            notification_id=notice.notification_id,
+            source=notice.source,
+            subject=subject,
+            message=message,
+            alert=notice.alert,
+            created_at=iso(now),
+            expire_at=int((now + timedelta(days=self._retention)).timestamp()),
+        )
         existing = self._record(item)
         if not notice.alert or (existing is not None and existing.get("alert_sent_at")):
             return Delivery(duplicate=existing is not None, published=False)
-        message_id = self._sns.publish(TopicArn=self._settings.alerts_topic_arn, Subject=subject,
-                                       Message=message)["MessageId"]
+        message_id = self._sns.publish(TopicArn=self._settings.alerts_topic_arn, Subject=subject, Message=message)[
+            "MessageId"
+        ]
         self._dynamodb.update_item(
-            TableName=self._settings.notifications_table, Key=marshal({"notification_id": notice.notification_id}),
+            TableName=self._settings.notifications_table,
+            Key=marshal({"notification_id": notice.notification_id}),
             UpdateExpression="SET alert_sent_at = :at, alert_message_id = :id",
-            ExpressionAttributeValues=marshal({":at": iso(datetime.now(timezone.utc)),
-                                               ":id": message_id}))
+            ExpressionAttributeValues=marshal({":at": iso(datetime.now(UTC)), ":id": message_id}),
+        )
         return Delivery(duplicate=existing is not None, published=True, message_id=message_id)
 
-    def _record(self, item: dict[str, Any]) -> Optional[dict[str, Any]]:
+    def _record(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """Put the item unless its notification_id exists; None when written, else the existing item."""
-        return put_if_absent(self._dynamodb, self._settings.notifications_table, item,
-                             key={"notification_id": item["notification_id"]}, key_attribute="notification_id")
+        return put_if_absent(
+            self._dynamodb,
+            self._settings.notifications_table,
+            item,
+            key={"notification_id": item["notification_id"]},
+            key_attribute="notification_id",
+        )
 
 
 @functools.cache

@@ -8,7 +8,8 @@ SettingsError naming the variable, the value it had and what is allowed. Handler
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping, Optional, Pattern, Union
+from collections.abc import Iterable, Mapping
+from re import Pattern
 
 Env = Mapping[str, str]
 
@@ -21,7 +22,7 @@ MAX_TTL_DAYS = 3650
 class SettingsError(ValueError):
     """An environment variable is missing or invalid; the message names it, its value and what is allowed."""
 
-    def __init__(self, name: str, value: Optional[str], allowed: str):
+    def __init__(self, name: str, value: str | None, allowed: str):
         super().__init__(f"configuration error: {name}={value!r}; allowed: {allowed}")
         self.name, self.value, self.allowed = name, value, allowed
 
@@ -31,8 +32,7 @@ def invalid(env: Env, name: str, allowed: str) -> SettingsError:
     return SettingsError(name, env.get(name), allowed)
 
 
-def required(env: Env, name: str, pattern: Union[str, Pattern[str], None] = None,
-             allowed: str = "a non-empty value") -> str:
+def required(env: Env, name: str, pattern: str | Pattern[str] | None = None, allowed: str = "a non-empty value") -> str:
     """The stripped, non-empty value; it must fully match ``pattern`` when one is given."""
     value = env.get(name, "").strip()
     if not value or (pattern is not None and not re.fullmatch(pattern, value)):
@@ -40,16 +40,16 @@ def required(env: Env, name: str, pattern: Union[str, Pattern[str], None] = None
     return value
 
 
-def optional(env: Env, name: str, default: str, pattern: Union[str, Pattern[str], None] = None,
-             allowed: str = "a non-empty value") -> str:
+def optional(
+    env: Env, name: str, default: str, pattern: str | Pattern[str] | None = None, allowed: str = "a non-empty value"
+) -> str:
     """Like ``required``, but an unset or empty variable gives ``default``."""
     if not env.get(name, "").strip():
         return default
     return required(env, name, pattern, allowed)
 
 
-def positive_int(env: Env, name: str, default: Optional[int] = None, maximum: Optional[int] = None,
-                 unit: str = "") -> int:
+def positive_int(env: Env, name: str, default: int | None = None, maximum: int | None = None, unit: str = "") -> int:
     """A whole number >= 1 (and <= ``maximum``); ``default`` when unset, else the variable is required."""
     raw = env.get(name, "").strip()
     if not raw and default is not None:
@@ -61,7 +61,7 @@ def positive_int(env: Env, name: str, default: Optional[int] = None, maximum: Op
     return int(raw)
 
 
-def one_of(env: Env, name: str, allowed: Iterable[str], default: Optional[str] = None) -> str:
+def one_of(env: Env, name: str, allowed: Iterable[str], default: str | None = None) -> str:
     """One of ``allowed`` (exact, case-sensitive); ``default`` when unset, else the variable is required."""
     choices = tuple(allowed)
     raw = env.get(name, "").strip()
@@ -72,19 +72,28 @@ def one_of(env: Env, name: str, allowed: Iterable[str], default: Optional[str] =
     return raw
 
 
-def csv(env: Env, name: str, pattern: Union[str, Pattern[str], None] = None, allowed: str = "a comma-separated list",
-        max_items: Optional[int] = None) -> tuple[str, ...]:
+def csv(
+    env: Env,
+    name: str,
+    pattern: str | Pattern[str] | None = None,
+    allowed: str = "a comma-separated list",
+    max_items: int | None = None,
+) -> tuple[str, ...]:
     """A non-empty comma-separated list (blanks dropped, duplicates removed, order kept); each item must match."""
     items = tuple(dict.fromkeys(part.strip() for part in env.get(name, "").split(",") if part.strip()))
-    if not items or (pattern is not None and not all(re.fullmatch(pattern, item) for item in items)) \
-            or (max_items is not None and len(items) > max_items):
+    if (
+        not items
+        or (pattern is not None and not all(re.fullmatch(pattern, item) for item in items))
+        or (max_items is not None and len(items) > max_items)
+    ):
         bound = f", at most {max_items}" if max_items is not None else ""
         raise invalid(env, name, f"{allowed}{bound}")
     return items
 
 
-def number(env: Env, name: str, default: Optional[float] = None, minimum: float = 0.0,
-           maximum: Optional[float] = None) -> float:
+def number(
+    env: Env, name: str, default: float | None = None, minimum: float = 0.0, maximum: float | None = None
+) -> float:
     """A decimal number in [minimum, maximum]; ``default`` when unset, else the variable is required."""
     raw = env.get(name, "").strip()
     if not raw and default is not None:
@@ -106,8 +115,12 @@ def table_name(env: Env, name: str) -> str:
 
 def state_machine_arn(env: Env, name: str) -> str:
     """A Step Functions state machine ARN."""
-    return required(env, name, STATE_MACHINE_ARN,
-                    "a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)")
+    return required(
+        env,
+        name,
+        STATE_MACHINE_ARN,
+        "a Step Functions state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)",
+    )
 
 
 def ttl_days(env: Env, name: str) -> int:

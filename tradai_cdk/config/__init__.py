@@ -5,4 +5,4 @@ from .loader import config_for
 from .model import TradaiConfig
 from .validation import ConfigError, require_image_tag, validate
 
-__all__ = ["ENVIRONMENTS", "ConfigError", "TradaiConfig", "config_for", "validate"]
+__all__ = ["ENVIRONMENTS", "ConfigError", "TradaiConfig", "config_for", "require_image_tag", "validate"]

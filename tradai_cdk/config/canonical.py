@@ -7,21 +7,24 @@ and ``RDS_BY_ENV`` the per-environment RDS values of sections 3.3 and 10.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .model import (
     AlarmThresholds,
     ApiRoute,
+    BacktestConfig,
     BucketSpec,
     CognitoConfig,
     ComputeConfig,
     ComputeMode,
     ConsolidatedHost,
+    CostAssumptions,
     DeploymentConfig,
     DiscoveryEntry,
     EnvironmentProfile,
     ExecutorMode,
     GsiSpec,
     KeyAttribute,
-    BacktestConfig,
     LambdaSpec,
     NatConfig,
     NetworkConfig,
@@ -88,7 +91,9 @@ NAT = NatConfig(
 )
 
 
-def _tcp(direction: str, ports: tuple[int, int], description: str, *, cidr=None, group=None) -> SgRule:
+def _tcp(
+    direction: str, ports: tuple[int, int], description: str, *, cidr: str | None = None, group: str | None = None
+) -> SgRule:
     return SgRule(direction, "tcp", ports[0], ports[1], description, peer_cidr=cidr, peer_group=group)
 
 
@@ -97,47 +102,77 @@ ALL_PORTS = (0, 65535)
 
 # 4.1 Security groups, row by row.
 SECURITY_GROUPS = (
-    SecurityGroupSpec("alb", "tradai-alb-sg", "TradAI ALB: HTTP(S) in, services out", (
-        _tcp("ingress", (80, 80), "HTTP redirect", cidr=ANYWHERE),
-        _tcp("ingress", (443, 443), "HTTPS", cidr=ANYWHERE),
-        _tcp("egress", (8000, 8003), "To services", group="ecs"),
-        _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
-    )),
-    SecurityGroupSpec("ecs", "tradai-ecs-sg", "TradAI ECS services and tasks", (
-        _tcp("ingress", (8000, 8000), "Backend API", group="alb"),
-        _tcp("ingress", (8002, 8002), "Data Collection", group="alb"),
-        _tcp("ingress", (8003, 8003), "Strategy Service", group="alb"),
-        _tcp("ingress", (5000, 5000), "MLflow", group="alb"),
-        _tcp("ingress", (8000, 8003), "Internal calls", group="lambda"),
-        _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
-        _tcp("egress", (5432, 5432), "Database", group="rds"),
-        # Not in spec 4.1 (decision): tasks reach MLflow (spec 2.5) and each other through Cloud Map.
-        _tcp("ingress", (5000, 5000), "MLflow from services and tasks", group="ecs"),
-        _tcp("ingress", (8000, 8005), "Service-to-service via Cloud Map", group="ecs"),
-        _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
-        _tcp("egress", (8000, 8005), "To services via Cloud Map", group="ecs"),
-        # Not in spec 4.1 (decision): the other end of tradai-lambda-sg's "To MLflow" egress (ML functions).
-        _tcp("ingress", (5000, 5000), "MLflow from Lambda", group="lambda"),
-    )),
-    SecurityGroupSpec("lambda", "tradai-lambda-sg", "TradAI VPC Lambdas", (
-        _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
-        _tcp("egress", (8000, 8003), "To services", group="ecs"),
-        _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
-    )),
+    SecurityGroupSpec(
+        "alb",
+        "tradai-alb-sg",
+        "TradAI ALB: HTTP(S) in, services out",
+        (
+            _tcp("ingress", (80, 80), "HTTP redirect", cidr=ANYWHERE),
+            _tcp("ingress", (443, 443), "HTTPS", cidr=ANYWHERE),
+            _tcp("egress", (8000, 8003), "To services", group="ecs"),
+            _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
+        ),
+    ),
+    SecurityGroupSpec(
+        "ecs",
+        "tradai-ecs-sg",
+        "TradAI ECS services and tasks",
+        (
+            _tcp("ingress", (8000, 8000), "Backend API", group="alb"),
+            _tcp("ingress", (8002, 8002), "Data Collection", group="alb"),
+            _tcp("ingress", (8003, 8003), "Strategy Service", group="alb"),
+            _tcp("ingress", (5000, 5000), "MLflow", group="alb"),
+            _tcp("ingress", (8000, 8003), "Internal calls", group="lambda"),
+            _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
+            _tcp("egress", (5432, 5432), "Database", group="rds"),
+            # Not in spec 4.1 (decision): tasks reach MLflow (spec 2.5) and each other through Cloud Map.
+            _tcp("ingress", (5000, 5000), "MLflow from services and tasks", group="ecs"),
+            _tcp("ingress", (8000, 8005), "Service-to-service via Cloud Map", group="ecs"),
+            _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
+            _tcp("egress", (8000, 8005), "To services via Cloud Map", group="ecs"),
+            # Not in spec 4.1 (decision): the other end of tradai-lambda-sg's "To MLflow" egress (ML functions).
+            _tcp("ingress", (5000, 5000), "MLflow from Lambda", group="lambda"),
+        ),
+    ),
+    SecurityGroupSpec(
+        "lambda",
+        "tradai-lambda-sg",
+        "TradAI VPC Lambdas",
+        (
+            _tcp("egress", (443, 443), "AWS APIs", cidr=ANYWHERE),
+            _tcp("egress", (8000, 8003), "To services", group="ecs"),
+            _tcp("egress", (5000, 5000), "To MLflow", group="ecs"),
+        ),
+    ),
     # Not in spec 4.1 (decision): the API Gateway VPC link's interfaces, the only way in to the internal ALB.
-    SecurityGroupSpec("apigw", "tradai-apigw-sg", "TradAI API Gateway VPC link to the internal ALB", (
-        _tcp("egress", (80, 80), "To the ALB (HTTP)", group="alb"),
-        _tcp("egress", (443, 443), "To the ALB (HTTPS)", group="alb"),
-    )),
-    SecurityGroupSpec("rds", "tradai-rds-sg", "TradAI PostgreSQL", (
-        _tcp("ingress", (5432, 5432), "From ECS", group="ecs"),
-        _tcp("ingress", (5432, 5432), "From Lambda", group="lambda"),
-    )),
-    SecurityGroupSpec("nat", "tradai-nat-sg", "TradAI NAT instance", (
-        _tcp("ingress", ALL_PORTS, "From Private-1", cidr="10.0.11.0/24"),
-        _tcp("ingress", ALL_PORTS, "From Private-2", cidr="10.0.12.0/24"),
-        _tcp("egress", ALL_PORTS, "To internet", cidr=ANYWHERE),
-    )),
+    SecurityGroupSpec(
+        "apigw",
+        "tradai-apigw-sg",
+        "TradAI API Gateway VPC link to the internal ALB",
+        (
+            _tcp("egress", (80, 80), "To the ALB (HTTP)", group="alb"),
+            _tcp("egress", (443, 443), "To the ALB (HTTPS)", group="alb"),
+        ),
+    ),
+    SecurityGroupSpec(
+        "rds",
+        "tradai-rds-sg",
+        "TradAI PostgreSQL",
+        (
+            _tcp("ingress", (5432, 5432), "From ECS", group="ecs"),
+            _tcp("ingress", (5432, 5432), "From Lambda", group="lambda"),
+        ),
+    ),
+    SecurityGroupSpec(
+        "nat",
+        "tradai-nat-sg",
+        "TradAI NAT instance",
+        (
+            _tcp("ingress", ALL_PORTS, "From Private-1", cidr="10.0.11.0/24"),
+            _tcp("ingress", ALL_PORTS, "From Private-2", cidr="10.0.12.0/24"),
+            _tcp("egress", ALL_PORTS, "To internet", cidr=ANYWHERE),
+        ),
+    ),
 )
 
 # 2.1 ports and health checks, 2.2 task sizes (long-running services).
@@ -150,8 +185,13 @@ SERVICES = (
 
 # Where Freqtrade writes (spec 2.5 RESULTS_DIR and its data, logs and FreqAI models); the rest of
 # /freqtrade/user_data (strategies, the baked-in config) stays read-only in the image.
-FREQTRADE_WRITABLE = ("/tmp", "/freqtrade/user_data/backtest_results", "/freqtrade/user_data/data",
-                      "/freqtrade/user_data/logs", "/freqtrade/user_data/models")
+FREQTRADE_WRITABLE = (
+    "/tmp",
+    "/freqtrade/user_data/backtest_results",
+    "/freqtrade/user_data/data",
+    "/freqtrade/user_data/logs",
+    "/freqtrade/user_data/models",
+)
 
 # 2.2 on-demand task definitions (desired count 0); all three run the strategy (freqtrade) image.
 ON_DEMAND_TASKS = (
@@ -214,38 +254,66 @@ def _s(name: str) -> KeyAttribute:
 
 # 3.2 DynamoDB tables (all PAY_PER_REQUEST and encrypted).
 TABLES = (
-    TableSpec("workflow-state", _s("run_id"), None, (
-        GsiSpec("status-created_at-index", _s("status"), _s("created_at"), "ALL"),
-        GsiSpec("trace_id-index", _s("trace_id"), None, "INCLUDE",
-                ("job_id", "status", "created_at", "execution_arn")),
-    ), "ttl", True, "Backtest job tracking and E2E correlation"),
-    TableSpec("idempotency", _s("idempotency_key"), None, (), "expiration", False,
-              "Lambda idempotency deduplication"),
-    TableSpec("health-state", _s("service_name"), None, (), "expires_at", True,
-              "Service health check state"),
-    TableSpec("trading-state", _s("strategy_id"), None, (), "ttl", True,
-              "Live trading container state and heartbeats"),
-    TableSpec("deployments", _s("strategy_name"), _s("deployment_id"), (
-        GsiSpec("environment-created_at-index", _s("environment"), _s("created_at"), "ALL"),
-    ), "ttl", True, "Strategy deployment history and rollback info"),
-    TableSpec("drift-state", _s("model_name"), None, (), "expires_at", True,
-              "Model/data drift detection state"),
-    TableSpec("retraining-state", _s("model_name"), None, (), "expires_at", True,
-              "Model retraining scheduling state"),
-    TableSpec("rollback-state", _s("model_name"), None, (), None, True,
-              "Model rollback tracking (no TTL for audit)"),
-    TableSpec("shadow-test-state", _s("test_id"), None, (
-        GsiSpec("model_name-status_created_at-index", _s("model_name"), _s("status_created_at"), "ALL"),
-    ), "expires_at", True, "Shadow trading test state and metrics"),
-    TableSpec("notifications", _s("notification_id"), None, (), "expire_at", True,
-              "Notification delivery tracking"),
-    TableSpec("infra-drift-state", _s("stack_name"), None, (
-        GsiSpec("has_drift-last_check-index", _s("has_drift"), _s("last_check"), "ALL"),
-    ), None, True, "CloudFormation drift detection state (no TTL for audit)"),
-    TableSpec("config-versions", _s("strategy_name"), _s("config_id"), (
-        GsiSpec("config_hash-index", _s("config_hash"), None, "KEYS_ONLY"),
-        GsiSpec("status-index", _s("strategy_name"), _s("status"), "ALL"),
-    ), "ttl", True, "Immutable config version registry (content-addressable)"),
+    TableSpec(
+        "workflow-state",
+        _s("run_id"),
+        None,
+        (
+            GsiSpec("status-created_at-index", _s("status"), _s("created_at"), "ALL"),
+            GsiSpec(
+                "trace_id-index", _s("trace_id"), None, "INCLUDE", ("job_id", "status", "created_at", "execution_arn")
+            ),
+        ),
+        "ttl",
+        True,
+        "Backtest job tracking and E2E correlation",
+    ),
+    TableSpec("idempotency", _s("idempotency_key"), None, (), "expiration", False, "Lambda idempotency deduplication"),
+    TableSpec("health-state", _s("service_name"), None, (), "expires_at", True, "Service health check state"),
+    TableSpec("trading-state", _s("strategy_id"), None, (), "ttl", True, "Live trading container state and heartbeats"),
+    TableSpec(
+        "deployments",
+        _s("strategy_name"),
+        _s("deployment_id"),
+        (GsiSpec("environment-created_at-index", _s("environment"), _s("created_at"), "ALL"),),
+        "ttl",
+        True,
+        "Strategy deployment history and rollback info",
+    ),
+    TableSpec("drift-state", _s("model_name"), None, (), "expires_at", True, "Model/data drift detection state"),
+    TableSpec("retraining-state", _s("model_name"), None, (), "expires_at", True, "Model retraining scheduling state"),
+    TableSpec("rollback-state", _s("model_name"), None, (), None, True, "Model rollback tracking (no TTL for audit)"),
+    TableSpec(
+        "shadow-test-state",
+        _s("test_id"),
+        None,
+        (GsiSpec("model_name-status_created_at-index", _s("model_name"), _s("status_created_at"), "ALL"),),
+        "expires_at",
+        True,
+        "Shadow trading test state and metrics",
+    ),
+    TableSpec("notifications", _s("notification_id"), None, (), "expire_at", True, "Notification delivery tracking"),
+    TableSpec(
+        "infra-drift-state",
+        _s("stack_name"),
+        None,
+        (GsiSpec("has_drift-last_check-index", _s("has_drift"), _s("last_check"), "ALL"),),
+        None,
+        True,
+        "CloudFormation drift detection state (no TTL for audit)",
+    ),
+    TableSpec(
+        "config-versions",
+        _s("strategy_name"),
+        _s("config_id"),
+        (
+            GsiSpec("config_hash-index", _s("config_hash"), None, "KEYS_ONLY"),
+            GsiSpec("status-index", _s("strategy_name"), _s("status"), "ALL"),
+        ),
+        "ttl",
+        True,
+        "Immutable config version registry (content-addressable)",
+    ),
 )
 
 # 3.1 S3 buckets (all SSE-S3).
@@ -275,8 +343,9 @@ COGNITO = CognitoConfig(
 WAF_RULES = (
     WafRule("RateLimitRule", 1, "Block", rate_limit_per_5min=100),
     WafRule("AWSManagedRulesCommonRuleSet", 2, "Block", managed_rule_group="AWSManagedRulesCommonRuleSet"),
-    WafRule("AWSManagedRulesKnownBadInputsRuleSet", 3, "Block",
-            managed_rule_group="AWSManagedRulesKnownBadInputsRuleSet"),
+    WafRule(
+        "AWSManagedRulesKnownBadInputsRuleSet", 3, "Block", managed_rule_group="AWSManagedRulesKnownBadInputsRuleSet"
+    ),
     WafRule("AWSManagedRulesSQLiRuleSet", 4, "Block", managed_rule_group="AWSManagedRulesSQLiRuleSet"),
 )
 # Not in the spec: blocked requests per 5 minutes that raise the WAF alarm (one client over the rate limit
@@ -314,8 +383,12 @@ THROTTLING = ThrottleConfig(rate_limit=100, burst_limit=200, route_overrides=(("
 
 # 6.1 Backtest queue, 6.2 dead-letter queue.
 BACKTEST_QUEUE = QueueSpec(
-    "backtest-queue", fifo=True, retention_seconds=345600, content_based_deduplication=True,
-    visibility_timeout_seconds=900, receive_wait_seconds=20,
+    "backtest-queue",
+    fifo=True,
+    retention_seconds=345600,
+    content_based_deduplication=True,
+    visibility_timeout_seconds=900,
+    receive_wait_seconds=20,
 )
 BACKTEST_DLQ = QueueSpec("backtest-dlq", fifo=True, retention_seconds=1209600, max_receive_count=3)
 
@@ -382,11 +455,27 @@ DEPLOYMENTS = DeploymentConfig(health_timeout_seconds=600, poll_seconds=15, run_
 
 # Alarm thresholds: dev and staging page on what would hurt prod, with room for their smaller RDS.
 _SMALL_ENV_ALARMS = AlarmThresholds(
-    lambda_errors=1, lambda_throttles=1, state_machine_failures=1, ecs_below_desired_minutes=10,
-    rds_cpu_percent=85, rds_free_storage_gib=4, rds_connections=70, api_5xx_percent=5.0, api_p99_latency_ms=5000)
+    lambda_errors=1,
+    lambda_throttles=1,
+    state_machine_failures=1,
+    ecs_below_desired_minutes=10,
+    rds_cpu_percent=85,
+    rds_free_storage_gib=4,
+    rds_connections=70,
+    api_5xx_percent=5.0,
+    api_p99_latency_ms=5000,
+)
 PROD_ALARMS = AlarmThresholds(
-    lambda_errors=1, lambda_throttles=1, state_machine_failures=1, ecs_below_desired_minutes=5,
-    rds_cpu_percent=80, rds_free_storage_gib=10, rds_connections=150, api_5xx_percent=1.0, api_p99_latency_ms=3000)
+    lambda_errors=1,
+    lambda_throttles=1,
+    state_machine_failures=1,
+    ecs_below_desired_minutes=5,
+    rds_cpu_percent=80,
+    rds_free_storage_gib=10,
+    rds_connections=150,
+    api_5xx_percent=1.0,
+    api_p99_latency_ms=3000,
+)
 
 # 8. Secrets Manager.
 SECRETS = (
@@ -399,35 +488,124 @@ SECRETS = (
 # 10. Environment differences.
 PROFILES = {
     "dev": EnvironmentProfile(
-        compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
-        service_desired_count=1, log_retention_days=30, deletion_protection=False,
-        waf_enabled=False, cloudtrail_enabled=False, executor_mode=ExecutorMode.STEPFUNCTIONS,
+        compute_mode=ComputeMode.CONSOLIDATED_EC2,
+        consolidated_host=CONSOLIDATED_HOST,
+        service_desired_count=1,
+        log_retention_days=30,
+        deletion_protection=False,
+        waf_enabled=False,
+        cloudtrail_enabled=False,
+        executor_mode=ExecutorMode.STEPFUNCTIONS,
         alarms=_SMALL_ENV_ALARMS,
     ),
     "staging": EnvironmentProfile(
-        compute_mode=ComputeMode.CONSOLIDATED_EC2, consolidated_host=CONSOLIDATED_HOST,
-        service_desired_count=1, log_retention_days=30, deletion_protection=False,
-        waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.STEPFUNCTIONS,
+        compute_mode=ComputeMode.CONSOLIDATED_EC2,
+        consolidated_host=CONSOLIDATED_HOST,
+        service_desired_count=1,
+        log_retention_days=30,
+        deletion_protection=False,
+        waf_enabled=True,
+        cloudtrail_enabled=True,
+        executor_mode=ExecutorMode.STEPFUNCTIONS,
         alarms=_SMALL_ENV_ALARMS,
     ),
     "prod": EnvironmentProfile(
-        compute_mode=ComputeMode.FARGATE, consolidated_host=None,
-        service_desired_count=2, log_retention_days=90, deletion_protection=True,
-        waf_enabled=True, cloudtrail_enabled=True, executor_mode=ExecutorMode.STEPFUNCTIONS,
+        compute_mode=ComputeMode.FARGATE,
+        consolidated_host=None,
+        service_desired_count=2,
+        log_retention_days=90,
+        deletion_protection=True,
+        waf_enabled=True,
+        cloudtrail_enabled=True,
+        executor_mode=ExecutorMode.STEPFUNCTIONS,
         alarms=PROD_ALARMS,
     ),
 }
 
 # 3.3 and 10. RDS (staging follows dev where 3.3 names only dev and prod).
-_RDS_COMMON = dict(
-    engine_version="15.13", storage_type="gp3", force_ssl=True, publicly_accessible=False,
-    port=5432, database_name="tradai", monitoring_interval_seconds=60, performance_insights=True,
+_RDS_COMMON: dict[str, Any] = dict(
+    engine_version="15.13",
+    storage_type="gp3",
+    force_ssl=True,
+    publicly_accessible=False,
+    port=5432,
+    database_name="tradai",
+    monitoring_interval_seconds=60,
+    performance_insights=True,
 )
 RDS_BY_ENV = {
-    "dev": RdsConfig(instance_class="db.t4g.micro", allocated_storage_gib=20, multi_az=False,
-                     backup_retention_days=7, **_RDS_COMMON),
-    "staging": RdsConfig(instance_class="db.t4g.micro", allocated_storage_gib=20, multi_az=False,
-                         backup_retention_days=7, **_RDS_COMMON),
-    "prod": RdsConfig(instance_class="db.t4g.small", allocated_storage_gib=50, multi_az=True,
-                      backup_retention_days=14, **_RDS_COMMON),
+    "dev": RdsConfig(
+        instance_class="db.t4g.micro", allocated_storage_gib=20, multi_az=False, backup_retention_days=7, **_RDS_COMMON
+    ),
+    "staging": RdsConfig(
+        instance_class="db.t4g.micro", allocated_storage_gib=20, multi_az=False, backup_retention_days=7, **_RDS_COMMON
+    ),
+    "prod": RdsConfig(
+        instance_class="db.t4g.small", allocated_storage_gib=50, multi_az=True, backup_retention_days=14, **_RDS_COMMON
+    ),
+}
+
+# Not in the spec: the usage `make cost` assumes per environment (tradai_cdk/cost); fixed costs come from the templates.
+_COST_COMMON = dict(lambda_average_ms=500, container_insights_cluster_metrics=12, container_insights_service_metrics=22)
+COST_ASSUMPTIONS = {
+    "dev": CostAssumptions(
+        backtests_per_day=10,
+        backtest_minutes=15,
+        live_trading_tasks=0,
+        dry_run_tasks=0,
+        api_requests_per_month=100_000,
+        alb_average_lcus=0.1,
+        nat_egress_gb_per_month=10,
+        log_gb_per_month=3,
+        lambda_invocations_per_month=100_000,
+        dynamodb_reads_per_month=1_000_000,
+        dynamodb_writes_per_month=300_000,
+        dynamodb_storage_gib=1,
+        step_function_transitions_per_month=10_000,
+        sqs_requests_per_month=500_000,
+        s3_storage_gib=20,
+        ecr_storage_gib=10,
+        rds_changed_gib_per_day=0.1,
+        **_COST_COMMON,
+    ),
+    "staging": CostAssumptions(
+        backtests_per_day=20,
+        backtest_minutes=15,
+        live_trading_tasks=0,
+        dry_run_tasks=1,
+        api_requests_per_month=200_000,
+        alb_average_lcus=0.1,
+        nat_egress_gb_per_month=20,
+        log_gb_per_month=5,
+        lambda_invocations_per_month=100_000,
+        dynamodb_reads_per_month=2_000_000,
+        dynamodb_writes_per_month=500_000,
+        dynamodb_storage_gib=1,
+        step_function_transitions_per_month=20_000,
+        sqs_requests_per_month=500_000,
+        s3_storage_gib=50,
+        ecr_storage_gib=10,
+        rds_changed_gib_per_day=0.1,
+        **_COST_COMMON,
+    ),
+    "prod": CostAssumptions(
+        backtests_per_day=50,
+        backtest_minutes=20,
+        live_trading_tasks=1,
+        dry_run_tasks=1,
+        api_requests_per_month=1_000_000,
+        alb_average_lcus=0.5,
+        nat_egress_gb_per_month=50,
+        log_gb_per_month=15,
+        lambda_invocations_per_month=300_000,
+        dynamodb_reads_per_month=10_000_000,
+        dynamodb_writes_per_month=3_000_000,
+        dynamodb_storage_gib=5,
+        step_function_transitions_per_month=100_000,
+        sqs_requests_per_month=1_000_000,
+        s3_storage_gib=200,
+        ecr_storage_gib=20,
+        rds_changed_gib_per_day=0.5,
+        **_COST_COMMON,
+    ),
 }

@@ -9,15 +9,14 @@ Settings the spec does not mention (log groups, keys, container hardening, ...) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
 class Deviation:
     section: str  # spec section, e.g. "4.1"
-    item: Optional[str]  # the row, by its key cell; None: every row of ``column``
+    item: str | None  # the row, by its key cell; None: every row of ``column``
     column: str
-    spec: Optional[str]  # the spec's value (an example when ``item`` is None); None: the spec has no such row
+    spec: str | None  # the spec's value (an example when ``item`` is None); None: the spec has no such row
     ours: str  # the config's value as the mirror shows it
     decision: str  # heading of the docs/decisions.md section
     table: str = ""  # the table, when the section has several (4.1: the security group's name)
@@ -40,12 +39,23 @@ def _added_rule(group: str, purpose: str, decision: str) -> Deviation:
 
 
 DEVIATIONS = (
-    Deviation("1.3", "Private RT", "Routes", "0.0.0.0/0 -> NAT Instance",
-              "0.0.0.0/0 -> NAT Instance; s3, dynamodb -> gateway endpoints", NETWORK),
+    Deviation(
+        "1.3",
+        "Private RT",
+        "Routes",
+        "0.0.0.0/0 -> NAT Instance",
+        "0.0.0.0/0 -> NAT Instance; s3, dynamodb -> gateway endpoints",
+        NETWORK,
+    ),
     Deviation("1.4", "Lambda", "Value", "tradai-update-nat-routes", "tradai-update-nat-routes-{env}", NAMING),
-    Deviation("3.2", "tradai-infra-drift-state-{env}", "Purpose",
-              "Pulumi infrastructure drift detection (no TTL for audit)",
-              "CloudFormation drift detection state (no TTL for audit)", PULUMI),
+    Deviation(
+        "3.2",
+        "tradai-infra-drift-state-{env}",
+        "Purpose",
+        "Pulumi infrastructure drift detection (no TTL for audit)",
+        "CloudFormation drift detection state (no TTL for audit)",
+        PULUMI,
+    ),
     _added_rule("tradai-ecs-sg", "MLflow from services and tasks", BACKTEST),
     _added_rule("tradai-ecs-sg", "Service-to-service via Cloud Map", BACKTEST),
     _added_rule("tradai-ecs-sg", "To MLflow", BACKTEST),
@@ -56,12 +66,25 @@ DEVIATIONS = (
     Deviation("6.1", "Queue Name", "Value", "tradai-backtest-queue.fifo", "tradai-backtest-queue-{env}.fifo", COMPUTE),
     Deviation("6.2", "Queue Name", "Value", "tradai-backtest-dlq.fifo", "tradai-backtest-dlq-{env}.fifo", COMPUTE),
     Deviation("7", None, "Function Name", "tradai-backtest-consumer", "tradai-backtest-consumer-{env}", NAMING),
-    Deviation("7", "tradai-infra-drift-detector-{env}", "Function Name", "tradai-pulumi-drift-detector",
-              "tradai-infra-drift-detector-{env}", PULUMI),
-    Deviation("7", "tradai-update-nat-routes-{env}", "Trigger", "ASG Lifecycle",
-              "ASG Lifecycle + EventBridge (5 min, route audit)", OPERATIONS),
-    Deviation("7", "tradai-strategy-deployer-{env}", "Function Name", None, "tradai-strategy-deployer-{env}",
-              DEPLOYMENTS),
+    Deviation(
+        "7",
+        "tradai-infra-drift-detector-{env}",
+        "Function Name",
+        "tradai-pulumi-drift-detector",
+        "tradai-infra-drift-detector-{env}",
+        PULUMI,
+    ),
+    Deviation(
+        "7",
+        "tradai-update-nat-routes-{env}",
+        "Trigger",
+        "ASG Lifecycle",
+        "ASG Lifecycle + EventBridge (5 min, route audit)",
+        OPERATIONS,
+    ),
+    Deviation(
+        "7", "tradai-strategy-deployer-{env}", "Function Name", None, "tradai-strategy-deployer-{env}", DEPLOYMENTS
+    ),
     Deviation("8", None, "Secret Name", "tradai/database-url", "tradai/{env}/database-url", PERSISTENT),
     Deviation("9.2", "ManagedBy", "Value", "pulumi", "cdk", PULUMI),
 )

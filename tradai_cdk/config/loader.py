@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional, Union
+from collections.abc import Mapping
 
 from . import canonical as c
 from .model import Naming, TradaiConfig
 from .validation import BUCKET_SUFFIX_CONTEXT, ConfigError, check_bucket_names, validate
 
-BucketSuffixContext = Union[None, str, Mapping[str, Optional[str]]]
+BucketSuffixContext = str | Mapping[str, str | None] | None
 
 
-def config_for(env: str, image_tag: Optional[str] = None, bucket_suffix: BucketSuffixContext = None) -> TradaiConfig:
+def config_for(env: str, image_tag: str | None = None, bucket_suffix: BucketSuffixContext = None) -> TradaiConfig:
     """Return the validated configuration of ``env`` (dev, staging or prod); ``image_tag`` is the `image_tag`
     context of the synth, the tag every service and task image is deployed at (``require_image_tag`` checks it).
     ``bucket_suffix`` is the `bucket_suffix` context: one suffix for every environment, or a mapping from
@@ -24,7 +24,7 @@ def config_for(env: str, image_tag: Optional[str] = None, bucket_suffix: BucketS
         env=env,
         spec_version=c.SPEC_VERSION,
         naming=Naming(c.PROJECT, env, bucket_suffix=suffix),
-        tags=c.COMMON_TAGS + (("Environment", env),),
+        tags=(*c.COMMON_TAGS, ("Environment", env)),
         profile=c.PROFILES[env],
         network=c.NETWORK,
         nat=c.NAT,
@@ -57,15 +57,21 @@ def config_for(env: str, image_tag: Optional[str] = None, bucket_suffix: BucketS
     return config
 
 
-def bucket_suffix_for(env: str, context: BucketSuffixContext) -> tuple[Optional[str], str]:
+def bucket_suffix_for(env: str, context: BucketSuffixContext) -> tuple[str | None, str]:
     """``env``'s suffix from the `bucket_suffix` context, and the name a ConfigError should give it."""
     if context is None or isinstance(context, str):
         return context, BUCKET_SUFFIX_CONTEXT
     if isinstance(context, Mapping):
         for key in context:
             if key not in c.ENVIRONMENTS:
-                raise ConfigError(f"{BUCKET_SUFFIX_CONTEXT} key", key,
-                                  f"an environment ({', '.join(c.ENVIRONMENTS)}) mapped to its suffix")
+                raise ConfigError(
+                    f"{BUCKET_SUFFIX_CONTEXT} key",
+                    key,
+                    f"an environment ({', '.join(c.ENVIRONMENTS)}) mapped to its suffix",
+                )
         return context.get(env), f"{BUCKET_SUFFIX_CONTEXT}.{env}"
-    raise ConfigError(BUCKET_SUFFIX_CONTEXT, context,
-                      'a suffix string (-c bucket_suffix=acme-1) or, in cdk.json, a mapping such as {"prod": "acme-1"}')
+    raise ConfigError(
+        BUCKET_SUFFIX_CONTEXT,
+        context,
+        'a suffix string (-c bucket_suffix=acme-1) or, in cdk.json, a mapping such as {"prod": "acme-1"}',
+    )

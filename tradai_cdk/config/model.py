@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional
 
 
 class SubnetTier(str, Enum):
@@ -43,9 +42,9 @@ class Naming:
 
     project: str
     env: str
-    bucket_suffix: Optional[str] = None
+    bucket_suffix: str | None = None
 
-    def name(self, component: str, suffix: Optional[str] = None) -> str:
+    def name(self, component: str, suffix: str | None = None) -> str:
         parts = [self.project, component, self.env] + ([suffix] if suffix else [])
         return "-".join(parts)
 
@@ -111,8 +110,8 @@ class SgRule:
     from_port: int
     to_port: int
     description: str
-    peer_cidr: Optional[str] = None
-    peer_group: Optional[str] = None
+    peer_cidr: str | None = None
+    peer_group: str | None = None
 
     def covers(self, port: int) -> bool:
         return self.from_port <= port <= self.to_port
@@ -175,7 +174,7 @@ class KeyAttribute:
 class GsiSpec:
     name: str
     partition_key: KeyAttribute
-    sort_key: Optional[KeyAttribute]
+    sort_key: KeyAttribute | None
     projection: str
     non_key_attributes: tuple[str, ...] = ()
 
@@ -186,9 +185,9 @@ class TableSpec:
 
     key: str
     partition_key: KeyAttribute
-    sort_key: Optional[KeyAttribute]
+    sort_key: KeyAttribute | None
     gsis: tuple[GsiSpec, ...]
-    ttl_attribute: Optional[str]
+    ttl_attribute: str | None
     point_in_time_recovery: bool
     purpose: str
 
@@ -200,8 +199,8 @@ class BucketSpec:
     component: str
     purpose: str
     versioned: bool
-    glacier_after_days: Optional[int] = None
-    expire_after_days: Optional[int] = None
+    glacier_after_days: int | None = None
+    expire_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,8 +238,8 @@ class WafRule:
     name: str
     priority: int
     action: str
-    rate_limit_per_5min: Optional[int] = None
-    managed_rule_group: Optional[str] = None
+    rate_limit_per_5min: int | None = None
+    managed_rule_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,9 +265,9 @@ class QueueSpec:
     fifo: bool
     retention_seconds: int
     content_based_deduplication: bool = False
-    visibility_timeout_seconds: Optional[int] = None
-    receive_wait_seconds: Optional[int] = None
-    max_receive_count: Optional[int] = None
+    visibility_timeout_seconds: int | None = None
+    receive_wait_seconds: int | None = None
+    max_receive_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,7 @@ class LambdaSpec:
     timeout_seconds: int
     in_vpc: bool
     trigger: str
-    schedule_minutes: Optional[int] = None
+    schedule_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -322,7 +321,7 @@ class ComputeConfig:
     """Cluster-wide settings of the compute tier (spec 2)."""
 
     container_insights: bool
-    image_tag: Optional[str]  # from the `image_tag` context at synth (an immutable tag, e.g. a git SHA)
+    image_tag: str | None  # from the `image_tag` context at synth (an immutable tag, e.g. a git SHA)
     container_user: str  # uid:gid every container runs as (never root)
     ecr_keep_images: int
     mlflow_base_path: str
@@ -395,7 +394,7 @@ class EnvironmentProfile:
     """The per-environment column of spec section 10 (plus 3.3's RDS storage/backups)."""
 
     compute_mode: ComputeMode
-    consolidated_host: Optional[ConsolidatedHost]
+    consolidated_host: ConsolidatedHost | None
     service_desired_count: int
     log_retention_days: int
     deletion_protection: bool
@@ -403,7 +402,7 @@ class EnvironmentProfile:
     cloudtrail_enabled: bool
     executor_mode: ExecutorMode
     alarms: AlarmThresholds
-    certificate_arn: Optional[str] = None
+    certificate_arn: str | None = None
     alert_emails: tuple[str, ...] = ()  # subscribed to the operational alerts topic
 
 
@@ -477,3 +476,32 @@ class TradaiConfig:
     def function_name(self, name: str) -> str:
         """Physical Lambda name: account-unique, so it carries the environment."""
         return self.naming.name(name)
+
+
+@dataclass(frozen=True)
+class CostAssumptions:
+    """Usage one environment's cost estimate assumes (``make cost``); counts are per month unless named otherwise.
+
+    Fixed costs come from the synthesized templates; these cover what the templates cannot say.
+    """
+
+    backtests_per_day: int  # strategy-container runs (backtests, training and shadow tests)
+    backtest_minutes: int  # average run time of one
+    live_trading_tasks: int  # live strategies running around the clock
+    dry_run_tasks: int  # dry-run strategies running around the clock
+    api_requests_per_month: int  # also what the web ACL inspects
+    alb_average_lcus: float  # load balancer capacity units in use on average
+    nat_egress_gb_per_month: float  # private subnets -> internet, through the NAT
+    log_gb_per_month: float  # CloudWatch Logs ingested, all log groups together
+    lambda_invocations_per_month: int  # all functions together, scheduled ones included
+    lambda_average_ms: int
+    dynamodb_reads_per_month: int  # read request units, all tables together
+    dynamodb_writes_per_month: int  # write request units
+    dynamodb_storage_gib: float
+    step_function_transitions_per_month: int
+    sqs_requests_per_month: int  # including the event source mappings' polling
+    s3_storage_gib: float  # all buckets, S3 Standard
+    ecr_storage_gib: float  # all repositories
+    rds_changed_gib_per_day: float  # backups beyond the free allowance (the database's size) grow by this per day kept
+    container_insights_cluster_metrics: int  # metrics Container Insights publishes per cluster
+    container_insights_service_metrics: int  # ... per running service (service and task-family dimensions)

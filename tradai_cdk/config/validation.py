@@ -10,15 +10,40 @@ import dataclasses
 import ipaddress
 import re
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from lambda_src.nat_routes import contract
 
 from .model import ComputeMode, ExecutorMode, SubnetTier, TradaiConfig
 
+T = TypeVar("T")
+
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
-                      731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 PROTOCOLS = ("tcp", "udp", "icmp")
 DIRECTIONS = ("ingress", "egress")
 PROJECTIONS = ("ALL", "INCLUDE", "KEYS_ONLY")
@@ -39,8 +64,10 @@ BUCKET_SUFFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 RESERVED_BUCKET_ENDINGS = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
 BUCKET_SUFFIX_FIELD = "naming.bucket_suffix"
 BUCKET_SUFFIX_CONTEXT = "context bucket_suffix"
-IMAGE_TAG_ALLOWED = ("an immutable image tag such as the release's git commit SHA, given as context: "
-                     "cdk synth -c image_tag=$(git rev-parse --short HEAD) (never 'latest')")
+IMAGE_TAG_ALLOWED = (
+    "an immutable image tag such as the release's git commit SHA, given as context: "
+    "cdk synth -c image_tag=$(git rev-parse --short HEAD) (never 'latest')"
+)
 
 
 class ConfigError(ValueError):
@@ -49,6 +76,13 @@ class ConfigError(ValueError):
     def __init__(self, field: str, value: object, allowed: str):
         self.field, self.value, self.allowed = field, value, allowed
         super().__init__(f"invalid configuration: {field} = {value!r}; allowed: {allowed}")
+
+
+def required(value: T | None, field: str) -> T:
+    """``value``, which the configuration must hold where it is used (validation checks it); ConfigError if None."""
+    if value is None:
+        raise ConfigError(field, None, "a value (required here)")
+    return value
 
 
 def validate(config: TradaiConfig) -> None:
@@ -74,8 +108,11 @@ def validate(config: TradaiConfig) -> None:
         if not EMAIL.fullmatch(email):
             raise ConfigError(f"profile.alert_emails[{index}]", email, "an email address (name@domain.tld)")
     if not re.fullmatch(r"\d+\.\d+\.\d+", config.powertools_version):
-        raise ConfigError("powertools_version", config.powertools_version,
-                          "an exact Powertools release such as 3.37.0 (never 'latest')")
+        raise ConfigError(
+            "powertools_version",
+            config.powertools_version,
+            "an exact Powertools release such as 3.37.0 (never 'latest')",
+        )
 
 
 def require_image_tag(tag: object) -> str:
@@ -94,28 +131,37 @@ def check_bucket_names(config: TradaiConfig, suffix_field: str = BUCKET_SUFFIX_F
     if suffix is not None:
         longest = max(unsuffixed.values(), key=len)
         max_length = BUCKET_NAME_LENGTH[1] - len(longest) - 1
-        allowed = (f"lowercase letters, digits and hyphens, starting and ending with a letter or digit, at most "
-                   f"{max_length} characters (the longest name, {longest}-<suffix>, may have 63), no name ending in "
-                   f"{', '.join(RESERVED_BUCKET_ENDINGS)}; e.g. -c bucket_suffix=acme-1 "
-                   f"(naming.bucket_suffix: spec 9.1's optional -{{suffix}} of every bucket name)")
-        if (not isinstance(suffix, str) or not BUCKET_SUFFIX.fullmatch(suffix) or len(suffix) > max_length
-                or any(f"{longest}-{suffix}".endswith(ending) for ending in RESERVED_BUCKET_ENDINGS)):
+        allowed = (
+            f"lowercase letters, digits and hyphens, starting and ending with a letter or digit, at most "
+            f"{max_length} characters (the longest name, {longest}-<suffix>, may have 63), no name ending in "
+            f"{', '.join(RESERVED_BUCKET_ENDINGS)}; e.g. -c bucket_suffix=acme-1 "
+            f"(naming.bucket_suffix: spec 9.1's optional -{{suffix}} of every bucket name)"
+        )
+        if (
+            not isinstance(suffix, str)
+            or not BUCKET_SUFFIX.fullmatch(suffix)
+            or len(suffix) > max_length
+            or any(f"{longest}-{suffix}".endswith(ending) for ending in RESERVED_BUCKET_ENDINGS)
+        ):
             raise ConfigError(suffix_field, suffix, allowed)
     for component in unsuffixed:
         name = config.bucket_name(component)
         low, high = BUCKET_NAME_LENGTH
         if not low <= len(name) <= high or not BUCKET_NAME.fullmatch(name):
-            raise ConfigError(f"buckets[{component}] name", name,
-                              f"an S3 bucket name: {low}-{high} lowercase letters, digits and hyphens, "
-                              f"starting and ending with a letter or digit")
+            raise ConfigError(
+                f"buckets[{component}] name",
+                name,
+                f"an S3 bucket name: {low}-{high} lowercase letters, digits and hyphens, "
+                f"starting and ending with a letter or digit",
+            )
 
 
-def _check_required(obj: object, path: str) -> None:
-    """No field may be None or empty unless its type says Optional."""
+def _check_required(obj: Any, path: str) -> None:
+    """No field may be None or empty unless its type admits None (``Optional[X]`` or ``X | None``)."""
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
         where = f"{path}.{field.name}"
-        optional = "Optional" in str(field.type)
+        optional = _admits_none(field.type)
         if value is None or value == "":
             if not optional:
                 raise ConfigError(where, value, "a non-empty value (required)")
@@ -125,6 +171,11 @@ def _check_required(obj: object, path: str) -> None:
             for index, item in enumerate(value):
                 if dataclasses.is_dataclass(item):
                     _check_required(item, f"{where}[{index}]")
+
+
+def _admits_none(annotation: object) -> bool:
+    """Whether a field's annotation (a string: the model postpones evaluation) is ``Optional[X]`` or ``X | None``."""
+    return re.search(r"\bOptional\[|\bNone\b", str(annotation)) is not None
 
 
 def _network(field: str, cidr: str) -> ipaddress.IPv4Network:
@@ -149,18 +200,25 @@ def _check_network(config: TradaiConfig) -> None:
             if block.overlaps(other):
                 raise ConfigError(field, subnet.cidr, f"a block that does not overlap {other_name} ({other})")
         seen.append((subnet.name, block))
-        _check_one_of(f"network.subnets[{subnet.name}].availability_zone",
-                      subnet.availability_zone, net.availability_zones)
+        _check_one_of(
+            f"network.subnets[{subnet.name}].availability_zone", subnet.availability_zone, net.availability_zones
+        )
     for tier in SubnetTier:
         azs = {s.availability_zone for s in net.subnets_of(tier)}
         if azs != set(net.availability_zones):
-            raise ConfigError(f"network.subnets ({tier.value})", sorted(azs),
-                              f"one {tier.value} subnet in each of {', '.join(net.availability_zones)}")
+            raise ConfigError(
+                f"network.subnets ({tier.value})",
+                sorted(azs),
+                f"one {tier.value} subnet in each of {', '.join(net.availability_zones)}",
+            )
     public = [s.name for s in net.subnets_of(SubnetTier.PUBLIC)]
     _check_one_of("nat.subnet", config.nat.subnet, public)
     if not config.nat.asg_min <= config.nat.asg_desired <= config.nat.asg_max:
-        raise ConfigError("nat.asg_desired", config.nat.asg_desired,
-                          f"between asg_min={config.nat.asg_min} and asg_max={config.nat.asg_max}")
+        raise ConfigError(
+            "nat.asg_desired",
+            config.nat.asg_desired,
+            f"between asg_min={config.nat.asg_min} and asg_max={config.nat.asg_max}",
+        )
     _check_nat_timing(config)
 
 
@@ -169,8 +227,11 @@ def _check_waf(config: TradaiConfig) -> None:
     for rule in config.waf_rules:
         _check_one_of(f"waf_rules[{rule.name}].action", rule.action, ("Block",))
         if (rule.rate_limit_per_5min is None) == (rule.managed_rule_group is None):
-            raise ConfigError(f"waf_rules[{rule.name}]", (rule.rate_limit_per_5min, rule.managed_rule_group),
-                              "exactly one of rate_limit_per_5min or managed_rule_group")
+            raise ConfigError(
+                f"waf_rules[{rule.name}]",
+                (rule.rate_limit_per_5min, rule.managed_rule_group),
+                "exactly one of rate_limit_per_5min or managed_rule_group",
+            )
         if rule.rate_limit_per_5min is not None:
             _check_range(f"waf_rules[{rule.name}].rate_limit_per_5min", rule.rate_limit_per_5min, (10, 2_000_000_000))
     _check_range("waf_blocked_alarm_threshold", config.waf_blocked_alarm_threshold, (1, 1_000_000))
@@ -179,8 +240,7 @@ def _check_waf(config: TradaiConfig) -> None:
 def _check_backtest(config: TradaiConfig) -> None:
     backtest = config.backtest
     _check_one_of("backtest.task", backtest.task, [t.name for t in config.on_demand_tasks])
-    _check_range("backtest.task_timeout_minutes", backtest.task_timeout_minutes,
-                 (1, backtest.run_timeout_minutes - 5))
+    _check_range("backtest.task_timeout_minutes", backtest.task_timeout_minutes, (1, backtest.run_timeout_minutes - 5))
     _check_range("backtest.stuck_after_minutes", backtest.stuck_after_minutes, (5, 24 * 60))
     _check_range("backtest.consumer_max_concurrency", backtest.consumer_max_concurrency, (2, 1000))
     if not backtest.data_sync_path.startswith("/"):
@@ -199,21 +259,28 @@ def _check_operations(config: TradaiConfig) -> None:
     health = config.lambda_spec("health-check").timeout_seconds
     _check_range("operations.health_probe_timeout_seconds", ops.health_probe_timeout_seconds, (1, health // 3))
     detector = config.lambda_spec("infra-drift-detector").timeout_seconds
-    _check_range("operations.drift_detection_timeout_seconds", ops.drift_detection_timeout_seconds,
-                 (30, detector - 30))
+    _check_range("operations.drift_detection_timeout_seconds", ops.drift_detection_timeout_seconds, (30, detector - 30))
     if ops.train_timeout_minutes + ops.shadow_timeout_minutes >= ops.retraining_timeout_hours * 60:
-        raise ConfigError("operations.retraining_timeout_hours", ops.retraining_timeout_hours,
-                          f"more than train + shadow timeouts ({ops.train_timeout_minutes} + "
-                          f"{ops.shadow_timeout_minutes} minutes)")
+        raise ConfigError(
+            "operations.retraining_timeout_hours",
+            ops.retraining_timeout_hours,
+            f"more than train + shadow timeouts ({ops.train_timeout_minutes} + {ops.shadow_timeout_minutes} minutes)",
+        )
     deployments = config.deployments
     _check_range("deployments.poll_seconds", deployments.poll_seconds, (5, deployments.health_timeout_seconds))
     if deployments.health_timeout_seconds + 300 > deployments.run_timeout_minutes * 60:
-        raise ConfigError("deployments.run_timeout_minutes", deployments.run_timeout_minutes,
-                          f"at least the health timeout ({deployments.health_timeout_seconds} s) plus 5 minutes")
+        raise ConfigError(
+            "deployments.run_timeout_minutes",
+            deployments.run_timeout_minutes,
+            f"at least the health timeout ({deployments.health_timeout_seconds} s) plus 5 minutes",
+        )
     for fn in config.lambdas:
         if fn.trigger == "schedule" and not fn.schedule_minutes:
-            raise ConfigError(f"lambdas[{fn.name}].schedule_minutes", fn.schedule_minutes,
-                              "a rate in minutes for a scheduled function")
+            raise ConfigError(
+                f"lambdas[{fn.name}].schedule_minutes",
+                fn.schedule_minutes,
+                "a rate in minutes for a scheduled function",
+            )
 
 
 def _check_alarms(config: TradaiConfig) -> None:
@@ -222,8 +289,11 @@ def _check_alarms(config: TradaiConfig) -> None:
         if getattr(alarms, field.name) <= 0:
             raise ConfigError(f"profile.alarms.{field.name}", getattr(alarms, field.name), "a positive threshold")
     if alarms.rds_free_storage_gib >= config.rds.allocated_storage_gib:
-        raise ConfigError("profile.alarms.rds_free_storage_gib", alarms.rds_free_storage_gib,
-                          f"less than the allocated storage ({config.rds.allocated_storage_gib} GiB)")
+        raise ConfigError(
+            "profile.alarms.rds_free_storage_gib",
+            alarms.rds_free_storage_gib,
+            f"less than the allocated storage ({config.rds.allocated_storage_gib} GiB)",
+        )
     if alarms.api_5xx_percent > 100:
         raise ConfigError("profile.alarms.api_5xx_percent", alarms.api_5xx_percent, "a percentage up to 100")
 
@@ -232,11 +302,17 @@ def _check_nat_timing(config: TradaiConfig) -> None:
     """Readiness must be judged, and the switch done, before the hook's heartbeat runs out (ABANDON)."""
     nat = config.nat
     _check_range("nat.lifecycle_heartbeat_seconds", nat.lifecycle_heartbeat_seconds, HOOK_HEARTBEAT_RANGE)
-    _check_range("nat.ready_timeout_seconds", nat.ready_timeout_seconds,
-                 (1, nat.lifecycle_heartbeat_seconds - contract.SWITCH_RESERVE_SECONDS))
+    _check_range(
+        "nat.ready_timeout_seconds",
+        nat.ready_timeout_seconds,
+        (1, nat.lifecycle_heartbeat_seconds - contract.SWITCH_RESERVE_SECONDS),
+    )
     route_function = config.lambda_spec(nat.route_function)
-    _check_range("nat.readiness_poll_seconds", nat.readiness_poll_seconds,
-                 (1, route_function.timeout_seconds - contract.SWITCH_RESERVE_SECONDS))
+    _check_range(
+        "nat.readiness_poll_seconds",
+        nat.readiness_poll_seconds,
+        (1, route_function.timeout_seconds - contract.SWITCH_RESERVE_SECONDS),
+    )
 
 
 def _check_security_groups(config: TradaiConfig) -> None:
@@ -251,8 +327,9 @@ def _check_security_groups(config: TradaiConfig) -> None:
             _check_range(f"{field}.from_port", rule.from_port, (0, 65535))
             _check_range(f"{field}.to_port", rule.to_port, (rule.from_port, 65535))
             if (rule.peer_cidr is None) == (rule.peer_group is None):
-                raise ConfigError(f"{field}.peer", (rule.peer_cidr, rule.peer_group),
-                                  "exactly one of peer_cidr or peer_group")
+                raise ConfigError(
+                    f"{field}.peer", (rule.peer_cidr, rule.peer_group), "exactly one of peer_cidr or peer_group"
+                )
             if rule.peer_cidr is not None:
                 _network(f"{field}.peer_cidr", rule.peer_cidr)
             else:
@@ -269,11 +346,15 @@ def _check_services(config: TradaiConfig) -> None:
     for service in config.services:
         if not any(rule.covers(service.port) for rule in ecs_from_alb):
             allowed = ", ".join(f"{r.from_port}-{r.to_port}" for r in ecs_from_alb)
-            raise ConfigError(f"services[{service.name}].port", service.port,
-                              f"a port the ECS SG admits from the ALB ({allowed})")
+            raise ConfigError(
+                f"services[{service.name}].port", service.port, f"a port the ECS SG admits from the ALB ({allowed})"
+            )
         if not service.health_check_path.startswith("/"):
-            raise ConfigError(f"services[{service.name}].health_check_path",
-                              service.health_check_path, "an absolute path starting with '/'")
+            raise ConfigError(
+                f"services[{service.name}].health_check_path",
+                service.health_check_path,
+                "an absolute path starting with '/'",
+            )
 
 
 def _check_compute_mode(config: TradaiConfig) -> None:
@@ -283,15 +364,23 @@ def _check_compute_mode(config: TradaiConfig) -> None:
     if profile.compute_mode is ComputeMode.FARGATE:
         return
     if host is None:
-        raise ConfigError("profile.consolidated_host", None, f"a host when compute_mode is {profile.compute_mode.value}")
+        raise ConfigError(
+            "profile.consolidated_host", None, f"a host when compute_mode is {profile.compute_mode.value}"
+        )
     reservations = dict(host.memory_reservations)
     for service in config.services:
         if service.name not in reservations:
-            raise ConfigError("profile.consolidated_host.memory_reservations", sorted(reservations),
-                              f"a reservation for every service (missing {service.name})")
+            raise ConfigError(
+                "profile.consolidated_host.memory_reservations",
+                sorted(reservations),
+                f"a reservation for every service (missing {service.name})",
+            )
     if sum(reservations.values()) > host.schedulable_memory_mib:
-        raise ConfigError("profile.consolidated_host.memory_reservations", sum(reservations.values()),
-                          f"at most {host.schedulable_memory_mib} MiB in total (what {host.instance_type} offers ECS)")
+        raise ConfigError(
+            "profile.consolidated_host.memory_reservations",
+            sum(reservations.values()),
+            f"at most {host.schedulable_memory_mib} MiB in total (what {host.instance_type} offers ECS)",
+        )
     cpu = sum(service.cpu for service in config.services)
     if cpu > host.vcpus * 1024:
         raise ConfigError("services cpu (consolidated)", cpu, f"at most {host.vcpus * 1024} CPU units")
@@ -305,16 +394,22 @@ def _check_tables(config: TradaiConfig) -> None:
             field = f"tables[{table.key}].gsis[{gsi.name}]"
             _check_one_of(f"{field}.projection", gsi.projection, PROJECTIONS)
             if (gsi.projection == "INCLUDE") != bool(gsi.non_key_attributes):
-                raise ConfigError(f"{field}.non_key_attributes", gsi.non_key_attributes,
-                                  "attributes exactly when the projection is INCLUDE")
+                raise ConfigError(
+                    f"{field}.non_key_attributes",
+                    gsi.non_key_attributes,
+                    "attributes exactly when the projection is INCLUDE",
+                )
             keys += [gsi.partition_key] + ([gsi.sort_key] if gsi.sort_key else [])
         _check_unique(f"tables[{table.key}].gsis", (g.name for g in table.gsis))
         types: dict[str, str] = {}
         for key in keys:
             _check_one_of(f"tables[{table.key}] key {key.name}.type", key.type, KEY_TYPES)
             if types.setdefault(key.name, key.type) != key.type:
-                raise ConfigError(f"tables[{table.key}] key {key.name}.type", key.type,
-                                  f"the type it has elsewhere in the table ({types[key.name]})")
+                raise ConfigError(
+                    f"tables[{table.key}] key {key.name}.type",
+                    key.type,
+                    f"the type it has elsewhere in the table ({types[key.name]})",
+                )
 
 
 def _check_lambdas(config: TradaiConfig) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import (
@@ -24,17 +24,33 @@ class AlertTopic(Construct):
     (its key policy cannot grant CloudWatch), hence a key of our own that grants it.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, topic_name: str, emails: Sequence[str],
-                 removal_policy: cdk.RemovalPolicy):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic_name: str,
+        emails: Sequence[str],
+        removal_policy: cdk.RemovalPolicy,
+    ):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.key = customer_key(self, "Key", description=f"Encrypts the {topic_name} SNS topic",
-                                alias=f"alias/{topic_name}", removal_policy=removal_policy)
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchAlarmsToPublish",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+        self.key = customer_key(
+            self,
+            "Key",
+            description=f"Encrypts the {topic_name} SNS topic",
+            alias=f"alias/{topic_name}",
+            removal_policy=removal_policy,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

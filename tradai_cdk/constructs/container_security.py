@@ -3,8 +3,9 @@ writable paths as task-scoped scratch volumes, with all Linux capabilities dropp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
@@ -28,15 +29,17 @@ def hardened_options(scope: Construct, security: ContainerSecurity, *, on_ec2: b
     """Container options for ``add_container``; no-new-privileges exists only on EC2 (Fargate rejects it)."""
     linux = ecs.LinuxParameters(scope, "LinuxParameters", init_process_enabled=True)
     linux.drop_capabilities(ecs.Capability.ALL)
-    options: dict[str, Any] = dict(user=security.user, readonly_root_filesystem=True, linux_parameters=linux,
-                                   privileged=False)
+    options: dict[str, Any] = dict(
+        user=security.user, readonly_root_filesystem=True, linux_parameters=linux, privileged=False
+    )
     if on_ec2:
         options["docker_security_options"] = ["no-new-privileges"]
     return options
 
 
-def mount_writable_paths(task_definition: ecs.TaskDefinition, container: ecs.ContainerDefinition,
-                         security: ContainerSecurity) -> None:
+def mount_writable_paths(
+    task_definition: ecs.TaskDefinition, container: ecs.ContainerDefinition, security: ContainerSecurity
+) -> None:
     """One scratch volume per writable path (Fargate ephemeral storage; a task-scoped Docker volume on EC2)."""
     for index, path in enumerate(security.writable_paths):
         name = f"writable-{index}"

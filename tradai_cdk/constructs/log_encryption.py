@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import jsii
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_logs as logs
 from constructs import Construct, IConstruct
 
@@ -20,13 +20,23 @@ class LogEncryption(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, alias: str, removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.key = customer_key(self, "Key", description="Encrypts the environment's CloudWatch Logs log groups",
-                                alias=alias, removal_policy=removal_policy)
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchLogs", principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=list(LOGS_KEY_ACTIONS), resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}}))
+        self.key = customer_key(
+            self,
+            "Key",
+            description="Encrypts the environment's CloudWatch Logs log groups",
+            alias=alias,
+            removal_policy=removal_policy,
+        )
+        log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogs",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=list(LOGS_KEY_ACTIONS),
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+            )
+        )
 
     def encrypt_log_groups(self, scope: IConstruct) -> None:
         """Encrypt every log group under ``scope`` that has no key of its own with this key."""

@@ -12,22 +12,31 @@ _HEREDOC_END = "SELF_CHECK_EOF"
 _UNSAFE = re.compile(r"[\s'\"`\\;&|<>()]")
 
 
-def boot_script(*, vpc_cidr: str, eip_address: str, boot_tag_key: str,
-                ready_value: str, failed_value: str) -> str:
+def boot_script(*, vpc_cidr: str, eip_address: str, boot_tag_key: str, ready_value: str, failed_value: str) -> str:
     """The user data body, without a shebang (``ec2.UserData.for_linux()`` adds one).
 
     Values may be CDK token strings; they are interpolated as-is.
     """
-    settings = {"VPC_CIDR": vpc_cidr, "EIP_ADDRESS": eip_address, "BOOT_TAG_KEY": boot_tag_key,
-                "READY_VALUE": ready_value, "FAILED_VALUE": failed_value}
+    settings = {
+        "VPC_CIDR": vpc_cidr,
+        "EIP_ADDRESS": eip_address,
+        "BOOT_TAG_KEY": boot_tag_key,
+        "READY_VALUE": ready_value,
+        "FAILED_VALUE": failed_value,
+    }
     for name, value in settings.items():
         if not value or _UNSAFE.search(value):
             raise ValueError(f"{name} must be a non-empty shell word, got {value!r}")
     self_check = SELF_CHECK_SCRIPT.read_text().rstrip("\n")
     if _HEREDOC_END in self_check.splitlines():
         raise ValueError(f"{SELF_CHECK_SCRIPT.name} must not contain a line {_HEREDOC_END}")
-    return "\n".join([
-        *(f"{name}={value}" for name, value in settings.items()),
-        f"SELF_CHECK=$(cat <<'{_HEREDOC_END}'", self_check, _HEREDOC_END, ")",
-        BOOT_SCRIPT.read_text(),
-    ])
+    return "\n".join(
+        [
+            *(f"{name}={value}" for name, value in settings.items()),
+            f"SELF_CHECK=$(cat <<'{_HEREDOC_END}'",
+            self_check,
+            _HEREDOC_END,
+            ")",
+            BOOT_SCRIPT.read_text(),
+        ]
+    )

@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
-import jsii
 import aws_cdk as cdk
+import jsii
 from constructs import Construct
+
+from ..template_refs import references
 
 METADATA_KEY = "tradai:producer-fingerprints"
 
@@ -45,49 +48,34 @@ class _Fingerprints:
         return {producer.stack_name: fingerprint(_template(producer)) for producer in self._consumer.dependencies}
 
 
-def _template(stack: cdk.Stack) -> dict:
-    path = Path(cdk.Stage.of(stack).outdir) / stack.template_file
+def _template(stack: cdk.Stack) -> dict[str, Any]:
+    stage = cdk.Stage.of(stack)
+    if stage is None:
+        raise RuntimeError(f"{stack.stack_name} is not in a stage (the app's stacks all are)")
+    path = Path(stage.outdir) / stack.template_file
     if not path.is_file():
-        raise RuntimeError(f"{stack.stack_name} must be synthesized before the stacks that read its outputs; "
-                           f"create it first in its stage")
+        raise RuntimeError(
+            f"{stack.stack_name} must be synthesized before the stacks that read its outputs; "
+            f"create it first in its stage"
+        )
     return json.loads(path.read_text())
 
 
-def fingerprint(template: dict) -> str:
+def fingerprint(template: dict[str, Any]) -> str:
     """A short hash of a template's outputs and every resource they reference, transitively (metadata excluded)."""
     resources = template.get("Resources", {})
     outputs = template.get("Outputs", {})
-    pending, seen = list(_references(outputs, resources)), set()
+    pending, seen = [name for name in references(outputs) if name in resources], set[str]()
     while pending:
         logical_id = pending.pop()
         if logical_id not in seen:
             seen.add(logical_id)
-            pending.extend(_references(resources[logical_id], resources))
-    published = {"Outputs": outputs, "Resources": {logical_id: {key: value for key, value in resources[logical_id].items()
-                                                               if key != "Metadata"} for logical_id in sorted(seen)}}
+            pending.extend(name for name in references(resources[logical_id]) if name in resources)
+    published = {
+        "Outputs": outputs,
+        "Resources": {
+            logical_id: {key: value for key, value in resources[logical_id].items() if key != "Metadata"}
+            for logical_id in sorted(seen)
+        },
+    }
     return hashlib.sha256(json.dumps(published, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _references(value, resources: dict) -> set[str]:
-    """Logical ids of ``resources`` named by Ref, Fn::GetAtt or ${...} of Fn::Sub anywhere in ``value``."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and inner in resources:
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                target = inner[0] if isinstance(inner, list) else inner.split(".")[0]
-                if target in resources:
-                    found.add(target)
-            elif key == "Fn::Sub":
-                text = inner[0] if isinstance(inner, list) else inner
-                found |= {name.split(".")[0] for name in _sub_names(text) if name.split(".")[0] in resources}
-            found |= _references(inner, resources)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= _references(inner, resources)
-    return found
-
-
-def _sub_names(text: str) -> list[str]:
-    return [part.split("}", 1)[0] for part in text.split("${")[1:]] if isinstance(text, str) else []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -18,13 +18,26 @@ class SecurityGroupSet(Construct):
     traffic, so it can send nothing.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
-                 groups: Sequence[SecurityGroupSpec], name_tag: Callable[[str], str]):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        groups: Sequence[SecurityGroupSpec],
+        name_tag: Callable[[str], str],
+    ):
         super().__init__(scope, construct_id)
         self.groups: dict[str, ec2.SecurityGroup] = {}
         for spec in groups:
-            group = ec2.SecurityGroup(self, spec.key.capitalize(), vpc=vpc, security_group_name=spec.name,
-                                      description=spec.description, allow_all_outbound=False)
+            group = ec2.SecurityGroup(
+                self,
+                spec.key.capitalize(),
+                vpc=vpc,
+                security_group_name=spec.name,
+                description=spec.description,
+                allow_all_outbound=False,
+            )
             cdk.Tags.of(group).add("Name", name_tag(f"{spec.key}-sg"))
             self.groups[spec.key] = group
         for spec in groups:
@@ -35,10 +48,18 @@ class SecurityGroupSet(Construct):
         return self.groups[key]
 
     def _add_rule(self, group: ec2.SecurityGroup, rule: SgRule) -> None:
-        peer = ec2.Peer.ipv4(rule.peer_cidr) if rule.peer_cidr else self.groups[rule.peer_group]
-        port = ec2.Port(protocol=ec2.Protocol(rule.protocol.upper()), from_port=rule.from_port,
-                        to_port=rule.to_port,
-                        string_representation=f"{rule.protocol} {rule.from_port}-{rule.to_port}")
+        peer: ec2.IPeer
+        if rule.peer_cidr:
+            peer = ec2.Peer.ipv4(rule.peer_cidr)
+        else:
+            assert rule.peer_group is not None  # validation: a rule has a peer CIDR or a peer group
+            peer = self.groups[rule.peer_group]
+        port = ec2.Port(
+            protocol=ec2.Protocol(rule.protocol.upper()),
+            from_port=rule.from_port,
+            to_port=rule.to_port,
+            string_representation=f"{rule.protocol} {rule.from_port}-{rule.to_port}",
+        )
         if rule.direction == "ingress":
             group.add_ingress_rule(peer, port, rule.description)
         else:

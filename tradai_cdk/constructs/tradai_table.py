@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam
@@ -10,20 +10,28 @@ from constructs import Construct
 
 from ..config.model import GsiSpec, KeyAttribute, TableSpec
 
-_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
-          "B": dynamodb.AttributeType.BINARY}
-READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
-                "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
+_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
+READ_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+)
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 # One action per low-level client call (get_item -> GET, ...), for ``TradaiTable.grant``.
 GET, PUT, UPDATE, DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
 QUERY, SCAN = "dynamodb:Query", "dynamodb:Scan"
 INDEX_ACTIONS = (QUERY, SCAN)  # the only item actions an index ARN authorizes
-_PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "INCLUDE": dynamodb.ProjectionType.INCLUDE,
-                "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY}
+_PROJECTIONS = {
+    "ALL": dynamodb.ProjectionType.ALL,
+    "INCLUDE": dynamodb.ProjectionType.INCLUDE,
+    "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY,
+}
 
 
-def _attribute(key: Optional[KeyAttribute]) -> Optional[dynamodb.Attribute]:
+def _attribute(key: KeyAttribute | None) -> dynamodb.Attribute | None:
     return dynamodb.Attribute(name=key.name, type=_TYPES[key.type]) if key else None
 
 
@@ -31,28 +39,45 @@ class TradaiTable(Construct):
     """On-demand, SSE-encrypted table; consumers get access only through ``grant`` (exactly the calls they make)
     or, for containers whose code is not in this repo, ``grant_read`` / ``grant_read_write``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, table_name: str, spec: TableSpec,
-                 deletion_protection: bool, removal_policy: cdk.RemovalPolicy):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table_name: str,
+        spec: TableSpec,
+        deletion_protection: bool,
+        removal_policy: cdk.RemovalPolicy,
+    ):
         super().__init__(scope, construct_id)
         self.spec = spec
         self._name = table_name
         self.table = dynamodb.Table(
-            self, "Table", table_name=table_name,
-            partition_key=_attribute(spec.partition_key), sort_key=_attribute(spec.sort_key),
+            self,
+            "Table",
+            table_name=table_name,
+            partition_key=_attribute(spec.partition_key),
+            sort_key=_attribute(spec.sort_key),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=spec.point_in_time_recovery),
+                point_in_time_recovery_enabled=spec.point_in_time_recovery
+            ),
             time_to_live_attribute=spec.ttl_attribute,
-            deletion_protection=deletion_protection, removal_policy=removal_policy)
+            deletion_protection=deletion_protection,
+            removal_policy=removal_policy,
+        )
         for gsi in spec.gsis:
             self._add_gsi(gsi)
 
     def _add_gsi(self, gsi: GsiSpec) -> None:
         self.table.add_global_secondary_index(
-            index_name=gsi.name, partition_key=_attribute(gsi.partition_key), sort_key=_attribute(gsi.sort_key),
+            index_name=gsi.name,
+            partition_key=_attribute(gsi.partition_key),
+            sort_key=_attribute(gsi.sort_key),
             projection_type=_PROJECTIONS[gsi.projection],
-            non_key_attributes=list(gsi.non_key_attributes) or None)
+            non_key_attributes=list(gsi.non_key_attributes) or None,
+        )
 
     @property
     def table_name(self) -> str:
@@ -80,8 +105,11 @@ class TradaiTable(Construct):
             raise ValueError(f"indexes={list(indexes)}: {self._name} has {', '.join(names) or 'no indexes'}")
         if any(action not in INDEX_ACTIONS for action in actions):
             raise ValueError(f"actions={list(actions)}: only {', '.join(INDEX_ACTIONS)} apply to an index")
-        return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions),
-                                          resource_arns=[f"{self.table_arn}/index/{index}" for index in indexes])
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(actions),
+            resource_arns=[f"{self.table_arn}/index/{index}" for index in indexes],
+        )
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Get/Query/Scan on the table and its indexes."""
@@ -89,8 +117,7 @@ class TradaiTable(Construct):
 
     def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Put/Update/Delete items (no index access: indexes are read-only)."""
-        return iam.Grant.add_to_principal(grantee=grantee, actions=list(WRITE_ACTIONS),
-                                          resource_arns=[self.table_arn])
+        return iam.Grant.add_to_principal(grantee=grantee, actions=list(WRITE_ACTIONS), resource_arns=[self.table_arn])
 
     def grant_read_write(self, grantee: iam.IGrantable) -> None:
         self.grant_read(grantee)

@@ -20,12 +20,32 @@ WORKING_TREE = "WORKTREE"
 
 def synth(source: Path, outdir: Path) -> Path:
     """Run ``cdk synth`` of every stage of the app checked out at ``source`` into ``outdir``."""
-    env = {**os.environ, "PYTHONPATH": str(source), "CDK_DISABLE_CLI_TELEMETRY": "true",
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-           "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    subprocess.run([str(CDK), "synth", "--quiet", "--app", f"{sys.executable} app.py", "--output", str(outdir),
-                    "-c", f"image_tag={REVIEW_IMAGE_TAG}", "**"],
-                   cwd=source, env=env, check=True, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(source),
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
+    subprocess.run(
+        [
+            str(CDK),
+            "synth",
+            "--quiet",
+            "--app",
+            f"{sys.executable} app.py",
+            "--output",
+            str(outdir),
+            "-c",
+            f"image_tag={REVIEW_IMAGE_TAG}",
+            "**",
+        ],
+        cwd=source,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return outdir
 
 
@@ -40,8 +60,7 @@ def synth_revision(revision: str, outdir: Path) -> Path:
         return synth(ROOT, outdir)
     with tempfile.TemporaryDirectory(prefix="tradai-review-") as tmp:
         checkout = Path(tmp) / "src"
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(checkout), revision],
-                       cwd=ROOT, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(checkout), revision], cwd=ROOT, check=True)
         try:
             return synth(checkout, outdir)
         finally:

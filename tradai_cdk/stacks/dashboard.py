@@ -36,19 +36,46 @@ def dashboard_section(title: str, stack: cdk.Stack) -> DashboardSection:
 
 def health_section(config: TradaiConfig) -> DashboardSection:
     """Service health, stale strategies, drifted models and stacks, from the scheduled checks' metrics."""
-    def metric(namespace: str, name: str, service: str, statistic: str = "Maximum", **dimensions: str):
-        return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic,
-                                 period=cdk.Duration.minutes(5), label=next(iter(dimensions.values()), name),
-                                 dimensions_map={"service": service, **dimensions})
 
-    healthy = [metric(ops.METRICS_NAMESPACE, ops.METRIC_SERVICE_HEALTHY, ops.SERVICE, "Minimum",
-                      **{ops.DIMENSION_SERVICE: s.name}) for s in config.services]
-    latency = [metric(ops.METRICS_NAMESPACE, ops.METRIC_PROBE_LATENCY, ops.SERVICE, "Average",
-                      **{ops.DIMENSION_SERVICE: s.name}) for s in config.services]
-    stale = [metric(ops.METRICS_NAMESPACE, ops.METRIC_STALE_STRATEGIES, ops.SERVICE, mode=mode)
-             for mode in ops.MONITORED_MODES]
-    drift = [metric(ops.METRICS_NAMESPACE, ops.METRIC_DRIFTED_STACKS, ops.SERVICE),
-             metric(ml.METRICS_NAMESPACE, ml.METRIC_MODELS_DRIFTED, ml.SERVICE)]
-    return DashboardSection(title="Health checks, heartbeats and drift", alarm_names=(), graphs=(
-        ("Service healthy (1 = all instances pass)", healthy), ("Health probe latency (ms)", latency),
-        ("Stale trading strategies", stale), ("Drifted stacks and models", drift)))
+    def metric(
+        namespace: str, name: str, service: str, statistic: str = "Maximum", **dimensions: str
+    ) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            statistic=statistic,
+            period=cdk.Duration.minutes(5),
+            label=next(iter(dimensions.values()), name),
+            dimensions_map={"service": service, **dimensions},
+        )
+
+    healthy = [
+        metric(
+            ops.METRICS_NAMESPACE, ops.METRIC_SERVICE_HEALTHY, ops.SERVICE, "Minimum", **{ops.DIMENSION_SERVICE: s.name}
+        )
+        for s in config.services
+    ]
+    latency = [
+        metric(
+            ops.METRICS_NAMESPACE, ops.METRIC_PROBE_LATENCY, ops.SERVICE, "Average", **{ops.DIMENSION_SERVICE: s.name}
+        )
+        for s in config.services
+    ]
+    stale = [
+        metric(ops.METRICS_NAMESPACE, ops.METRIC_STALE_STRATEGIES, ops.SERVICE, mode=mode)
+        for mode in ops.MONITORED_MODES
+    ]
+    drift = [
+        metric(ops.METRICS_NAMESPACE, ops.METRIC_DRIFTED_STACKS, ops.SERVICE),
+        metric(ml.METRICS_NAMESPACE, ml.METRIC_MODELS_DRIFTED, ml.SERVICE),
+    ]
+    return DashboardSection(
+        title="Health checks, heartbeats and drift",
+        alarm_names=(),
+        graphs=(
+            ("Service healthy (1 = all instances pass)", healthy),
+            ("Health probe latency (ms)", latency),
+            ("Stale trading strategies", stale),
+            ("Drifted stacks and models", drift),
+        ),
+    )

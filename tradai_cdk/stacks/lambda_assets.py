@@ -23,4 +23,5 @@ def powertools_layer(scope: Construct, version: str, runtime: str) -> lambda_.IL
     """AWS's public Powertools layer of ``version`` for arm64, resolved from its public SSM parameter at deploy."""
     parameter = f"/aws/service/powertools/python/arm64/{runtime}/{version}"
     return lambda_.LayerVersion.from_layer_version_arn(
-        scope, "PowertoolsLayer", ssm.StringParameter.value_for_string_parameter(scope, parameter))
+        scope, "PowertoolsLayer", ssm.StringParameter.value_for_string_parameter(scope, parameter)
+    )
