@@ -27,8 +27,6 @@ __all__ = [
 CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}"
 FAMILY = r"[A-Za-z0-9_-]{1,255}"
 CAPACITY_PROVIDER = r"[A-Za-z0-9_-]{1,255}"
-SUBNET = r"subnet-[0-9a-f]{8,17}"
-SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
 URL = env_.HTTP_ORIGIN + r"(/[^\s]*)?"
 DEFAULT_TASK_PREFIX = "strategy-"  # spec 2.4
 
@@ -90,16 +88,8 @@ def _ecs_launch_target(env: Env) -> EcsTarget:
         capacity_provider=env_.required(
             env, contract.ENV_CAPACITY_PROVIDER, CAPACITY_PROVIDER, "a capacity provider name, e.g. FARGATE_SPOT"
         ),
-        subnets=env_.csv(
-            env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)", max_items=16
-        ),
-        security_groups=env_.csv(
-            env,
-            contract.ENV_TASK_SECURITY_GROUPS,
-            SECURITY_GROUP,
-            "comma-separated security group ids (sg-...)",
-            max_items=5,
-        ),
+        subnets=env_.subnets(env, contract.ENV_TASK_SUBNETS),
+        security_groups=env_.security_groups(env, contract.ENV_TASK_SECURITY_GROUPS),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.aws import STOP_REASON_MAX, RunTaskOutcome, error_code, stop_task  # noqa: F401  (STOP_REASON_MAX re-exported)
-from shared.ddb import marshal, put_if_absent, query_all, unmarshal
+from shared.ddb import DEPLOYMENT_KEY, create, marshal, query_all, unmarshal
 
 from . import contract
 from .settings import DeployerSettings, ModeTarget
@@ -228,14 +228,7 @@ class Deployments:
 
     def create(self, item: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the record unless it exists: (True, item) when written, else (False, the existing record)."""
-        existing = put_if_absent(
-            self.dynamodb,
-            self.table,
-            dict(item),
-            key_attribute="deployment_id",
-            key={"strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]},
-        )
-        return (True, dict(item)) if existing is None else (False, existing)
+        return create(self.dynamodb, self.table, item, DEPLOYMENT_KEY)
 
     def history(self, strategy_name: str) -> list[dict[str, Any]]:
         """Every record of the strategy name (every page, consistent)."""

@@ -23,8 +23,6 @@ CLUSTER = r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/)?[A-Za-z0-9_-]{1,255}
 FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
 CAPACITY_PROVIDER = re.compile(r"[A-Za-z0-9_-]{1,255}")
 DISCOVERY_SERVICE_ID = re.compile(r"srv-[a-z0-9]{1,64}")
-SUBNET = r"subnet-[0-9a-f]{8,17}"
-SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
 BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 ENVIRONMENTS = ("dev", "staging", "prod")
 MAX_HEALTH_TIMEOUT_SECONDS = 24 * 60 * 60
@@ -70,16 +68,8 @@ def deployer_settings(env: Env) -> DeployerSettings:
         config_versions_table=env_.table_name(env, contract.ENV_CONFIG_VERSIONS_TABLE),
         configs_bucket=env_.required(env, contract.ENV_CONFIGS_BUCKET, BUCKET, "an S3 bucket name"),
         cluster=env_.required(env, contract.ENV_ECS_CLUSTER, CLUSTER, "an ECS cluster ARN (or name)"),
-        subnets=env_.csv(
-            env, contract.ENV_TASK_SUBNETS, SUBNET, "comma-separated subnet ids (subnet-...)", max_items=16
-        ),
-        security_groups=env_.csv(
-            env,
-            contract.ENV_TASK_SECURITY_GROUPS,
-            SECURITY_GROUP,
-            "comma-separated security group ids (sg-...)",
-            max_items=5,
-        ),
+        subnets=env_.subnets(env, contract.ENV_TASK_SUBNETS),
+        security_groups=env_.security_groups(env, contract.ENV_TASK_SECURITY_GROUPS),
         environment=env_.one_of(env, contract.ENV_ENVIRONMENT, ENVIRONMENTS),
         deployment_ttl_days=env_.ttl_days(env, contract.ENV_DEPLOYMENT_TTL_DAYS),
         health_timeout_seconds=env_.positive_int(

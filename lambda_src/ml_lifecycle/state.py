@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.aws import error_code
-from shared.ddb import marshal, put_if_absent, unmarshal
+from shared.ddb import DEPLOYMENT_KEY, create, marshal, unmarshal
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -75,14 +75,7 @@ class Deployments:
 
     def record(self, item: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Put the record unless it exists: (True, item) when written, else (False, the first record)."""
-        existing = put_if_absent(
-            self.dynamodb,
-            self.table,
-            dict(item),
-            key_attribute="deployment_id",
-            key={"strategy_name": item["strategy_name"], "deployment_id": item["deployment_id"]},
-        )
-        return (True, dict(item)) if existing is None else (False, existing)
+        return create(self.dynamodb, self.table, item, DEPLOYMENT_KEY)
 
 
 class Rollbacks(_Table):

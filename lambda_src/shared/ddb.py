@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +60,19 @@ def put_if_absent(
         )
         return unmarshal(old) if old else dict(item)
     return None
+
+
+# tradai-deployments' key (spec 3.2 row 5): written by the strategy deployer and by model promotions.
+DEPLOYMENT_KEY = ("strategy_name", "deployment_id")
+
+
+def create(
+    dynamodb: Any, table: str, item: Mapping[str, Any], key_names: tuple[str, ...]
+) -> tuple[bool, dict[str, Any]]:
+    """Put ``item`` unless an item with its key exists: (True, item) when written, else (False, the existing one)."""
+    key = {name: item[name] for name in key_names}
+    existing = put_if_absent(dynamodb, table, dict(item), key=key, key_attribute=key_names[-1])
+    return (True, dict(item)) if existing is None else (False, existing)
 
 
 def _plain(value: Any) -> Any:

@@ -91,6 +91,20 @@ def csv(
     return items
 
 
+SUBNET = r"subnet-[0-9a-f]{8,17}"
+SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
+
+
+def subnets(env: Env, name: str) -> tuple[str, ...]:
+    """The subnets an awsvpc task runs in (an ECS RunTask allows at most 16)."""
+    return csv(env, name, SUBNET, "comma-separated subnet ids (subnet-...)", max_items=16)
+
+
+def security_groups(env: Env, name: str) -> tuple[str, ...]:
+    """The security groups of an awsvpc task (an ECS RunTask allows at most 5)."""
+    return csv(env, name, SECURITY_GROUP, "comma-separated security group ids (sg-...)", max_items=5)
+
+
 def number(
     env: Env, name: str, default: float | None = None, minimum: float = 0.0, maximum: float | None = None
 ) -> float:
