@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,19 +56,47 @@ def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
         raise
 
 
+# What the synthesized app depends on: the synth is cached under .cache/synth/<hash of these> and reused while none of
+# them changes (a repeat `make test` then skips the ~1 min synth; a fresh clone synthesizes once).
+SYNTH_INPUTS = ("app.py", "cdk.json", "requirements.txt", "requirements-dev.txt", "constraints.txt", "package-lock.json")
+SYNTH_SOURCES = ("tradai_cdk", "lambda_src")
+SYNTH_CACHE = ROOT / ".cache" / "synth"
+COMPLETE = "synth-complete"
+
+
+def _inputs_key() -> str:
+    digest = hashlib.sha256(f"{sys.version}|{IMAGE_TAG}".encode())
+    sources = sorted(path for folder in SYNTH_SOURCES for path in (ROOT / folder).rglob("*")
+                     if path.is_file() and "__pycache__" not in path.parts)
+    for path in [ROOT / name for name in SYNTH_INPUTS] + sources:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
 def _synthesize(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "image_tag": IMAGE_TAG}
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(context=context, outdir=str(outdir))
-    assembly = app.synth()
+    outdir = SYNTH_CACHE / _inputs_key()
+    if not (outdir / COMPLETE).is_file():
+        _synth_into(outdir, tmp_path_factory)
     stacks = {}
     for env in ENVIRONMENTS:
-        stage = assembly.get_nested_assembly(f"assembly-{stage_id(env)}")
-        for artifact in stage.stacks:
-            stack = artifact.stack_name.split("-")[1]
-            stacks[(env, stack)] = SynthesizedStack(env, stack, Path(stage.directory) / artifact.template_file)
+        stage_dir = outdir / f"assembly-{stage_id(env)}"
+        for artifact in json.loads((stage_dir / "manifest.json").read_text())["artifacts"].values():
+            if artifact["type"] == "aws:cloudformation:stack":
+                stack = artifact["properties"]["stackName"].split("-")[1]
+                stacks[(env, stack)] = SynthesizedStack(env, stack, stage_dir / artifact["properties"]["templateFile"])
     assert sorted(stacks) == sorted((env, stack) for env in ENVIRONMENTS for stack in STACKS)
     return stacks
+
+
+def _synth_into(outdir: Path, tmp_path_factory) -> None:
+    """Synthesize the app (every validation plugin) and keep it as the only cached synth."""
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "image_tag": IMAGE_TAG}
+    staging = tmp_path_factory.mktemp("cdk.out")
+    build_app(context=context, outdir=str(staging)).synth()
+    (staging / COMPLETE).write_text(outdir.name)
+    shutil.rmtree(SYNTH_CACHE, ignore_errors=True)
+    SYNTH_CACHE.mkdir(parents=True)
+    shutil.move(str(staging), outdir)
 
 
 def _per_environment(stack: str):
