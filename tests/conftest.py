@@ -58,7 +58,8 @@ def synthesized(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
 
 # What the synthesized app depends on: the synth is cached under .cache/synth/<hash of these> and reused while none of
 # them changes (a repeat `make test` then skips the ~1 min synth; a fresh clone synthesizes once).
-SYNTH_INPUTS = ("app.py", "cdk.json", "requirements.txt", "requirements-dev.txt", "constraints.txt", "package-lock.json")
+SYNTH_INPUTS = ("app.py", "cdk.json", "requirements.txt", "requirements-dev.txt", "constraints.txt",
+                "package-lock.json")
 SYNTH_SOURCES = ("tradai_cdk", "lambda_src")
 SYNTH_CACHE = ROOT / ".cache" / "synth"
 COMPLETE = "synth-complete"
@@ -67,10 +68,15 @@ COMPLETE = "synth-complete"
 def _inputs_key() -> str:
     digest = hashlib.sha256(f"{sys.version}|{IMAGE_TAG}".encode())
     sources = sorted(path for folder in SYNTH_SOURCES for path in (ROOT / folder).rglob("*")
-                     if path.is_file() and "__pycache__" not in path.parts)
+                     if path.is_file() and not _ignored(path.relative_to(ROOT)))
     for path in [ROOT / name for name in SYNTH_INPUTS] + sources:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:24]
+
+
+def _ignored(path: Path) -> bool:
+    """Bytecode and tool caches (dot folders): never part of what is synthesized."""
+    return any(part == "__pycache__" or part.startswith(".") for part in path.parts)
 
 
 def _synthesize(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:

@@ -1,7 +1,10 @@
 """Bad configuration fails before synth, naming the field, the bad value and what is allowed."""
 
 import dataclasses
+import json
+from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
 
 from tradai_cdk.config import ConfigError, config_for, validate
@@ -270,3 +273,20 @@ def test_synth_refuses_a_missing_mutable_or_malformed_image_tag(tag):
     assert error.value.field == "context image_tag"
     assert error.value.value == tag
     assert "-c image_tag=" in error.value.allowed and "never 'latest'" in error.value.allowed
+
+
+@pytest.mark.parametrize("stages", ["", "qa", "dev,qa", " , "])
+def test_synth_refuses_an_empty_or_unknown_stages_selection(stages):
+    from tradai_cdk.app import build_app
+    with pytest.raises(ConfigError) as error:
+        build_app(context={"image_tag": "0a1b2c3", "stages": stages})
+    assert (error.value.field, error.value.value) == ("context stages", stages)
+    assert error.value.allowed == "a comma-separated subset of dev, staging, prod"
+
+
+def test_stages_context_builds_only_the_named_environments():
+    from tradai_cdk.app import build_app, stage_id
+    flags = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
+    app = build_app(context={**flags, "image_tag": "0a1b2c3", "stages": "prod, dev"}, validations=False)
+    assert {child.node.id for child in app.node.children if isinstance(child, cdk.Stage)} == {
+        stage_id("prod"), stage_id("dev")}

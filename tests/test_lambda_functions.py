@@ -13,6 +13,8 @@ from cfn import ref, resources
 STACKS_WITH_FUNCTIONS = ("foundation", "compute")
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 ALL_LAMBDAS = {**spec.LAMBDAS, **spec.ADDED_LAMBDAS}
+# The one code asset every function shares: the handler families and their shared utilities (lambda_src/).
+HANDLER_PACKAGES = {"backtest", "deployments", "ml_lifecycle", "nat_routes", "operations", "shared"}
 
 
 def _located(synthesized, env, spec_name):
@@ -93,3 +95,13 @@ def test_function_logs_to_its_own_group_with_the_environment_retention(env, spec
     assert log_group["LogGroupName"] == f"/aws/lambda/{fn['FunctionName']}"
     assert log_group["RetentionInDays"] == spec.LOG_RETENTION_DAYS[env]
     assert fn["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_the_code_asset_ships_handler_packages_only(synthesized):
+    """No tool cache (.mypy_cache, .ruff_cache...), bytecode or test file is deployed with the handlers."""
+    (outdir,) = {stack.template_path.parent.parent for stack in synthesized.values()}
+    assets = [d for d in outdir.glob("asset.*") if (d / "shared" / "__init__.py").is_file()]
+    assert len(assets) == 1
+    shipped = [path.relative_to(assets[0]) for path in assets[0].rglob("*")]
+    assert {path.parts[0] for path in shipped} == HANDLER_PACKAGES
+    assert [p for p in shipped if any(part.startswith(".") or part == "__pycache__" for part in p.parts)] == []

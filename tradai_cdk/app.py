@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
-from .config import ENVIRONMENTS, config_for, require_image_tag
+from .config import ENVIRONMENTS, config_for, require_image_tag, selected_environments
+from .control_tower import ControlTowerGuard
 from .stages import TradaiStage
 
 # Synth must work offline: without CDK_DEFAULT_ACCOUNT or `-c account=...`
@@ -24,63 +23,14 @@ def stage_id(env: str) -> str:
     return f"Tradai{env.capitalize()}"
 
 
-@jsii.implements(cdk.IPolicyValidationPluginBeta1)
-class _ControlTowerGuard:
-    """cfn-guard's Control Tower rules, reporting every violation with severity "error".
-
-    CfnGuardValidator leaves ``severity`` unset. Once one of its findings is acknowledged, CDK recomputes the
-    report's success from the remaining violations' severities, so unset ones would no longer fail synth.
-    The name (and so the acknowledgement prefix ``cdk-validator-cfnguard::``) is the plugin's own.
-    A violation whose resource has no logical id (CT.KMS.PR.3 adds one) cannot cross jsii into Python: the
-    plugin then fails, and synth with it, so such a rule must pass or be disabled, never acknowledged.
-    """
-
-    def __init__(self) -> None:
-        self._guard = CfnGuardValidator(
-            control_tower_rules_enabled=True,
-            max_buffer=64 * 1024 * 1024,  # guard's JSON for one stage is ~1.7 MB today; the default is 1 MB
-        )
-
-    @property
-    def name(self) -> str:
-        return self._guard.name
-
-    @property
-    def version(self) -> str | None:
-        return self._guard.version
-
-    @property
-    def rule_ids(self) -> list[str] | None:
-        return self._guard.rule_ids
-
-    def validate(self, context: cdk.IPolicyValidationContextBeta1) -> cdk.PolicyValidationPluginReportBeta1:
-        report = self._guard.validate(context)
-        return cdk.PolicyValidationPluginReportBeta1(
-            success=report.success,
-            metadata=report.metadata,
-            plugin_version=report.plugin_version,
-            violations=[
-                cdk.PolicyViolationBeta1(
-                    rule_name=v.rule_name,
-                    description=v.description,
-                    violating_resources=v.violating_resources,
-                    fix=v.fix,
-                    rule_metadata=v.rule_metadata,
-                    severity=v.severity or "error",
-                )
-                for v in report.violations
-            ],
-        )
-
-
 def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None, validations: bool = True) -> cdk.App:
-    """Create the app with every stage; ``context`` and ``outdir`` serve tests, ``validations=False`` (no policy
-    plugins) serves the benchmark that measures their share of synth time (bench/)."""
+    """Create the app with every stage (or those the `stages` context names); ``context`` and ``outdir`` serve
+    tests, ``validations=False`` (no policy plugins) serves the benchmark that measures their share of synth time."""
     app = cdk.App(context=dict(context or {}), outdir=outdir, analytics_reporting=False)
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT
     image_tag = require_image_tag(app.node.try_get_context("image_tag"))
     bucket_suffix = app.node.try_get_context("bucket_suffix")  # S3 names are global: see tradai_cdk/preflight.py
-    for env in ENVIRONMENTS:
+    for env in selected_environments(app.node.try_get_context("stages"), ENVIRONMENTS):
         config = config_for(env, image_tag=image_tag, bucket_suffix=bucket_suffix)
         TradaiStage(
             app, stage_id(env), config=config, env=cdk.Environment(account=account, region=config.network.region)
@@ -88,8 +38,8 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     # The 237 bundled AWS Control Tower proactive controls (cfn-guard 3.1.1, offline); findings are
     # acknowledged like cdk-nag's, with ids "cdk-validator-cfnguard::<guard rule name>" (see nag.py).
     if validations:
-        # _ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it wraps);
+        # ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it wraps);
         # add_plugins takes it at runtime, but is typed with the non-beta one, whose validate() types differ.
         checks = cdk.Validations.of(app)
-        checks.add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), _ControlTowerGuard())  # type: ignore[arg-type]
+        checks.add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), ControlTowerGuard())  # type: ignore[arg-type]
     return app

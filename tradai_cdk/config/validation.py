@@ -115,6 +115,17 @@ def validate(config: TradaiConfig) -> None:
         )
 
 
+def selected_environments(value: object, environments: tuple[str, ...]) -> tuple[str, ...]:
+    """The `stages` context: the environments to build (all when absent), e.g. `-c stages=dev` for the local
+    deploy; ConfigError naming the context key for an empty or unknown one."""
+    if value is None:
+        return environments
+    chosen = tuple(dict.fromkeys(part.strip() for part in str(value).split(",") if part.strip()))
+    if not chosen or not set(chosen) <= set(environments):
+        raise ConfigError("context stages", value, f"a comma-separated subset of {', '.join(environments)}")
+    return chosen
+
+
 def require_image_tag(tag: object) -> str:
     """The `image_tag` context, or ConfigError naming the context key: missing, mutable or malformed."""
     if not isinstance(tag, str) or tag.lower() in MUTABLE_TAG_NAMES or not IMAGE_TAG.fullmatch(tag):

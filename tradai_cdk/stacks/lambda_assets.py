@@ -11,8 +11,8 @@ LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src"
 
 
 def lambda_code() -> lambda_.Code:
-    """All handler packages as one asset (plain folder)."""
-    return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"])
+    """All handler packages as one asset (plain folder); tool caches (dot folders) and bytecode never ship."""
+    return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc", "**/.*"])
 
 
 def lambda_runtime(name: str) -> lambda_.Runtime:

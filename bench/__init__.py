@@ -1,0 +1,1 @@
+"""`make bench`: synth, test, import and template-limit figures of the app (issue 19); entry point bench/run.py."""
