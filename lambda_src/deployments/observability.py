@@ -2,11 +2,13 @@
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from shared.tracing import PATCHED_MODULES
+
 from . import contract
 
 logger = Logger(service=contract.SERVICE)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE)
-tracer = Tracer(service=contract.SERVICE)
+tracer = Tracer(service=contract.SERVICE, patch_modules=PATCHED_MODULES)
 
 # Metric names (namespace contract.METRICS_NAMESPACE, dimension service=strategy-deployments).
 METRIC_STARTED = "DeploymentStarted"  # prepare claimed a slot for a new deployment

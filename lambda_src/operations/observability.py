@@ -3,11 +3,13 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from shared.tracing import PATCHED_MODULES
+
 from . import contract
 
 logger = Logger(service=contract.SERVICE)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE)
-tracer = Tracer(service=contract.SERVICE)
+tracer = Tracer(service=contract.SERVICE, patch_modules=PATCHED_MODULES)
 
 
 def emit(name: str, unit: MetricUnit, value: float, dimension: str, dimension_value: str) -> None:
