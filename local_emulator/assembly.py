@@ -24,8 +24,9 @@ class StackArtifact:
 def stage_stacks(assembly_dir: Path, stage: str) -> list[StackArtifact]:
     """The stacks of ``stage`` in manifest order."""
     root = _manifest(assembly_dir)["artifacts"]
-    nested = next(a for a in root.values()
-                  if a["type"] == "cdk:cloud-assembly" and a["properties"].get("displayName") == stage)
+    nested = next(
+        a for a in root.values() if a["type"] == "cdk:cloud-assembly" and a["properties"].get("displayName") == stage
+    )
     directory = assembly_dir / nested["properties"]["directoryName"]
     stacks = []
     for artifact in _manifest(directory)["artifacts"].values():

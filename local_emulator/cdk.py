@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,8 +26,7 @@ CLI_ENV = {
 
 def run_cdk(*args: str) -> int:
     """Run ``cdk ARGS`` in the project root, output streamed; its process group never outlives it."""
-    proc = subprocess.Popen([str(CDK), *args], cwd=PROJECT_ROOT, env={**os.environ, **CLI_ENV},
-                            start_new_session=True)
+    proc = subprocess.Popen([str(CDK), *args], cwd=PROJECT_ROOT, env={**os.environ, **CLI_ENV}, start_new_session=True)
     try:
         return proc.wait()
     finally:
@@ -39,11 +39,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

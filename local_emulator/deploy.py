@@ -2,6 +2,12 @@
 
 ``--keep`` then leaves the emulator serving in the foreground until Ctrl-C or
 ``destroy`` (which signals the pid in ``.local-emulator/emulator.json``).
+
+Every run writes ``.local-emulator/timings.json`` (read by ``make bench``): wall seconds per phase,
+``synth`` (``cdk synth``), ``bootstrap`` (seeding the public SSM parameters + ``cdk bootstrap``),
+``deploy`` (``cdk deploy``), ``checks`` (the smoke checkers), ``drills`` (the handler drills) and
+``total`` (from the emulator's start to the report, server start-up included); a phase that did not
+run is 0.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import moto
 from botocore.exceptions import ClientError
@@ -22,8 +29,8 @@ from tradai_cdk.config import config_for
 from . import ACCOUNT, ENV_NAME, REGION, STAGE, STATE_DIR, patches, public_resources
 from .assembly import StackArtifact, stage_stacks
 from .cdk import run_cdk
-from .drills import run_drills
-from .report import classify, has_failures, render
+from .drills import DRILLS, run_drills
+from .report import classify, has_failures, render, summary
 from .server import Emulator
 from .smoke import check_stack
 from .smoke.model import CheckContext, StackView
@@ -31,25 +38,32 @@ from .smoke.model import CheckContext, StackView
 ASSEMBLY = STATE_DIR / "cdk.out"
 PID_FILE = STATE_DIR / "emulator.json"
 LOG_FILE = STATE_DIR / "emulator.log"
+TIMINGS_FILE = STATE_DIR / "timings.json"
+PHASES = ("synth", "bootstrap", "deploy", "checks", "drills")
 
 
 def deploy(keep: bool = False) -> int:
     """Deploy every stack of the stage into a fresh emulator; 0 only if nothing FAILED or is MISSING."""
     running = kept_emulator()
     if running:
-        print(f"An emulator is already running (pid {running['pid']}, {running['endpoint']}): "
-              "run `make destroy-local` first.")
+        print(
+            f"An emulator is already running (pid {running['pid']}, {running['endpoint']}): "
+            "run `make destroy-local` first."
+        )
         return 1
     emulator = Emulator(LOG_FILE)
+    timings = dict.fromkeys(PHASES, 0.0)
     with _exit_on_signals():
         try:
+            started = time.monotonic()
             endpoint = emulator.start()
             PID_FILE.write_text(json.dumps({"pid": os.getpid(), "endpoint": endpoint}))
             _isolate_environment(emulator.aws_env())
             print(f"local emulator: moto {moto.__version__} at {endpoint} (server log {LOG_FILE})", flush=True)
-            ok = _deploy_and_check(emulator)
+            ok, ctx = _deploy_and_check(emulator, timings)
+            _write_timings(timings, time.monotonic() - started)
             if keep:
-                _serve(endpoint)
+                _serve(endpoint, ctx)
             return 0 if ok else 1
         finally:
             emulator.stop()
@@ -85,32 +99,55 @@ def kept_emulator() -> dict | None:
 IMAGE_TAG = "local"  # no image is pulled in the emulator; any immutable tag will do
 
 
-def _deploy_and_check(emulator: Emulator) -> bool:
-    """synth, bootstrap, deploy; the report runs even after a failed deploy, to name what is missing."""
+def _deploy_and_check(emulator: Emulator, timings: dict[str, float]) -> tuple[bool, CheckContext | None]:
+    """synth, bootstrap, deploy (each timed into ``timings``); the report runs even after a failed
+    deploy, to name what is missing. Returns whether all is well and the checks' context."""
     steps = {
-        "synth": ("synth", "--quiet", "--output", str(ASSEMBLY), "-c", f"image_tag={IMAGE_TAG}", f"{STAGE}/*"),
+        # Only this stage is built (and validated): the other two are synthesized by `make test` and `make synth`.
+        "synth": (
+            "synth",
+            "--quiet",
+            "--output",
+            str(ASSEMBLY),
+            "-c",
+            f"image_tag={IMAGE_TAG}",
+            "-c",
+            f"stages={ENV_NAME}",
+            f"{STAGE}/*",
+        ),
         "bootstrap": ("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--app", str(ASSEMBLY)),
-        "deploy": ("deploy", f"{STAGE}/*", "--app", str(ASSEMBLY), "--require-approval", "never",
-                   "--method=direct", "--progress", "events"),
+        "deploy": (
+            "deploy",
+            f"{STAGE}/*",
+            "--app",
+            str(ASSEMBLY),
+            "--require-approval",
+            "never",
+            "--method=direct",
+            "--progress",
+            "events",
+        ),
     }
     shutil.rmtree(ASSEMBLY, ignore_errors=True)
     for name, args in steps.items():
+        started = time.monotonic()
         if name == "bootstrap":
             seeded = public_resources.seed(stage_stacks(ASSEMBLY, STAGE), emulator.client)
             print(f"seeded public SSM parameters: {', '.join(seeded) or 'none'}")
         _banner(f"cdk {name}")
-        if run_cdk(*args) != 0:
+        code = run_cdk(*args)
+        timings[name] = time.monotonic() - started
+        if code != 0:
             print(f"\ncdk {name} FAILED (its output is above).")
             _print_emulator_errors()
-            if name == "deploy":
-                _check(emulator)
-            return False
-    return _check(emulator)
+            return False, (_check(emulator, timings)[1] if name == "deploy" else None)
+    return _check(emulator, timings)
 
 
-def _check(emulator: Emulator) -> bool:
+def _check(emulator: Emulator, timings: dict[str, float]) -> tuple[bool, CheckContext]:
     """Smoke-check every stack, run the drills, print the report; True if all is well."""
     _banner(f"smoke check against config_for({ENV_NAME!r})")
+    started = time.monotonic()
     artifacts = stage_stacks(ASSEMBLY, STAGE)
     views = {a.construct_id: StackView(a, _deployed(emulator, a)) for a in artifacts}
     ctx = CheckContext(config_for(ENV_NAME), views, emulator.client, emulator.aws_env())
@@ -118,22 +155,35 @@ def _check(emulator: Emulator) -> bool:
     for artifact in artifacts:
         key = f"{artifact.stack_name} ({STAGE}/{artifact.construct_id})"
         stacks[key], notes[key] = _stack_rows(views[artifact.construct_id], ctx)
+    timings["checks"], started = time.monotonic() - started, time.monotonic()
     drills = run_drills(ctx)
+    timings["drills"] = time.monotonic() - started
     print(render(stacks, notes))
     print("\n== handler drills ==")
     for drill in drills:
         print(f"   {drill.status:<8} {drill.name}: {drill.detail}")
-    failed = has_failures(stacks) or any(d.status == "FAILED" for d in drills)
-    print("\nlocal deploy FAILED: see the FAILED / MISSING rows and drills above." if failed else
-          "\nlocal deploy OK: nothing FAILED or MISSING (CREATED and IGNORED rows are not verified).")
-    return not failed
+    print(summary(stacks, drills))
+    failed = has_failures(stacks) or any(d.status != "PASSED" for d in drills)
+    print(
+        "\nlocal deploy FAILED (exit 1): see the FAILED / MISSING rows and the drills not PASSED above."
+        if failed
+        else "\nlocal deploy OK (exit 0): nothing FAILED or MISSING, every drill PASSED "
+        "(CREATED and IGNORED rows are not verified)."
+    )
+    return not failed, ctx
+
+
+def _write_timings(timings: dict[str, float], total: float) -> None:
+    TIMINGS_FILE.write_text(json.dumps({**{k: round(v, 2) for k, v in timings.items()}, "total": round(total, 2)}))
 
 
 def _stack_rows(view: StackView, ctx: CheckContext) -> tuple[list, list[str]]:
     """Report rows and notes of one stack, from its checkers and what the patches recorded."""
     artifact = view.artifact
-    mine = [{lid: text for (stack, lid), text in record.items() if stack == artifact.stack_name}
-            for record in (patches.FAULTS, patches.BLOCKED, patches.SKIPPED_OUTPUTS)]
+    mine = [
+        {lid: text for (stack, lid), text in record.items() if stack == artifact.stack_name}
+        for record in (patches.FAULTS, patches.BLOCKED, patches.SKIPPED_OUTPUTS)
+    ]
     faults, blocked, skipped_outputs = mine
     notes = [f"output {name} not produced by the emulator: {why}" for name, why in skipped_outputs.items()]
     if not artifact.resources:
@@ -141,34 +191,62 @@ def _stack_rows(view: StackView, ctx: CheckContext) -> tuple[list, list[str]]:
     elif not view.deployed:
         notes.append("stack not created in the emulator")
     findings = check_stack(view, ctx).items if view.deployed else []
-    rows = classify({lid: body["Type"] for lid, body in artifact.resources.items()}, view.deployed,
-                    patches.implemented, findings, faults, blocked)
+    rows = classify(
+        {lid: body["Type"] for lid, body in artifact.resources.items()},
+        view.deployed,
+        patches.implemented,
+        findings,
+        faults,
+        blocked,
+    )
     return rows, notes
 
 
 def _deployed(emulator: Emulator, artifact: StackArtifact) -> dict[str, str]:
     """Logical id -> physical id of what the emulator created (ignored types are absent)."""
     try:
-        pages = emulator.client("cloudformation").get_paginator("list_stack_resources").paginate(
-            StackName=artifact.stack_name)
-        return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-                for page in pages for r in page["StackResourceSummaries"]
-                if r["LogicalResourceId"] and r["ResourceStatus"] == "CREATE_COMPLETE"}
+        pages = (
+            emulator.client("cloudformation")
+            .get_paginator("list_stack_resources")
+            .paginate(StackName=artifact.stack_name)
+        )
+        return {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for page in pages
+            for r in page["StackResourceSummaries"]
+            if r["LogicalResourceId"] and r["ResourceStatus"] == "CREATE_COMPLETE"
+        }
     except ClientError:
         return {}
 
 
-def _serve(endpoint: str) -> None:
-    print(f"""
-The emulator keeps running at {endpoint} (pid {os.getpid()}). Point the AWS CLI or boto3 at it:
-  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\
-         AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}
-  aws cloudformation describe-stacks; aws ec2 describe-route-tables
-  boto3.client("ec2", endpoint_url="{endpoint}", region_name="{REGION}",
-               aws_access_key_id="testing", aws_secret_access_key="testing")
-Stop it with Ctrl-C here, or `make destroy-local` from another shell.""", flush=True)
+def _serve(endpoint: str, ctx: CheckContext | None) -> None:
+    """Keep serving; print ready-to-paste inspection commands and re-run a drill named on stdin."""
+    env = f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}"
+    cli = f"aws --endpoint-url {endpoint}"
+    cluster, service = f"tradai-{ENV_NAME}", f"tradai-backend-api-{ENV_NAME}"
+    snippet = f"ecs = boto3.client('ecs', endpoint_url='{endpoint}'); print(ecs.list_task_definitions())"
+    print(
+        f"""
+The emulator keeps running at {endpoint} (pid {os.getpid()}). Inspect it from another shell:
+  export {env}
+  {cli} cloudformation list-stack-resources --stack-name tradai-compute-{ENV_NAME}
+  {cli} ecs describe-services --cluster {cluster} --services {service}
+  {cli} cloudwatch describe-alarms --query 'MetricAlarms[].[AlarmName,AlarmActions[0]]' --output table
+  .venv/bin/python -c "import boto3; {snippet}"
+Re-run a drill here: type its name and Enter ({", ".join(DRILLS)}); health-check and
+retraining-scheduler expect the deploy's fresh state, so a second run of those finds their first run's.
+Stop it with Ctrl-C here, or `make destroy-local` from another shell.""",
+        flush=True,
+    )
     try:
-        while True:
+        for line in sys.stdin:
+            if ctx is not None and line.strip() in DRILLS:
+                for drill in run_drills(ctx, [line.strip()]):
+                    print(f"   {drill.status:<8} {drill.name}: {drill.detail}", flush=True)
+            elif line.strip():
+                print(f"unknown drill {line.strip()!r}; one of: {', '.join(DRILLS)}", flush=True)
+        while True:  # stdin closed (not a terminal): serve until a signal
             signal.pause()
     except KeyboardInterrupt:
         print("Stopping the emulator.")
@@ -204,6 +282,7 @@ def _is_ours(pid: int) -> bool:
 def _exit_on_signals() -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP unwind as KeyboardInterrupt (even if SIGINT was inherited as
     ignored), so the CLI's process group and the server are always stopped."""
+
     def stop(signum, _frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
 

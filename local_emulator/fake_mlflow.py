@@ -33,19 +33,28 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, cast
 
 PREFIX = "/mlflow/api/2.0/mlflow/"
-ERROR_CODES = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-               404: "RESOURCE_DOES_NOT_EXIST", 409: "RESOURCE_ALREADY_EXISTS", 429: "REQUEST_LIMIT_EXCEEDED",
-               500: "INTERNAL_ERROR", 502: "TEMPORARILY_UNAVAILABLE", 503: "TEMPORARILY_UNAVAILABLE",
-               504: "DEADLINE_EXCEEDED"}
+ERROR_CODES = {
+    400: "INVALID_PARAMETER_VALUE",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "RESOURCE_ALREADY_EXISTS",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    502: "TEMPORARILY_UNAVAILABLE",
+    503: "TEMPORARILY_UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 MAX_RESULTS = {"registered-models/search": 100, "model-versions/search": 10_000, "runs/search": 1000}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, error_code: Optional[str] = None):
+    def __init__(self, status: int, message: str, error_code: str | None = None):
         super().__init__(message)
         self.status, self.message = status, message
         self.error_code = error_code or ERROR_CODES.get(status, "INTERNAL_ERROR")
@@ -67,19 +76,19 @@ def _compact(entity: dict[str, Any]) -> dict[str, Any]:
 class FakeMlflow:
     """In-memory registered models, versions, aliases, experiments and runs behind an HTTP server."""
 
-    def __init__(self, credentials: Optional[tuple[str, str]] = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, credentials: tuple[str, str] | None = None, host: str = "127.0.0.1", port: int = 0):
         self.credentials, self.host, self.port = credentials, host, port
         self.requests: list[tuple[str, str]] = []
-        self.authorizations: list[Optional[str]] = []
+        self.authorizations: list[str | None] = []
         self._lock = threading.RLock()
         self._models: dict[str, dict[str, Any]] = {}  # name -> {created, tags, aliases{alias: version}}
         self._versions: dict[str, dict[str, dict[str, Any]]] = {}  # name -> version -> {run_id, tags, created}
         self._experiments: dict[str, str] = {}  # name -> experiment_id
         self._runs: dict[str, dict[str, Any]] = {}  # run_id -> {experiment_id, metrics, tags, created}
-        self._failures: list[tuple[int, Optional[str], Optional[str]]] = []
+        self._failures: list[tuple[int, str | None, str | None]] = []
         self._experiment_ids = itertools.count(1)
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     # --- server ------------------------------------------------------------------------------------------
 
@@ -88,8 +97,9 @@ class FakeMlflow:
         if self._server is None:
             self._server = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
             self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                            name="fake-mlflow", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-mlflow", daemon=True
+            )
             self._thread.start()
         return self.base_url
 
@@ -97,7 +107,7 @@ class FakeMlflow:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeMlflow is not started")
-        host, port = self._server.server_address[:2]
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])  # AF_INET: (host, port)
         return f"http://{host}:{port}/mlflow"
 
     def stop(self) -> None:
@@ -106,7 +116,7 @@ class FakeMlflow:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeMlflow":
+    def __enter__(self) -> FakeMlflow:
         self.start()
         return self
 
@@ -115,13 +125,13 @@ class FakeMlflow:
 
     # --- seeding and inspection --------------------------------------------------------------------------
 
-    def add_model(self, name: str, tags: Optional[dict[str, str]] = None) -> None:
+    def add_model(self, name: str, tags: dict[str, str] | None = None) -> None:
         with self._lock:
             model = self._models.setdefault(name, {"created": _millis(), "tags": {}, "aliases": {}})
             model["tags"].update(tags or {})
             self._versions.setdefault(name, {})
 
-    def add_version(self, name: str, run_id: str, tags: Optional[dict[str, str]] = None) -> str:
+    def add_version(self, name: str, run_id: str, tags: dict[str, str] | None = None) -> str:
         """A new READY version of the model (registered on first use); returns its version ("1", "2", ...)."""
         with self._lock:
             self.add_model(name)
@@ -129,13 +139,17 @@ class FakeMlflow:
             self._versions[name][version] = {"run_id": run_id, "tags": dict(tags or {}), "created": _millis()}
             return version
 
-    def add_run(self, experiment_name: str, metrics: dict[str, float], tags: Optional[dict[str, str]] = None) -> str:
+    def add_run(self, experiment_name: str, metrics: dict[str, float], tags: dict[str, str] | None = None) -> str:
         """A FINISHED run in the experiment (created on first use); returns its run_id."""
         with self._lock:
             experiment_id = self._experiments.setdefault(experiment_name, str(next(self._experiment_ids)))
             run_id = uuid.uuid4().hex
-            self._runs[run_id] = {"experiment_id": experiment_id, "metrics": dict(metrics),
-                                  "tags": dict(tags or {}), "created": _millis()}
+            self._runs[run_id] = {
+                "experiment_id": experiment_id,
+                "metrics": dict(metrics),
+                "tags": dict(tags or {}),
+                "created": _millis(),
+            }
             return run_id
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
@@ -143,7 +157,7 @@ class FakeMlflow:
             self._version(name, str(version))
             self._models[name]["aliases"][alias] = str(version)
 
-    def alias(self, name: str, alias: str) -> Optional[str]:
+    def alias(self, name: str, alias: str) -> str | None:
         """The version the alias points at, or None."""
         with self._lock:
             return self._models.get(name, {}).get("aliases", {}).get(alias)
@@ -152,8 +166,9 @@ class FakeMlflow:
         with self._lock:
             return dict(self._version(name, str(version))["tags"])
 
-    def fail_next(self, status: int, count: int = 1, error_code: Optional[str] = None,
-                  endpoint: Optional[str] = None) -> None:
+    def fail_next(
+        self, status: int, count: int = 1, error_code: str | None = None, endpoint: str | None = None
+    ) -> None:
         """Answer the next ``count`` requests with HTTP ``status`` and MLflow's error body (``error_code``
         defaults to MLflow's for the status). ``endpoint`` limits it to one endpoint, e.g.
         "registered-models/alias", or one method of it: "POST registered-models/alias"."""
@@ -162,8 +177,9 @@ class FakeMlflow:
 
     # --- endpoints ---------------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any],
-               authorization: Optional[str]) -> dict[str, Any]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: dict[str, Any], authorization: str | None
+    ) -> dict[str, Any]:
         """The JSON answer of one request; ApiError for an error answer."""
         with self._lock:
             self.requests.append((method, path))
@@ -177,8 +193,9 @@ class FakeMlflow:
                 raise ApiError(401, "You are not authenticated. Please provide valid credentials.")
             if not path.startswith(PREFIX):
                 raise ApiError(404, f"no such endpoint: {path}", "ENDPOINT_NOT_FOUND")
-            route: Optional[Callable[..., dict[str, Any]]] = getattr(
-                self, f"_{method.lower()}_{path[len(PREFIX):].replace('/', '_').replace('-', '_')}", None)
+            route: Callable[..., dict[str, Any]] | None = getattr(
+                self, f"_{method.lower()}_{path[len(PREFIX) :].replace('/', '_').replace('-', '_')}", None
+            )
             if route is None:
                 raise ApiError(404, f"no such endpoint: {method} {path}", "ENDPOINT_NOT_FOUND")
             return route(dict(query, **body))
@@ -210,8 +227,9 @@ class FakeMlflow:
         if not match:
             raise ApiError(400, f"unsupported filter {params.get('filter')!r} (this stand-in knows name='...')")
         name = match.group(1) if match.group(1) is not None else match.group(2)
-        versions = [self._version_json(name, version)
-                    for version in sorted(self._versions.get(name, {}), key=int, reverse=True)]
+        versions = [
+            self._version_json(name, version) for version in sorted(self._versions.get(name, {}), key=int, reverse=True)
+        ]
         return self._page(versions, params, "model-versions/search", "model_versions")
 
     def _get_model_versions_get(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -235,21 +253,32 @@ class FakeMlflow:
         if name not in self._experiments:
             raise ApiError(404, f"Could not find experiment with name '{name}'")
         experiment_id = self._experiments[name]
-        return {"experiment": {"experiment_id": experiment_id, "name": name, "lifecycle_stage": "active",
-                               "artifact_location": f"mlflow-artifacts:/{experiment_id}"}}
+        return {
+            "experiment": {
+                "experiment_id": experiment_id,
+                "name": name,
+                "lifecycle_stage": "active",
+                "artifact_location": f"mlflow-artifacts:/{experiment_id}",
+            }
+        }
 
     def _post_runs_search(self, params: dict[str, Any]) -> dict[str, Any]:
         experiment_ids = params.get("experiment_ids")
         if not isinstance(experiment_ids, list) or not experiment_ids:
             raise ApiError(400, "experiment_ids: a non-empty list is required")
-        match = re.fullmatch(r"\s*tags\.(?:`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*))\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*",
-                             params.get("filter") or "")
+        match = re.fullmatch(
+            r"\s*tags\.(?:`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*))\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*",
+            params.get("filter") or "",
+        )
         if not match:
             raise ApiError(400, f"unsupported filter {params.get('filter')!r} (this stand-in knows tags.<key> = '...')")
         key = match.group(1) or match.group(2)
         value = match.group(3) if match.group(3) is not None else match.group(4)
-        runs = [self._run_json(run_id) for run_id, run in sorted(self._runs.items(), key=lambda r: -r[1]["created"])
-                if run["experiment_id"] in experiment_ids and run["tags"].get(key) == value]
+        runs = [
+            self._run_json(run_id)
+            for run_id, run in sorted(self._runs.items(), key=lambda r: -r[1]["created"])
+            if run["experiment_id"] in experiment_ids and run["tags"].get(key) == value
+        ]
         return self._page(runs, params, "runs/search", "runs")
 
     # --- helpers (called with the lock held) ---------------------------------------------------------------
@@ -263,8 +292,8 @@ class FakeMlflow:
         if size < 1:
             raise ApiError(400, "max_results must be positive")
         answer: dict[str, Any] = {}
-        if items[start:start + size]:
-            answer[field] = items[start:start + size]
+        if items[start : start + size]:
+            answer[field] = items[start : start + size]
         if start + size < len(items):
             answer["next_page_token"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
         return answer
@@ -283,32 +312,58 @@ class FakeMlflow:
     def _model_json(self, name: str) -> dict[str, Any]:
         model = self._models[name]
         latest = max(self._versions.get(name, {}), key=int, default=None)
-        return _compact({
-            "name": name, "creation_timestamp": model["created"],
-            "last_updated_timestamp": model.get("updated", model["created"]),
-            "latest_versions": [self._version_json(name, latest)] if latest else [],
-            "tags": _tag_list(model["tags"]),
-            "aliases": [{"alias": alias, "version": version} for alias, version in model["aliases"].items()]})
+        return _compact(
+            {
+                "name": name,
+                "creation_timestamp": model["created"],
+                "last_updated_timestamp": model.get("updated", model["created"]),
+                "latest_versions": [self._version_json(name, latest)] if latest else [],
+                "tags": _tag_list(model["tags"]),
+                "aliases": [{"alias": alias, "version": version} for alias, version in model["aliases"].items()],
+            }
+        )
 
     def _version_json(self, name: str, version: str) -> dict[str, Any]:
         entry = self._versions[name][version]
         run = self._runs.get(entry["run_id"], {})
-        return _compact({
-            "name": name, "version": version, "creation_timestamp": entry["created"],
-            "last_updated_timestamp": entry["created"], "current_stage": "None", "description": "",
-            "source": f"mlflow-artifacts:/{run.get('experiment_id', '0')}/{entry['run_id']}/artifacts/model",
-            "run_id": entry["run_id"], "status": "READY", "tags": _tag_list(entry["tags"]),
-            "aliases": [alias for alias, target in self._models[name]["aliases"].items() if target == version]})
+        return _compact(
+            {
+                "name": name,
+                "version": version,
+                "creation_timestamp": entry["created"],
+                "last_updated_timestamp": entry["created"],
+                "current_stage": "None",
+                "description": "",
+                "source": f"mlflow-artifacts:/{run.get('experiment_id', '0')}/{entry['run_id']}/artifacts/model",
+                "run_id": entry["run_id"],
+                "status": "READY",
+                "tags": _tag_list(entry["tags"]),
+                "aliases": [alias for alias, target in self._models[name]["aliases"].items() if target == version],
+            }
+        )
 
     def _run_json(self, run_id: str) -> dict[str, Any]:
         run = self._runs[run_id]
-        info = {"run_id": run_id, "run_uuid": run_id, "experiment_id": run["experiment_id"],
-                "run_name": run["tags"].get("mlflow.runName", run_id[:8]), "status": "FINISHED",
-                "start_time": run["created"], "end_time": run["created"], "lifecycle_stage": "active",
-                "artifact_uri": f"mlflow-artifacts:/{run['experiment_id']}/{run_id}/artifacts"}
-        data = _compact({"metrics": [{"key": key, "value": value, "timestamp": run["created"], "step": 0}
-                                     for key, value in run["metrics"].items()],
-                         "tags": _tag_list(run["tags"])})
+        info = {
+            "run_id": run_id,
+            "run_uuid": run_id,
+            "experiment_id": run["experiment_id"],
+            "run_name": run["tags"].get("mlflow.runName", run_id[:8]),
+            "status": "FINISHED",
+            "start_time": run["created"],
+            "end_time": run["created"],
+            "lifecycle_stage": "active",
+            "artifact_uri": f"mlflow-artifacts:/{run['experiment_id']}/{run_id}/artifacts",
+        }
+        data = _compact(
+            {
+                "metrics": [
+                    {"key": key, "value": value, "timestamp": run["created"], "step": 0}
+                    for key, value in run["metrics"].items()
+                ],
+                "tags": _tag_list(run["tags"]),
+            }
+        )
         return {"info": info, "data": data}
 
 
@@ -327,10 +382,10 @@ def _handler_class(fake: FakeMlflow) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
         def _serve(self, method: str) -> None:

@@ -79,6 +79,39 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
 14. ``AWS::Logs::LogGroup`` dropped ``KmsKeyId``: moto's CloudFormation passes the
     template's properties to a model that reads the API's ``kmsKeyId``, so every
     log group looked unencrypted. The patch sets the key the template names.
+
+Patches 15-36 live in ``local_emulator/cfn/`` (one module per service family, each calling moto's own
+backend; ``Ref`` is the physical id and a stack delete undoes it). They add CloudFormation support for
+types moto's CloudFormation ignores (15-17, 21, 22, 24, 25, 31) or apply properties it drops (the rest):
+
+15. ``AWS::CloudWatch::Alarm`` (``cloudwatch.py``): metric or metric math, threshold, periods, comparison,
+    missing data, ALARM/OK actions; ``Arn``.
+16. ``AWS::EC2::SecurityGroupEgress`` (``ec2.py``): CIDR, destination group or prefix list, ports, description;
+    like CloudFormation (not EC2's API), the first such rule removes the group's default allow-all.
+17. ``AWS::Lambda::EventInvokeConfig`` (``awslambda.py``): retries, maximum event age, destinations.
+18. ``AWS::DynamoDB::Table`` (``kept.py``): TTL, PITR, and SSE (moto read ``Enabled``, not ``SSEEnabled``).
+19. ``AWS::ECR::Repository`` (``kept.py``): scan on push (moto read ``scanOnPush``), lifecycle policy.
+20. ``AWS::ECS::TaskDefinition`` (``kept.py``): every property; moto kept only family, containers, volumes
+    and memory (no task or execution role, network mode, compatibilities or task cpu).
+21. ``AWS::SQS::QueuePolicy``, ``AWS::S3::BucketPolicy``, ``AWS::SNS::TopicPolicy`` (``policies.py``); bucket
+    policies are kept but not enforced (moto ignored their conditions: every plain-HTTP request was denied).
+22. ``AWS::CloudFormation::WaitConditionHandle`` (``cloudformation.py``; moto listed it as never created).
+23. ``AWS::EC2::SecurityGroup`` (``ec2.py``): inline ``SecurityGroupEgress`` replaces the default allow-all.
+24. ``AWS::Cognito::UserPool`` (with TOTP MFA) and ``::UserPoolClient`` (``cognito.py``).
+25. ``AWS::ApiGateway::Authorizer``, ``::RequestValidator``, ``::Model``, ``::Stage`` (access log, method
+    settings), ``AWS::ApiGatewayV2::VpcLink``; ``Ref`` of a deployment is its id (``apigateway.py``).
+26. ``AWS::ApiGateway::Method`` (``apigateway.py``): authorizer, validator, models, and the integration's
+    credentials, VPC link and target.
+27. ``AWS::EC2::VPC`` (``ec2.py``): EnableDnsSupport/EnableDnsHostnames (awsvpc tasks need the hostnames).
+28. ``AWS::ECS::Service`` (``kept.py``): service registries, load balancers, launch type, network configuration.
+29. ``AWS::StepFunctions::StateMachine`` (``kept.py``): the logging configuration.
+30. ``AWS::S3::Bucket`` (``kept.py``): public access block, versioning, lifecycle rules, access logging.
+31. ``AWS::ECS::CapacityProvider`` and ``::ClusterCapacityProviderAssociations`` (``ecs.py``).
+32. ``AWS::ECS::Cluster`` (``ecs.py``): ``ClusterSettings`` (Container Insights).
+33. ``AWS::AutoScaling::AutoScalingGroup`` (``kept.py``): its lifecycle hooks (recorded, as moto records them).
+34. ``AWS::RDS::DBInstance`` (``kept.py``): log exports, enhanced monitoring interval and role.
+35. ``AWS::ApiGateway::RestApi`` (``kept.py``): endpoint types (moto read ``types``, not ``Types``).
+36. ``AWS::ElasticLoadBalancingV2::LoadBalancer`` (``kept.py``): its attributes (access logs...).
 """
 
 from __future__ import annotations
@@ -88,10 +121,10 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import botocore.session
-from typing import Any, Callable
-
 import moto
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
 from moto.autoscaling.responses import AutoScalingResponse
@@ -102,20 +135,22 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.ecs.models import EC2ContainerServiceBackend as EcsBackend
 from moto.kms.models import Key as KmsKey
 from moto.logs.models import LogGroup
+from moto.rds.models import DBParameterGroup
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
+from moto.secretsmanager.utils import random_password
+from moto.servicediscovery.models import servicediscovery_backends
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
     StateTaskServiceEcs,
 )
-from moto.ec2.models import ec2_backends
-from moto.ec2.models.subnets import SubnetRouteTableAssociation
-from moto.rds.models import DBParameterGroup
-from moto.secretsmanager.models import secretsmanager_backends
-from moto.secretsmanager.utils import random_password
-from moto.servicediscovery.models import servicediscovery_backends
+
+from . import cfn
 
 MOTO_VERSION = "5.2.5"
 FAULTS: dict[tuple[str, str], str] = {}
@@ -192,8 +227,9 @@ def _stack_output(spec: dict, resources_map) -> str:
     if (stack_name, output) in SKIPPED_OUTPUTS:
         raise _Blocked(message=f"needs output {output} of {stack_name}: {SKIPPED_OUTPUTS[stack_name, output]}")
     backend = cloudformation_backends[resources_map._account_id][spec.get("Region") or resources_map._region_name]
-    stack = next((s for s in backend.stacks.values()
-                  if s.name == stack_name and not s.status.startswith("DELETE")), None)
+    stack = next(
+        (s for s in backend.stacks.values() if s.name == stack_name and not s.status.startswith("DELETE")), None
+    )
     value = next((o["OutputValue"] for o in (stack.outputs or []) if o["OutputKey"] == output), None) if stack else None
     if value is None:
         raise ValidationError(message=f"Fn::GetStackOutput: stack {stack_name} has no output {output}")
@@ -216,26 +252,39 @@ def _parse_output_if_implemented(output_logical_id, output_json, resources_map):
 def _validate_implemented_outputs(self) -> None:
     outputs = self._template.get("Outputs") or {}
     template = self._template
-    self._template = {**template, "Outputs": {
-        name: body for name, body in outputs.items()
-        if not _unimplemented_targets(body.get("Value"), self, ("Ref", "Fn::GetAtt"))}}
+    self._template = {
+        **template,
+        "Outputs": {
+            name: body
+            for name, body in outputs.items()
+            if not _unimplemented_targets(body.get("Value"), self, ("Ref", "Fn::GetAtt"))
+        },
+    }
     try:
         _validate_outputs(self)
     finally:
         self._template = template
 
 
-def _associate_too(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+def _associate_too(cls, /, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     association = _associate(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-    ec2_backends[account_id][region_name].associate_route_table(association.route_table_id,
-                                                                 subnet_id=association.subnet_id)
+    ec2_backends[account_id][region_name].associate_route_table(
+        association.route_table_id, subnet_id=association.subnet_id
+    )
     return association
 
 
 def _complete_lifecycle_action(self: AutoScalingResponse) -> EmptyResult:
-    call = {name: self._get_param(name) for name in (
-        "AutoScalingGroupName", "LifecycleHookName", "LifecycleActionToken", "InstanceId",
-        "LifecycleActionResult")}
+    call = {
+        name: self._get_param(name)
+        for name in (
+            "AutoScalingGroupName",
+            "LifecycleHookName",
+            "LifecycleActionToken",
+            "InstanceId",
+            "LifecycleActionResult",
+        )
+    }
     if call["AutoScalingGroupName"] not in self.autoscaling_backend.autoscaling_groups:
         raise AutoScalingValidationError(f"No Auto Scaling group named {call['AutoScalingGroupName']}")
     LIFECYCLE_ACTIONS.append(call)
@@ -253,8 +302,11 @@ def _invoke_routed(parameters: dict, region: str, state_credentials: Any) -> dic
     try:
         return {"StatusCode": 200, "Payload": route(payload)}
     except Exception as exc:  # noqa: BLE001 - reported to the state machine as the runtime would
-        return {"StatusCode": 200, "FunctionError": "Unhandled",
-                "Payload": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+        return {
+            "StatusCode": 200,
+            "FunctionError": "Unhandled",
+            "Payload": {"errorType": type(exc).__name__, "errorMessage": str(exc)},
+        }
 
 
 def _ecs_operation(self, action: str | None):
@@ -289,7 +341,7 @@ _create_kms_key = KmsKey.create_from_cloudformation_json
 _create_log_group = LogGroup.create_from_cloudformation_json
 
 
-def _kms_key_with_cfn_tags(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+def _kms_key_with_cfn_tags(cls, /, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     properties = cloudformation_json["Properties"]
     tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
     policy = properties.get("KeyPolicy")
@@ -298,7 +350,7 @@ def _kms_key_with_cfn_tags(cls, resource_name, cloudformation_json, account_id, 
     return _create_kms_key(resource_name, renamed, account_id, region_name, **kwargs)
 
 
-def _log_group_with_kms_key(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+def _log_group_with_kms_key(cls, /, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     group = _create_log_group(resource_name, cloudformation_json, account_id, region_name, **kwargs)
     group.kms_key_id = cloudformation_json["Properties"].get("KmsKeyId")
     return group
@@ -319,9 +371,15 @@ def generated_secret_string(spec: dict) -> str:
     every character type required)."""
     flags = {flag: str(spec.get(flag, False)).lower() == "true" for flag in _PASSWORD_FLAGS}
     password = random_password(
-        int(spec.get("PasswordLength", 32)), spec.get("ExcludeCharacters", ""), flags["ExcludeNumbers"],
-        flags["ExcludePunctuation"], flags["ExcludeUppercase"], flags["ExcludeLowercase"], flags["IncludeSpace"],
-        str(spec.get("RequireEachIncludedType", True)).lower() == "true")
+        int(spec.get("PasswordLength", 32)),
+        spec.get("ExcludeCharacters", ""),
+        flags["ExcludeNumbers"],
+        flags["ExcludePunctuation"],
+        flags["ExcludeUppercase"],
+        flags["ExcludeLowercase"],
+        flags["IncludeSpace"],
+        str(spec.get("RequireEachIncludedType", True)).lower() == "true",
+    )
     if "SecretStringTemplate" not in spec:
         return password
     if not spec.get("GenerateStringKey"):
@@ -339,7 +397,7 @@ def resolve_secret_references(text: str, account_id: str, region_name: str) -> s
         split = 7 if parts[0] == "arn" else 1  # arn:aws:secretsmanager:<region>:<account>:secret:<name>
         secret_id, rest = ":".join(parts[:split]), parts[split:]
         secret = backend.secrets.get(secret_id)
-        if secret is None or (rest and rest[0] not in ("", "SecretString")):
+        if not isinstance(secret, FakeSecret) or (rest and rest[0] not in ("", "SecretString")):
             return match.group(0)
         current = secret.secret_string or ""
         key = rest[1] if len(rest) > 1 else ""
@@ -379,8 +437,9 @@ class SecretResource(CloudFormationModel):
         return True
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
-                                        **kwargs) -> "SecretResource":
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ) -> SecretResource:
         properties = cloudformation_json.get("Properties", {})
         if "SecretString" in properties:
             value = str(properties["SecretString"])
@@ -389,15 +448,23 @@ class SecretResource(CloudFormationModel):
         else:
             value = None
         backend = secretsmanager_backends[account_id][region_name]
-        backend.create_secret(name=resource_name, secret_string=value, secret_binary=None,
-                              description=properties.get("Description"), tags=properties.get("Tags") or [],
-                              kms_key_id=properties.get("KmsKeyId"), client_request_token=None,
-                              replica_regions=[], force_overwrite=False)
+        backend.create_secret(
+            name=resource_name,
+            secret_string=value,
+            secret_binary=None,
+            description=properties.get("Description"),
+            tags=properties.get("Tags") or [],
+            kms_key_id=properties.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
         return cls(backend.secrets[resource_name].arn, resource_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name) -> "SecretResource":
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ) -> SecretResource:
         original_resource.delete(account_id, region_name)
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
@@ -435,8 +502,9 @@ class _CloudMapResource(CloudFormationModel):
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         values = {"Id": self.id, "Arn": self.arn, "Name": self.name, "HostedZoneId": self.hosted_zone_id}
-        if attribute_name in self.ATTRIBUTES and values[attribute_name] is not None:
-            return values[attribute_name]
+        value = values[attribute_name] if attribute_name in self.ATTRIBUTES else None
+        if value is not None:
+            return value
         raise UnformattedGetAttTemplateException()
 
     @property
@@ -447,8 +515,9 @@ class _CloudMapResource(CloudFormationModel):
         return True
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name) -> "_CloudMapResource":
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ) -> _CloudMapResource:
         original_resource.delete(account_id, region_name)
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
@@ -467,14 +536,19 @@ class NamespaceResource(_CloudMapResource):
         return NAMESPACE_TYPE
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
-                                        **kwargs) -> "NamespaceResource":
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ) -> NamespaceResource:
         properties = cloudformation_json.get("Properties", {})
         backend = servicediscovery_backends[account_id][region_name]
         operation = backend.create_private_dns_namespace(
-            name=properties.get("Name", resource_name), creator_request_id=str(uuid.uuid4()),
-            description=properties.get("Description", ""), vpc=properties["Vpc"], tags=_tags(properties),
-            properties=copy.deepcopy(properties.get("Properties") or {}))
+            name=properties.get("Name", resource_name),
+            creator_request_id=str(uuid.uuid4()),
+            description=properties.get("Description", ""),
+            vpc=properties["Vpc"],
+            tags=_tags(properties),
+            properties=copy.deepcopy(properties.get("Properties") or {}),
+        )
         namespace = backend.namespaces[backend.operations[operation].targets["NAMESPACE"]]
         return cls(namespace.id, namespace.arn, namespace.name, namespace.dns_properties.get("HostedZoneId"))
 
@@ -492,17 +566,23 @@ class DiscoveryServiceResource(_CloudMapResource):
         return DISCOVERY_SERVICE_TYPE
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
-                                        **kwargs) -> "DiscoveryServiceResource":
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ) -> DiscoveryServiceResource:
         properties = cloudformation_json.get("Properties", {})
         dns_config = copy.deepcopy(properties.get("DnsConfig") or {})
         namespace_id = properties.get("NamespaceId") or dns_config.get("NamespaceId")
         service = servicediscovery_backends[account_id][region_name].create_service(
-            name=properties.get("Name", resource_name), namespace_id=namespace_id,
-            creator_request_id=str(uuid.uuid4()), description=properties.get("Description", ""),
-            dns_config=dns_config, health_check_config=properties.get("HealthCheckConfig"),
-            health_check_custom_config=properties.get("HealthCheckCustomConfig"), tags=_tags(properties),
-            service_type=properties.get("Type"))
+            name=properties.get("Name", resource_name),
+            namespace_id=namespace_id,  # type: ignore[arg-type]  # a missing id is moto's to reject, as AWS would
+            creator_request_id=str(uuid.uuid4()),
+            description=properties.get("Description", ""),
+            dns_config=dns_config,
+            health_check_config=properties.get("HealthCheckConfig"),
+            health_check_custom_config=properties.get("HealthCheckCustomConfig"),
+            tags=_tags(properties),
+            service_type=properties.get("Type"),
+        )
         return cls(service.id, service.arn, service.name)
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -515,7 +595,9 @@ _model_map = parsing.get_model_map
 _name_type_map = parsing.get_name_type_map
 _ADDED_TYPES: dict[str, type[CloudFormationModel]] = {
     SECRET_TYPE: SecretResource,  # patch 11
-    NAMESPACE_TYPE: NamespaceResource, DISCOVERY_SERVICE_TYPE: DiscoveryServiceResource,  # patch 13
+    NAMESPACE_TYPE: NamespaceResource,
+    DISCOVERY_SERVICE_TYPE: DiscoveryServiceResource,  # patch 13
+    **cfn.ADDED_TYPES,  # patches 15-17, 21, 22, 24, 25, 31
 }
 
 
@@ -544,22 +626,36 @@ def _describe_stack_drift_detection_status(self: CloudFormationResponse) -> Acti
     if detection_id not in DRIFT_DETECTIONS:
         raise ValidationError(message=f"Drift detection {detection_id} does not exist")
     detection = DRIFT_DETECTIONS[detection_id]
-    return ActionResult({**detection, "StackDriftDetectionId": detection_id, "StackDriftStatus": IN_SYNC,
-                         "DetectionStatus": "DETECTION_COMPLETE", "DriftedStackResourceCount": 0})
+    return ActionResult(
+        {
+            **detection,
+            "StackDriftDetectionId": detection_id,
+            "StackDriftStatus": IN_SYNC,
+            "DetectionStatus": "DETECTION_COMPLETE",
+            "DriftedStackResourceCount": 0,
+        }
+    )
 
 
 def _describe_stack_resource_drifts(self: CloudFormationResponse) -> ActionResult:
     stack, resources = self.cloudformation_backend.list_stack_resources(self._get_param("StackName"))
     wanted = self._get_param("StackResourceDriftStatusFilters", []) or [IN_SYNC, "MODIFIED", "DELETED", "NOT_CHECKED"]
-    checked = max((d["Timestamp"] for d in DRIFT_DETECTIONS.values() if d["StackId"] == stack.stack_id),
-                  default=None)
+    checked = max((d["Timestamp"] for d in DRIFT_DETECTIONS.values() if d["StackId"] == stack.stack_id), default=None)
     if checked is None:
         raise ValidationError(message=f"No drift detection has been run on stack {stack.name}")
-    drifts = [{"StackId": stack.stack_id, "LogicalResourceId": resource.logical_resource_id,
-               "PhysicalResourceId": getattr(resource, "physical_resource_id", "") or "",
-               "ResourceType": getattr(resource, "cf_resource_type", ""),
-               "StackResourceDriftStatus": IN_SYNC, "Timestamp": checked}
-              for resource in resources if getattr(resource, "logical_resource_id", None)]
+    drifts = [
+        {
+            "StackId": stack.stack_id,
+            # moto types the resources as model classes; they are instances, each with its logical id.
+            "LogicalResourceId": resource.logical_resource_id,  # type: ignore[attr-defined]
+            "PhysicalResourceId": getattr(resource, "physical_resource_id", "") or "",
+            "ResourceType": getattr(resource, "cf_resource_type", ""),
+            "StackResourceDriftStatus": IN_SYNC,
+            "Timestamp": checked,
+        }
+        for resource in resources
+        if getattr(resource, "logical_resource_id", None)
+    ]
     return ActionResult({"StackResourceDrifts": [d for d in drifts if d["StackResourceDriftStatus"] in wanted]})
 
 
@@ -573,8 +669,11 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (AutoScalingResponse, "complete_lifecycle_action", _complete_lifecycle_action),
     (KmsKey, "create_from_cloudformation_json", classmethod(_kms_key_with_cfn_tags)),
     (lambda_eval_utils, "_invoke_lambda_function", _invoke_routed),
-    (state_task_service_ecs, "_SUPPORTED_API_PARAM_BINDINGS", {
-        "runtask": state_task_service_ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"] | {"CapacityProviderStrategy"}}),
+    (
+        state_task_service_ecs,
+        "_SUPPORTED_API_PARAM_BINDINGS",
+        {"runtask": state_task_service_ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"] | {"CapacityProviderStrategy"}},
+    ),
     (StateTaskServiceEcs, "_normalise_parameters", _normalise_ecs_parameters),
     (EcsBackend, "_calculate_task_resource_requirements", staticmethod(_task_requirements_without_container_sizes)),
     (StateTaskServiceEcs, "_normalise_response", _normalise_ecs_response),
@@ -584,14 +683,17 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (CloudFormationResponse, "describe_stack_drift_detection_status", _describe_stack_drift_detection_status),
     (CloudFormationResponse, "describe_stack_resource_drifts", _describe_stack_resource_drifts),
     (LogGroup, "create_from_cloudformation_json", classmethod(_log_group_with_kms_key)),
+    *cfn.PATCHES,  # patches 18-20, 23, 25-30, 32-36
 )
 
 
 def apply() -> None:
     """Install the patches (idempotent) and clear what they recorded."""
     if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(f"local_emulator patches are written for moto {MOTO_VERSION}, found "
-                           f"{moto.__version__}: re-check each patch in {__file__} before changing the pin")
+        raise RuntimeError(
+            f"local_emulator patches are written for moto {MOTO_VERSION}, found "
+            f"{moto.__version__}: re-check each patch in {__file__} before changing the pin"
+        )
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
     for record in (FAULTS, BLOCKED, SKIPPED_OUTPUTS, LIFECYCLE_ACTIONS, LAMBDA_ROUTES, DRIFT_DETECTIONS):

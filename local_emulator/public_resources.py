@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 import zipfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.utils import utcnow
 from moto.ssm.models import Parameter, ssm_backends
@@ -25,18 +26,38 @@ POWERTOOLS_PARAMETERS = "/aws/service/powertools/python/"
 
 def seed(artifacts: list[StackArtifact], client: Callable[[str], Any]) -> list[str]:
     """Create every Powertools layer parameter the templates default to; return the parameter names."""
-    names = sorted({p["Default"] for a in artifacts for p in a.template.get("Parameters", {}).values()
-                    if str(p.get("Default", "")).startswith(POWERTOOLS_PARAMETERS)})
+    names = sorted(
+        {
+            p["Default"]
+            for a in artifacts
+            for p in a.template.get("Parameters", {}).values()
+            if str(p.get("Default", "")).startswith(POWERTOOLS_PARAMETERS)
+        }
+    )
     for name in names:
         arch, runtime, version = name.removeprefix(POWERTOOLS_PARAMETERS).split("/")
         layer = client("lambda").publish_layer_version(
             LayerName=f"AWSLambdaPowertoolsPythonV3-{runtime.replace('.', '')}-{arch}",
-            Description=f"stand-in for the public Powertools {version} layer", Content={"ZipFile": _empty_zip()},
-            CompatibleRuntimes=[runtime], CompatibleArchitectures=[arch])
-        ssm_backends[ACCOUNT][REGION]._parameters[name].append(Parameter(
-            account_id=ACCOUNT, name=name, value=layer["LayerVersionArn"], parameter_type="String",
-            description=None, allowed_pattern=None, keyid=None, last_modified_date=utcnow(), version=1,
-            data_type="text"))
+            Description=f"stand-in for the public Powertools {version} layer",
+            Content={"ZipFile": _empty_zip()},
+            CompatibleRuntimes=[runtime],
+            CompatibleArchitectures=[arch],
+        )
+        # moto's Parameter leaves CloudFormationModel's has_cfn_attr/is_created abstract; moto builds it this way too.
+        ssm_backends[ACCOUNT][REGION]._parameters[name].append(
+            Parameter(  # type: ignore[abstract]
+                account_id=ACCOUNT,
+                name=name,
+                value=layer["LayerVersionArn"],
+                parameter_type="String",
+                description=None,
+                allowed_pattern=None,
+                keyid=None,
+                last_modified_date=utcnow(),
+                version=1,
+                data_type="text",
+            )
+        )
     return names
 
 

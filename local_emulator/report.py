@@ -11,9 +11,10 @@ MISSING   not created (with moto's error when it raised one), or expected by the
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Iterable, Mapping
+from typing import Any
 
 from .smoke.model import Finding
 
@@ -29,6 +30,9 @@ class Status(str, Enum):
 
 
 BAD = (Status.FAILED, Status.MISSING)
+NOTHING_TO_CHECK = {  # types deliberately without a checker, and why
+    "AWS::CloudFormation::WaitConditionHandle": "CDK's empty placeholder: it has no property to compare",
+}
 
 
 @dataclass(frozen=True)
@@ -39,24 +43,43 @@ class Row:
     detail: str
 
 
-def classify(resources: Mapping[str, str], deployed: Iterable[str], supported: Callable[[str], bool],
-             findings: Iterable[Finding], faults: Mapping[str, str], blocked: Mapping[str, str]) -> list[Row]:
+def classify(
+    resources: Mapping[str, str],
+    deployed: Iterable[str],
+    supported: Callable[[str], bool],
+    findings: Iterable[Finding],
+    faults: Mapping[str, str],
+    blocked: Mapping[str, str],
+) -> list[Row]:
     """One row per template resource (logical id -> type), then one per stack-level finding."""
-    deployed, by_id, stack_level = set(deployed), {}, []
+    deployed = set(deployed)
+    by_id: dict[str, list[Finding]] = {}
+    stack_level: list[Finding] = []
     for finding in findings:
-        if finding.logical_id in resources:
+        if finding.logical_id is not None and finding.logical_id in resources:
             by_id.setdefault(finding.logical_id, []).append(finding)
         else:
             stack_level.append(finding)
-    rows = [_resource_row(lid, rtype, lid in deployed, supported(rtype), by_id.get(lid, []), faults.get(lid),
-                          blocked.get(lid)) for lid, rtype in resources.items()]
+    rows = [
+        _resource_row(
+            lid, rtype, lid in deployed, supported(rtype), by_id.get(lid, []), faults.get(lid), blocked.get(lid)
+        )
+        for lid, rtype in resources.items()
+    ]
     kinds = {"ok": Status.VERIFIED, "fail": Status.FAILED, "missing": Status.MISSING, "not_kept": Status.CREATED}
     rows += [Row(f.logical_id or STACK_ROW, "expectation", kinds[f.kind], f.text) for f in stack_level]
     return rows
 
 
-def _resource_row(lid: str, rtype: str, deployed: bool, supported: bool, findings: list[Finding],
-                  fault: str | None, blocked: str | None) -> Row:
+def _resource_row(
+    lid: str,
+    rtype: str,
+    deployed: bool,
+    supported: bool,
+    findings: list[Finding],
+    fault: str | None,
+    blocked: str | None,
+) -> Row:
     texts = {kind: [f.text for f in findings if f.kind == kind] for kind in ("ok", "fail", "not_kept")}
     if fault:
         return Row(lid, rtype, Status.MISSING, f"emulator error: {fault}")
@@ -73,7 +96,7 @@ def _resource_row(lid: str, rtype: str, deployed: bool, supported: bool, finding
         return Row(lid, rtype, Status.CREATED, f"not kept by emulator: {', '.join(texts['not_kept'])}{verified}")
     if texts["ok"]:
         return Row(lid, rtype, Status.VERIFIED, ", ".join(texts["ok"]))
-    return Row(lid, rtype, Status.CREATED, "exists; no property check for this type")
+    return Row(lid, rtype, Status.CREATED, f"exists; {NOTHING_TO_CHECK.get(rtype, 'no property check for this type')}")
 
 
 def render(stacks: Mapping[str, list[Row]], notes: Mapping[str, list[str]]) -> str:
@@ -90,6 +113,27 @@ def render(stacks: Mapping[str, list[Row]], notes: Mapping[str, list[str]]) -> s
     bad = [(stack, r) for stack, rows in stacks.items() for r in rows if r.status in BAD]
     lines += [f"   {r.status.value}: {stack} / {r.logical_id} [{r.resource_type}]: {r.detail}" for stack, r in bad]
     return "\n".join(lines)
+
+
+SUMMARY_COLUMNS = (Status.VERIFIED, Status.CREATED, Status.IGNORED, Status.FAILED, Status.MISSING)
+
+
+def summary(stacks: Mapping[str, list[Row]], drills: Iterable[Any]) -> str:
+    """One screen at the end: per stack its count per status and the share verified, then the drills."""
+    header = f"   {'stack':<48}" + "".join(f"{s.value.split()[0]:>10}" for s in SUMMARY_COLUMNS) + f"{'verified':>10}"
+    lines = ["\n== summary ==", header]
+    lines += [_summary_line(stack, rows) for stack, rows in stacks.items()]
+    lines.append(_summary_line("all stacks", [r for rows in stacks.values() for r in rows]))
+    drills = list(drills)
+    lines.append(f"   drills: {sum(d.status == 'PASSED' for d in drills)}/{len(drills)} PASSED")
+    lines += [f"   drill {d.status}: {d.name}" for d in drills if d.status != "PASSED"]
+    return "\n".join(lines)
+
+
+def _summary_line(label: str, rows: list[Row]) -> str:
+    counts = Counter(r.status for r in rows)
+    share = f"{100 * counts[Status.VERIFIED] / len(rows):.0f} %" if rows else "-"
+    return f"   {label:<48}" + "".join(f"{counts[s]:>10}" for s in SUMMARY_COLUMNS) + f"{share:>10}"
 
 
 def has_failures(stacks: Mapping[str, list[Row]]) -> bool:

@@ -44,13 +44,22 @@ class Emulator:
 
         Host prefixes are off: an SDK would send e.g. Cloud Map's DiscoverInstances to ``data-127.0.0.1``.
         """
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-                "AWS_DISABLE_HOST_PREFIX_INJECTION": "true", **CREDENTIALS}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+            **CREDENTIALS,
+        }
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def _route_logs(self) -> None:
         """Send moto's and werkzeug's chatter to the log file instead of the terminal."""

@@ -10,9 +10,10 @@ and raises (e.g. ``invoke.DrillFailure``) when the emulator state is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from ..smoke.model import CheckContext
 from . import backtest, deployments, ml, nat_routes, operations
@@ -41,13 +42,18 @@ class DrillResult:
     detail: str
 
 
-def run_drills(ctx: CheckContext) -> list[DrillResult]:
-    """Run each drill whose function is deployed; a drill without its function is SKIPPED."""
+def run_drills(ctx: CheckContext, keys: Iterable[str] = tuple(DRILLS)) -> list[DrillResult]:
+    """Run each drill of ``keys`` whose function is deployed; a drill without its function is SKIPPED."""
     results = []
-    for key, drill in DRILLS.items():
+    for key in keys:
+        drill = DRILLS[key]
         name = ctx.cfg.function_name(key)
-        found = [(view, fn) for view in ctx.views.values()
-                 for fn in view.of_type("AWS::Lambda::Function") if fn.physical_id == name]
+        found = [
+            (view, fn)
+            for view in ctx.views.values()
+            for fn in view.of_type("AWS::Lambda::Function")
+            if fn.physical_id == name
+        ]
         if not found:
             results.append(DrillResult(name, "SKIPPED", "function not deployed"))
             continue
@@ -58,4 +64,3 @@ def run_drills(ctx: CheckContext) -> list[DrillResult]:
         except Exception as exc:  # noqa: BLE001 - every drill error is a reported failure
             results.append(DrillResult(name, "FAILED", f"{type(exc).__name__}: {exc}"))
     return results
-

@@ -18,8 +18,9 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from moto.ecs.models import ecs_backends
 
@@ -28,8 +29,13 @@ from ..smoke.model import CheckContext
 from . import workflows
 from .invoke import DrillFailure
 
-PIPELINE_HANDLERS = ("validate-strategy", "data-collection-proxy", "notify-completion", "update-status",
-                     "cleanup-resources")
+PIPELINE_HANDLERS = (
+    "validate-strategy",
+    "data-collection-proxy",
+    "notify-completion",
+    "update-status",
+    "cleanup-resources",
+)
 WAIT_SECONDS = 60
 
 
@@ -52,10 +58,19 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
     cfg, steps = ctx.cfg, []
 
     job_id, trace_id = str(uuid.uuid4()), f"drill-{uuid.uuid4().hex[:12]}"
-    request = {"job_id": job_id, "strategy": "PascalStrategy", "timeframe": "1h",
-               "timerange": "20240101-20240301", "pairs": ["BTC/USDT", "ETH/USDT"]}
-    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(request), MessageGroupId="drill",
-                     MessageAttributes={"trace_id": {"DataType": "String", "StringValue": trace_id}})
+    request = {
+        "job_id": job_id,
+        "strategy": "PascalStrategy",
+        "timeframe": "1h",
+        "timerange": "20240101-20240301",
+        "pairs": ["BTC/USDT", "ETH/USDT"],
+    }
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps(request),
+        MessageGroupId="drill",
+        MessageAttributes={"trace_id": {"DataType": "String", "StringValue": trace_id}},
+    )
     records = _receive(sqs, queue)
     steps.append(f"1 sent and received job {job_id} (trace {trace_id})")
 
@@ -69,31 +84,50 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
     run = _wait_for(lambda: _item(ddb, table, job_id, "execution_arn"), "the run to record its execution")
     steps.append(f"3 state machine execution started: {run['execution_arn']['S'].split(':')[-1]}")
 
-    task = _wait_for(lambda: _strategy_task(cfg.env), "the strategy task to start",
-                     lambda: _history(ctx, run["execution_arn"]["S"]))
-    environment = {e["name"]: e["value"] for o in task.overrides.get("containerOverrides", [])
-                   for e in o.get("environment", [])}
+    task = _wait_for(
+        lambda: _strategy_task(cfg.env), "the strategy task to start", lambda: _history(ctx, run["execution_arn"]["S"])
+    )
+    environment = {
+        e["name"]: e["value"] for o in task.overrides.get("containerOverrides", []) for e in o.get("environment", [])
+    }
     if (environment.get("JOB_ID"), environment.get("TRACE_ID"), task.capacity_provider_name) != (
-            job_id, trace_id, cfg.task(cfg.backtest.task).capacity_provider):
+        job_id,
+        trace_id,
+        cfg.task(cfg.backtest.task).capacity_provider,
+    ):
         raise DrillFailure(f"task overrides {environment}, capacity provider {task.capacity_provider_name}")
     task.last_status = task.desired_status = "STOPPED"
     for container in task.containers:
         container.last_status, container.exitCode = "STOPPED", 0
-    steps.append(f"4 strategy task {task.task_arn.split('/')[-1]} started on {task.capacity_provider_name} with "
-                 f"JOB_ID/TRACE_ID overrides; its completion simulated (exit 0: moto runs no container)")
+    steps.append(
+        f"4 strategy task {task.task_arn.split('/')[-1]} started on {task.capacity_provider_name} with "
+        f"JOB_ID/TRACE_ID overrides; its completion simulated (exit 0: moto runs no container)"
+    )
 
-    execution = _wait_for(lambda: _finished(ctx, run["execution_arn"]["S"]), "the execution to finish",
-                          lambda: _history(ctx, run["execution_arn"]["S"]))
+    execution = _wait_for(
+        lambda: _finished(ctx, run["execution_arn"]["S"]),
+        "the execution to finish",
+        lambda: _history(ctx, run["execution_arn"]["S"]),
+    )
     item = _item(ddb, table, job_id)
-    traced = ddb.query(TableName=table, IndexName="trace_id-index", KeyConditionExpression="trace_id = :t",
-                       ExpressionAttributeValues={":t": {"S": trace_id}})["Items"]
-    if execution["status"] != "SUCCEEDED" or item["status"]["S"] != "COMPLETED" or len(traced) != 1:
-        raise DrillFailure(f"execution {execution['status']}, run {item['status']['S']}, "
-                           f"{len(traced)} run(s) by trace id; history: {_history(ctx, run['execution_arn']['S'])}")
+    traced = ddb.query(
+        TableName=table,
+        IndexName="trace_id-index",
+        KeyConditionExpression="trace_id = :t",
+        ExpressionAttributeValues={":t": {"S": trace_id}},
+    )["Items"]
+    status = item["status"]["S"] if item else None
+    if execution["status"] != "SUCCEEDED" or status != "COMPLETED" or len(traced) != 1:
+        raise DrillFailure(
+            f"execution {execution['status']}, run {status}, "
+            f"{len(traced)} run(s) by trace id; history: {_history(ctx, run['execution_arn']['S'])}"
+        )
     if not data_service.requests:
         raise DrillFailure("the workflow never called the data-collection service")
-    steps.append(f"5 execution SUCCEEDED on {machine_arn.split(':')[-1]} (data sync called with "
-                 f"{data_service.requests[0].get('pairs')}); run COMPLETED, found by trace_id")
+    steps.append(
+        f"5 execution SUCCEEDED on {machine_arn.split(':')[-1]} (data sync called with "
+        f"{data_service.requests[0].get('pairs')}); run COMPLETED, found by trace_id"
+    )
 
     sqs.send_message(QueueUrl=queue, MessageBody='{"job_id": "not-a-uuid"}', MessageGroupId="poison")
     for attempt in range(1, 4):
@@ -126,8 +160,14 @@ def _pause_event_source_mappings(ctx: CheckContext) -> None:
 
 
 def _receive(sqs, queue: str) -> list[dict]:
-    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0,
-                                   AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+    messages = sqs.receive_message(
+        QueueUrl=queue,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=1,
+        VisibilityTimeout=0,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
     if not messages:
         raise DrillFailure(f"nothing to receive from {queue}")
     return messages
@@ -136,13 +176,30 @@ def _receive(sqs, queue: str) -> list[dict]:
 def _sqs_event(messages: list[dict], ctx: CheckContext) -> dict:
     """The event a Lambda SQS event source mapping delivers for these messages."""
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{ctx.cfg.naming.name(ctx.cfg.backtest_queue.base_name)}.fifo"
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes", {}), "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn, "awsRegion": REGION,
-        "messageAttributes": {k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"],
-                                  "stringListValues": [], "binaryListValues": []}
-                              for k, v in m.get("MessageAttributes", {}).items()}} for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+                "messageAttributes": {
+                    k: {
+                        "stringValue": v.get("StringValue"),
+                        "dataType": v["DataType"],
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                    }
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+            }
+            for m in messages
+        ]
+    }
 
 
 def _item(ddb, table: str, run_id: str, required: str = "status") -> dict | None:
@@ -169,7 +226,8 @@ def _history(ctx: CheckContext, execution_arn: str) -> list[str]:
     failed = [e for e in events if "Failed" in e["type"] or "TimedOut" in e["type"]]
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
     return [f"states: {' > '.join(entered)}"] + [
-        f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}" for e in failed]
+        f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}" for e in failed
+    ]
 
 
 def _wait_for(probe: Callable[[], Any], what: str, diagnose: Callable[[], Any] = lambda: "") -> Any:
@@ -189,7 +247,7 @@ class _DataCollectionStandIn:
         requests = self.requests = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 body = json.dumps({"synced": True}).encode()
                 self.send_response(200)

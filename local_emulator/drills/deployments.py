@@ -34,9 +34,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
@@ -60,13 +61,14 @@ ECS_TASK_MODEL = "ecs::task"
 
 # --- pure helpers (unit-tested in tests/local) ---------------------------------------------------------------
 
+
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and Z, as the deployer and the trading containers write times."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def heartbeat_after(started_at: Optional[str], now: datetime) -> str:
+def heartbeat_after(started_at: str | None, now: datetime) -> str:
     """The heartbeat a container just started writes: now, but always strictly after the slot's started_at
     (the deployer counts only heartbeats newer than the task's start)."""
     if started_at:
@@ -77,8 +79,12 @@ def heartbeat_after(started_at: Optional[str], now: datetime) -> str:
 
 def container_environment(overrides: Mapping[str, Any], container: str = "strategy") -> dict[str, str]:
     """name -> value of the environment overrides RunTask gave ``container`` (ECS API shape)."""
-    return {e["name"]: e["value"] for o in overrides.get("containerOverrides") or []
-            if o.get("name") == container for e in o.get("environment") or []}
+    return {
+        e["name"]: e["value"]
+        for o in overrides.get("containerOverrides") or []
+        if o.get("name") == container
+        for e in o.get("environment") or []
+    }
 
 
 def trading_modes_override(deployed: str, service_ids: Mapping[str, str]) -> dict[str, str]:
@@ -87,24 +93,41 @@ def trading_modes_override(deployed: str, service_ids: Mapping[str, str]) -> dic
     modes = json.loads(deployed)
     if all(modes[mode]["discovery_service_id"] == service_ids[mode] for mode in modes):
         return {}
-    return {"TRADING_MODES": json.dumps({mode: {**spec, "discovery_service_id": service_ids[mode]}
-                                         for mode, spec in modes.items()})}
+    return {
+        "TRADING_MODES": json.dumps(
+            {mode: {**spec, "discovery_service_id": service_ids[mode]} for mode, spec in modes.items()}
+        )
+    }
 
 
-def private_ip(attachments: Iterable[Mapping[str, Any]]) -> Optional[str]:
+def private_ip(attachments: Iterable[Mapping[str, Any]]) -> str | None:
     """The private IPv4 address of a task's ENI attachment (DescribeTasks shape), if any."""
-    return next((d["value"] for a in attachments if a.get("type") == "ElasticNetworkInterface"
-                 for d in a.get("details") or [] if d.get("name") == "privateIPv4Address" and d.get("value")), None)
+    return next(
+        (
+            d["value"]
+            for a in attachments
+            if a.get("type") == "ElasticNetworkInterface"
+            for d in a.get("details") or []
+            if d.get("name") == "privateIPv4Address" and d.get("value")
+        ),
+        None,
+    )
 
 
 def eni_attachment(eni: Mapping[str, Any]) -> dict[str, Any]:
     """The ENI attachment Fargate gives an awsvpc task, for a CreateNetworkInterface answer."""
-    return {"id": str(uuid.uuid4()), "type": "ElasticNetworkInterface", "status": "ATTACHED", "details": [
-        {"name": "subnetId", "value": eni["SubnetId"]},
-        {"name": "networkInterfaceId", "value": eni["NetworkInterfaceId"]},
-        {"name": "macAddress", "value": eni.get("MacAddress", "")},
-        {"name": "privateDnsName", "value": eni.get("PrivateDnsName", "")},
-        {"name": "privateIPv4Address", "value": eni["PrivateIpAddress"]}]}
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "ElasticNetworkInterface",
+        "status": "ATTACHED",
+        "details": [
+            {"name": "subnetId", "value": eni["SubnetId"]},
+            {"name": "networkInterfaceId", "value": eni["NetworkInterfaceId"]},
+            {"name": "macAddress", "value": eni.get("MacAddress", "")},
+            {"name": "privateDnsName", "value": eni.get("PrivateDnsName", "")},
+            {"name": "privateIPv4Address", "value": eni["PrivateIpAddress"]},
+        ],
+    }
 
 
 def entered_states(events: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -112,7 +135,7 @@ def entered_states(events: Iterable[Mapping[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
-def first_failure(events: Iterable[Mapping[str, Any]]) -> Optional[tuple[str, str]]:
+def first_failure(events: Iterable[Mapping[str, Any]]) -> tuple[str, str] | None:
     """(state, error) of the first task or Lambda function that failed in an execution, if any."""
     state = None
     for event in events:
@@ -125,6 +148,7 @@ def first_failure(events: Iterable[Mapping[str, Any]]) -> Optional[tuple[str, st
 
 
 # --- the drill -----------------------------------------------------------------------------------------------
+
 
 def stage_and_promote(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
     """Run the steps above; raise DrillFailure at the first one that does not hold."""
@@ -174,8 +198,11 @@ class _Run:
         machine = workflows.interpret(self.ctx, self.cfg.naming.name("strategy-deployment"))
         self.machine_arn = machine.arn
         deployer = self.cfg.function_name(KEY)
-        expect(workflows.task_functions(machine.definition) == [deployer],
-               f"{machine.name} does not invoke exactly {deployer}", workflows.task_functions(machine.definition))
+        expect(
+            workflows.task_functions(machine.definition) == [deployer],
+            f"{machine.name} does not invoke exactly {deployer}",
+            workflows.task_functions(machine.definition),
+        )
         overrides = trading_modes_override(self.env["TRADING_MODES"], self.service_ids)
         workflows.route(self.ctx, KEY, overrides or None)
         if overrides:
@@ -189,31 +216,50 @@ class _Run:
         workflows.route(self.ctx, KEY, overrides or None)
         steps.append(self._promote(staged))
         if self.played_enis:
-            steps.append(f"   the drill gave {self.played_enis} task(s) their Fargate ENI (a network interface in "
-                         f"the task subnet: moto's CloudFormation registers the task definitions without their "
-                         f"awsvpc network mode, so RunTask attached none) before marking them RUNNING")
+            steps.append(
+                f"   the drill gave {self.played_enis} task(s) their Fargate ENI (a network interface in "
+                f"the task subnet: moto's CloudFormation registers the task definitions without their "
+                f"awsvpc network mode, so RunTask attached none) before marking them RUNNING"
+            )
         steps.append(f"6 cleanup: {self.clean_up()}")
-        return lines(f"{self.strategy_id} staged, promote refused on no heartbeat, then promoted "
-                     f"({machine.name}; each 15 s poll really waits in moto's interpreter, so the container "
-                     f"is played before the first check):", steps)
+        return lines(
+            f"{self.strategy_id} staged, promote refused on no heartbeat, then promoted "
+            f"({machine.name}; each 15 s poll really waits in moto's interpreter, so the container "
+            f"is played before the first check):",
+            steps,
+        )
 
     def _seed(self) -> str:
         bucket, key = self.env["CONFIGS_BUCKET"], f"configs/{self.strategy_name}/{self.config_id}.json"
-        self.ctx.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps({
-            "strategy": STRATEGY_CLASS, "timeframe": "1h", "pairs": ["BTC/USDT"], "stake_amount": 100}).encode())
+        self.ctx.client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(
+                {"strategy": STRATEGY_CLASS, "timeframe": "1h", "pairs": ["BTC/USDT"], "stake_amount": 100}
+            ).encode(),
+        )
         table = self.env["CONFIG_VERSIONS_TABLE"]
-        self.ddb.put_item(TableName=table, Item={
-            "strategy_name": {"S": self.strategy_name}, "config_id": {"S": self.config_id},
-            "config_hash": {"S": self.config_hash}, "s3_key": {"S": key}, "strategy": {"S": STRATEGY_CLASS},
-            "created_at": {"S": iso(datetime.now(timezone.utc))}})
+        self.ddb.put_item(
+            TableName=table,
+            Item={
+                "strategy_name": {"S": self.strategy_name},
+                "config_id": {"S": self.config_id},
+                "config_hash": {"S": self.config_hash},
+                "s3_key": {"S": key},
+                "strategy": {"S": STRATEGY_CLASS},
+                "created_at": {"S": iso(datetime.now(UTC))},
+            },
+        )
         before = self._service_names()
         ids, _ = _cloud_map_services(self.ctx, self.cfg.namespace, list(SERVICES.values()))
         self.created_services = [ids[name] for name in SERVICES.values() if name not in before]
         self.service_ids = {mode: ids[name] for mode, name in SERVICES.items()}
-        return (f"1 seeded {table} {self.strategy_name}/{self.config_id} (hash {self.config_hash}, "
-                f"{STRATEGY_CLASS}) and s3://{bucket}/{key}; Cloud Map {self.cfg.namespace}: "
-                + ", ".join(f"{SERVICES[m]} {i}" for m, i in self.service_ids.items())
-                + (" (created by the drill)" if self.created_services else ""))
+        return (
+            f"1 seeded {table} {self.strategy_name}/{self.config_id} (hash {self.config_hash}, "
+            f"{STRATEGY_CLASS}) and s3://{bucket}/{key}; Cloud Map {self.cfg.namespace}: "
+            + ", ".join(f"{SERVICES[m]} {i}" for m, i in self.service_ids.items())
+            + (" (created by the drill)" if self.created_services else "")
+        )
 
     def _stage(self) -> dict[str, Any]:
         deployment_id = self._deployment_id("stage")
@@ -225,19 +271,35 @@ class _Run:
         expect(result["status"] == "SUCCEEDED", f"stage execution {result['status']}", self._history(execution))
         states = entered_states(self._events(execution))
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
-        expect(slot.get("status") == "RUNNING" and slot.get("deployment_id") == deployment_id
-               and slot.get("task_arn") == task.task_arn, f"{slot_key} is not RUNNING with the task", slot)
-        expect(record.get("status") == "SUCCEEDED" and record.get("task_arn") == task.task_arn,
-               f"deployment {deployment_id} is not SUCCEEDED", record)
+        expect(
+            slot.get("status") == "RUNNING"
+            and slot.get("deployment_id") == deployment_id
+            and slot.get("task_arn") == task.task_arn,
+            f"{slot_key} is not RUNNING with the task",
+            slot,
+        )
+        expect(
+            record.get("status") == "SUCCEEDED" and record.get("task_arn") == task.task_arn,
+            f"deployment {deployment_id} is not SUCCEEDED",
+            record,
+        )
         attributes = self._instance("dry-run")
-        expect(attributes is not None and attributes.get("AWS_INSTANCE_IPV4") == ip
-               and attributes.get("deployment_id") == deployment_id and attributes.get("task_arn") == task.task_arn,
-               f"{self.strategy_id} is not registered in {SERVICES['dry-run']} at {ip}", attributes)
-        line = (f"2 stage {deployment_id}: SUCCEEDED via {' > '.join(states)}; dry-run task "
-                f"{_short(task.task_arn)} on {task.capacity_provider_name} with {_overrides_text(environment)}; "
-                f"container played (RUNNING at {ip}, heartbeat on {slot_key}); slot RUNNING, deployment SUCCEEDED, "
-                f"registered in {SERVICES['dry-run']} as {self.strategy_id} at {ip}:"
-                f"{attributes.get('AWS_INSTANCE_PORT')}")
+        expect(
+            attributes is not None
+            and attributes.get("AWS_INSTANCE_IPV4") == ip
+            and attributes.get("deployment_id") == deployment_id
+            and attributes.get("task_arn") == task.task_arn,
+            f"{self.strategy_id} is not registered in {SERVICES['dry-run']} at {ip}",
+            attributes,
+        )
+        assert attributes is not None  # expect raised otherwise
+        line = (
+            f"2 stage {deployment_id}: SUCCEEDED via {' > '.join(states)}; dry-run task "
+            f"{_short(task.task_arn)} on {task.capacity_provider_name} with {_overrides_text(environment)}; "
+            f"container played (RUNNING at {ip}, heartbeat on {slot_key}); slot RUNNING, deployment SUCCEEDED, "
+            f"registered in {SERVICES['dry-run']} as {self.strategy_id} at {ip}:"
+            f"{attributes.get('AWS_INSTANCE_PORT')}"
+        )
         return {"line": line, "deployment_id": deployment_id, "task_arn": task.task_arn, "ip": ip}
 
     def _duplicate_stage(self, staged_id: str) -> str:
@@ -247,19 +309,28 @@ class _Run:
         result = self._finished(execution)
         events = self._events(execution)
         failure = first_failure(events)
-        expect(result["status"] == "FAILED" and failure == ("Prepare", "AlreadyRunning"),
-               f"duplicate stage {result['status']}, first failure {failure} (not Prepare/AlreadyRunning)",
-               self._history(execution))
-        expect("StartTask" not in entered_states(events) and not self._tasks_of(deployment_id),
-               "the duplicate stage started a task", self._history(execution))
+        expect(
+            result["status"] == "FAILED" and failure == ("Prepare", "AlreadyRunning"),
+            f"duplicate stage {result['status']}, first failure {failure} (not Prepare/AlreadyRunning)",
+            self._history(execution),
+        )
+        expect(
+            "StartTask" not in entered_states(events) and not self._tasks_of(deployment_id),
+            "the duplicate stage started a task",
+            self._history(execution),
+        )
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
-        expect(slot.get("status") == "RUNNING" and slot.get("deployment_id") == staged_id,
-               f"{slot_key} changed", slot)
-        expect(record.get("status") == "FAILED" and str(record.get("error", "")).startswith("AlreadyRunning"),
-               f"deployment {deployment_id} is not FAILED with AlreadyRunning", record)
-        return (f"3 duplicate stage {deployment_id}: FAILED at Prepare with AlreadyRunning "
-                f"({' > '.join(entered_states(events))}); no task started, {slot_key} still RUNNING for "
-                f"{staged_id}; deployment recorded FAILED")
+        expect(slot.get("status") == "RUNNING" and slot.get("deployment_id") == staged_id, f"{slot_key} changed", slot)
+        expect(
+            record.get("status") == "FAILED" and str(record.get("error", "")).startswith("AlreadyRunning"),
+            f"deployment {deployment_id} is not FAILED with AlreadyRunning",
+            record,
+        )
+        return (
+            f"3 duplicate stage {deployment_id}: FAILED at Prepare with AlreadyRunning "
+            f"({' > '.join(entered_states(events))}); no task started, {slot_key} still RUNNING for "
+            f"{staged_id}; deployment recorded FAILED"
+        )
 
     def _unhealthy_promote(self, staged: dict[str, Any]) -> str:
         deployment_id = self._deployment_id("promote")
@@ -269,20 +340,29 @@ class _Run:
         result = self._finished(execution)
         events = self._events(execution)
         states = entered_states(events)
-        expect(result["status"] == "FAILED" and "TaskUnhealthy" in states and "Activate" not in states,
-               f"promote without heartbeat {result['status']} via {' > '.join(states)}", self._history(execution))
+        expect(
+            result["status"] == "FAILED" and "TaskUnhealthy" in states and "Activate" not in states,
+            f"promote without heartbeat {result['status']} via {' > '.join(states)}",
+            self._history(execution),
+        )
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
         expect(task.last_status == "STOPPED", f"live task {_short(task.task_arn)} is {task.last_status}")
-        expect(slot.get("status") == "FAILED" and record.get("status") == "FAILED"
-               and "deadline" in str(record.get("error", "")),
-               f"{slot_key} / deployment {deployment_id} are not FAILED on the deadline", [slot, record])
+        expect(
+            slot.get("status") == "FAILED"
+            and record.get("status") == "FAILED"
+            and "deadline" in str(record.get("error", "")),
+            f"{slot_key} / deployment {deployment_id} are not FAILED on the deadline",
+            [slot, record],
+        )
         expect(self._instance("live") is None, f"{self.strategy_id} is registered in {SERVICES['live']}")
         self._dry_run_untouched(staged)
-        return (f"4 promote {deployment_id} with HEALTH_TIMEOUT_SECONDS={SHORT_HEALTH_TIMEOUT} (this run only) "
-                f"and no heartbeat: live task {_short(task.task_arn)} on {task.capacity_provider_name} "
-                f"(TRADING_MODE={environment.get('TRADING_MODE')}); FAILED via {' > '.join(states[-4:])} "
-                f"({record.get('error')}); live task stopped, {slot_key} FAILED, nothing registered; "
-                f"dry-run still RUNNING and registered")
+        return (
+            f"4 promote {deployment_id} with HEALTH_TIMEOUT_SECONDS={SHORT_HEALTH_TIMEOUT} (this run only) "
+            f"and no heartbeat: live task {_short(task.task_arn)} on {task.capacity_provider_name} "
+            f"(TRADING_MODE={environment.get('TRADING_MODE')}); FAILED via {' > '.join(states[-4:])} "
+            f"({record.get('error')}); live task stopped, {slot_key} FAILED, nothing registered; "
+            f"dry-run still RUNNING and registered"
+        )
 
     def _promote(self, staged: dict[str, Any]) -> str:
         deployment_id = self._deployment_id("promote")
@@ -294,36 +374,58 @@ class _Run:
         expect(result["status"] == "SUCCEEDED", f"promote execution {result['status']}", self._history(execution))
         states = entered_states(self._events(execution))
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
-        expect(slot.get("status") == "RUNNING" and slot.get("task_arn") == task.task_arn
-               and record.get("status") == "SUCCEEDED", f"{slot_key} / deployment not RUNNING / SUCCEEDED",
-               [slot, record])
+        expect(
+            slot.get("status") == "RUNNING"
+            and slot.get("task_arn") == task.task_arn
+            and record.get("status") == "SUCCEEDED",
+            f"{slot_key} / deployment not RUNNING / SUCCEEDED",
+            [slot, record],
+        )
         live = self._instance("live")
-        expect(live is not None and live.get("AWS_INSTANCE_IPV4") == ip and live.get("deployment_id") == deployment_id,
-               f"{self.strategy_id} is not registered in {SERVICES['live']} at {ip}", live)
+        expect(
+            live is not None and live.get("AWS_INSTANCE_IPV4") == ip and live.get("deployment_id") == deployment_id,
+            f"{self.strategy_id} is not registered in {SERVICES['live']} at {ip}",
+            live,
+        )
+        assert live is not None  # expect raised otherwise
         dry_task = self._task(staged["task_arn"])
         dry_slot, dry_record = self._slot(dry_run_key), self._deployment(staged["deployment_id"])
-        expect(dry_task is not None and dry_task.last_status == "STOPPED",
-               f"dry-run task {_short(staged['task_arn'])} is {getattr(dry_task, 'last_status', None)}")
+        expect(
+            dry_task is not None and dry_task.last_status == "STOPPED",
+            f"dry-run task {_short(staged['task_arn'])} is {getattr(dry_task, 'last_status', None)}",
+        )
         expect(self._instance("dry-run") is None, f"{self.strategy_id} is still registered in {SERVICES['dry-run']}")
-        expect(dry_slot.get("status") == "STOPPED" and dry_record.get("status") == "RETIRED",
-               f"{dry_run_key} / staged deployment not STOPPED / RETIRED", [dry_slot, dry_record])
-        return (f"5 promote {deployment_id}: SUCCEEDED via {' > '.join(states)}; live task "
-                f"{_short(task.task_arn)} on {task.capacity_provider_name} with "
-                f"TRADING_MODE={environment.get('TRADING_MODE')}, heartbeat played; {slot_key} RUNNING (reclaimed "
-                f"from the failed promote), registered in {SERVICES['live']} at {ip}:{live.get('AWS_INSTANCE_PORT')}; "
-                f"dry-run task stopped, deregistered, {dry_run_key} STOPPED, "
-                f"{staged['deployment_id']} RETIRED")
+        expect(
+            dry_slot.get("status") == "STOPPED" and dry_record.get("status") == "RETIRED",
+            f"{dry_run_key} / staged deployment not STOPPED / RETIRED",
+            [dry_slot, dry_record],
+        )
+        return (
+            f"5 promote {deployment_id}: SUCCEEDED via {' > '.join(states)}; live task "
+            f"{_short(task.task_arn)} on {task.capacity_provider_name} with "
+            f"TRADING_MODE={environment.get('TRADING_MODE')}, heartbeat played; {slot_key} RUNNING (reclaimed "
+            f"from the failed promote), registered in {SERVICES['live']} at {ip}:{live.get('AWS_INSTANCE_PORT')}; "
+            f"dry-run task stopped, deregistered, {dry_run_key} STOPPED, "
+            f"{staged['deployment_id']} RETIRED"
+        )
 
     # --- playing the workflow's world ----------------------------------------------------------------------------
 
     def _start(self, deployment_id: str, action: str, **extra: str) -> str:
-        request = {"action": action, "strategy_name": self.strategy_name, "strategy_id": self.strategy_id,
-                   "requested_by": "local-emulator", **extra}
-        return self.sfn.start_execution(stateMachineArn=self.machine_arn, name=deployment_id,
-                                        input=json.dumps(request))["executionArn"]
+        request = {
+            "action": action,
+            "strategy_name": self.strategy_name,
+            "strategy_id": self.strategy_id,
+            "requested_by": "local-emulator",
+            **extra,
+        }
+        return self.sfn.start_execution(
+            stateMachineArn=self.machine_arn, name=deployment_id, input=json.dumps(request)
+        )["executionArn"]
 
     def _started_task(self, mode: str, slot_key: str, deployment_id: str, execution: str):
         """The task the deployment started (found through its slot), checked: capacity provider, overrides."""
+
         def started():
             slot = self._slot(slot_key)
             arn = slot.get("task_arn") if slot.get("deployment_id") == deployment_id else None
@@ -333,16 +435,28 @@ class _Run:
         self.tasks.append(task.task_arn)
         environment = container_environment(task.overrides)
         slot = self._slot(slot_key)
-        wanted = {"STRATEGY_ID": self.strategy_id, "STRATEGY": STRATEGY_CLASS, "TRADING_MODE": mode,
-                  "CONFIG_PATH": slot.get("config_path"), "TRADING_STATE_KEY": slot_key}
-        expect(environment == wanted and str(wanted["CONFIG_PATH"]).startswith(f"s3://{self.env['CONFIGS_BUCKET']}/"),
-               f"{mode} task overrides are not {wanted}", environment)
+        wanted = {
+            "STRATEGY_ID": self.strategy_id,
+            "STRATEGY": STRATEGY_CLASS,
+            "TRADING_MODE": mode,
+            "CONFIG_PATH": slot.get("config_path"),
+            "TRADING_STATE_KEY": slot_key,
+        }
+        expect(
+            environment == wanted and str(wanted["CONFIG_PATH"]).startswith(f"s3://{self.env['CONFIGS_BUCKET']}/"),
+            f"{mode} task overrides are not {wanted}",
+            environment,
+        )
         expect(list(environment) == list(RUN_OVERRIDES), f"overrides not in the order {RUN_OVERRIDES}", environment)
-        expect(task.capacity_provider_name == PROVIDERS[mode],
-               f"{mode} task on {task.capacity_provider_name}, not {PROVIDERS[mode]}")
+        expect(
+            task.capacity_provider_name == PROVIDERS[mode],
+            f"{mode} task on {task.capacity_provider_name}, not {PROVIDERS[mode]}",
+        )
         family = json.loads(self.env["TRADING_MODES"])[mode]["family"]
-        expect(f":task-definition/{family}:" in task.task_definition_arn,
-               f"{mode} task runs {task.task_definition_arn}, not {family}")
+        expect(
+            f":task-definition/{family}:" in task.task_definition_arn,
+            f"{mode} task runs {task.task_definition_arn}, not {family}",
+        )
         return task, environment
 
     def _play_container(self, task, slot_key: str) -> str:
@@ -352,16 +466,22 @@ class _Run:
         if ip is None:
             self.played_enis += 1
             eni = self.ctx.client("ec2").create_network_interface(
-                SubnetId=self.env["TASK_SUBNETS"].split(",")[0], Groups=self.env["TASK_SECURITY_GROUPS"].split(","),
-                Description=f"local deploy drill: Fargate ENI of task {_short(task.task_arn)}")["NetworkInterface"]
+                SubnetId=self.env["TASK_SUBNETS"].split(",")[0],
+                Groups=self.env["TASK_SECURITY_GROUPS"].split(","),
+                Description=f"local deploy drill: Fargate ENI of task {_short(task.task_arn)}",
+            )["NetworkInterface"]
             self.enis.append(eni["NetworkInterfaceId"])
             task.attachments.append(eni_attachment(eni))
             ip = private_ip(task.attachments)
         expect(bool(ip), f"task {_short(task.task_arn)} has no private IPv4 address", task.attachments)
-        beat = heartbeat_after(self._slot(slot_key).get("started_at"), datetime.now(timezone.utc))
-        self.ddb.update_item(TableName=self.trading, Key={"strategy_id": {"S": slot_key}},
-                             UpdateExpression="SET last_heartbeat = :beat",
-                             ExpressionAttributeValues={":beat": {"S": beat}})
+        assert ip is not None  # expect raised otherwise
+        beat = heartbeat_after(self._slot(slot_key).get("started_at"), datetime.now(UTC))
+        self.ddb.update_item(
+            TableName=self.trading,
+            Key={"strategy_id": {"S": slot_key}},
+            UpdateExpression="SET last_heartbeat = :beat",
+            ExpressionAttributeValues={":beat": {"S": beat}},
+        )
         return ip
 
     # --- reading ------------------------------------------------------------------------------------------------
@@ -373,10 +493,12 @@ class _Run:
         return get_item(self.ctx, self.trading, {"strategy_id": key}) or {}
 
     def _deployment(self, deployment_id: str) -> dict[str, Any]:
-        return get_item(self.ctx, self.deployments, {"strategy_name": self.strategy_name,
-                                                      "deployment_id": deployment_id}) or {}
+        return (
+            get_item(self.ctx, self.deployments, {"strategy_name": self.strategy_name, "deployment_id": deployment_id})
+            or {}
+        )
 
-    def _instance(self, mode: str) -> Optional[dict[str, str]]:
+    def _instance(self, mode: str) -> dict[str, str] | None:
         instances = self.cloud_map.list_instances(ServiceId=self.service_ids[mode])["Instances"]
         return next((i.get("Attributes", {}) for i in instances if i["Id"] == self.strategy_id), None)
 
@@ -389,30 +511,46 @@ class _Run:
 
     def _tasks_of(self, deployment_id: str) -> list[str]:
         """Tasks tagged with the deployment id (the deployer tags every task it starts)."""
-        return [task.task_arn for tasks in ecs_backends[ACCOUNT][REGION].tasks.values() for task in tasks.values()
-                if {"key": "deployment_id", "value": deployment_id} in (task.tags or [])]
+        return [
+            task.task_arn
+            for tasks in ecs_backends[ACCOUNT][REGION].tasks.values()
+            for task in tasks.values()
+            if {"key": "deployment_id", "value": deployment_id} in (task.tags or [])
+        ]
 
     def _events(self, execution: str) -> list[dict]:
         return self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
 
     def _finished(self, execution: str) -> dict:
-        return _wait_for(lambda: (lambda e: e if e["status"] != "RUNNING" else None)(
-            self.sfn.describe_execution(executionArn=execution)), f"execution {execution.split(':')[-1]} to end",
-            lambda: self._history(execution))
+        return _wait_for(
+            lambda: (lambda e: e if e["status"] != "RUNNING" else None)(
+                self.sfn.describe_execution(executionArn=execution)
+            ),
+            f"execution {execution.split(':')[-1]} to end",
+            lambda: self._history(execution),
+        )
 
     def _history(self, execution: str) -> list[str]:
         events = self._events(execution)
-        failed = [f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
-                  for e in events if "Failed" in e["type"] or "TimedOut" in e["type"]]
+        failed = [
+            f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
+            for e in events
+            if "Failed" in e["type"] or "TimedOut" in e["type"]
+        ]
         return [f"states: {' > '.join(entered_states(events))}", *failed]
 
     def _dry_run_untouched(self, staged: dict[str, Any]) -> None:
         key = f"{self.strategy_id}#dry-run"
         slot, task, attributes = self._slot(key), self._task(staged["task_arn"]), self._instance("dry-run")
-        expect(slot.get("status") == "RUNNING" and slot.get("deployment_id") == staged["deployment_id"]
-               and task is not None and task.last_status == "RUNNING"
-               and (attributes or {}).get("deployment_id") == staged["deployment_id"],
-               "the failed promote touched the dry-run", [slot, getattr(task, "last_status", None), attributes])
+        expect(
+            slot.get("status") == "RUNNING"
+            and slot.get("deployment_id") == staged["deployment_id"]
+            and task is not None
+            and task.last_status == "RUNNING"
+            and (attributes or {}).get("deployment_id") == staged["deployment_id"],
+            "the failed promote touched the dry-run",
+            [slot, getattr(task, "last_status", None), attributes],
+        )
 
     # --- cleanup ------------------------------------------------------------------------------------------------
 
@@ -420,45 +558,59 @@ class _Run:
         """Deregister the drill's instances, stop its tasks, mark its slots STOPPED (as an operator's stop),
         delete its ENIs and the Cloud Map services it created; best effort (the drill may have failed half-way).
         Idempotent; returns what it did."""
-        deregistered = [SERVICES[mode] for mode, service_id in self.service_ids.items() if _quietly(
-            lambda: self.cloud_map.deregister_instance(ServiceId=service_id, InstanceId=self.strategy_id))]
+        deregistered = [
+            SERVICES[mode]
+            for mode, service_id in self.service_ids.items()
+            if _quietly(self.cloud_map.deregister_instance, ServiceId=service_id, InstanceId=self.strategy_id)
+        ]
         ecs, stopped = self.ctx.client("ecs"), 0
         for arn in self.tasks:
             task = self._task(arn)
             if task is not None and task.last_status != "STOPPED":
-                stopped += _quietly(lambda: ecs.stop_task(cluster=task.cluster_arn, task=arn,
-                                                          reason="local deploy drill done"))
+                stopped += _quietly(ecs.stop_task, cluster=task.cluster_arn, task=arn, reason="local deploy drill done")
         slots = 0
         for mode in SERVICES:
             key = f"{self.strategy_id}#{mode}"
-            slots += _quietly(lambda: self.ddb.update_item(
-                TableName=self.trading, Key={"strategy_id": {"S": key}}, UpdateExpression="SET #s = :s",
+            slots += _quietly(
+                self.ddb.update_item,
+                TableName=self.trading,
+                Key={"strategy_id": {"S": key}},
+                UpdateExpression="SET #s = :s",
                 ConditionExpression="attribute_exists(strategy_id) AND #s IN (:running, :starting)",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": {"S": "STOPPED"}, ":running": {"S": "RUNNING"},
-                                           ":starting": {"S": "STARTING"}}))
-        enis = sum(_quietly(lambda: self.ctx.client("ec2").delete_network_interface(NetworkInterfaceId=eni))
-                   for eni in self.enis)
+                ExpressionAttributeValues={
+                    ":s": {"S": "STOPPED"},
+                    ":running": {"S": "RUNNING"},
+                    ":starting": {"S": "STARTING"},
+                },
+            )
+        ec2 = self.ctx.client("ec2")
+        enis = sum(_quietly(ec2.delete_network_interface, NetworkInterfaceId=eni) for eni in self.enis)
         self.enis = []
-        services = sum(_quietly(lambda: self.cloud_map.delete_service(Id=service_id))
-                       for service_id in self.created_services)
+        services = sum(_quietly(self.cloud_map.delete_service, Id=service_id) for service_id in self.created_services)
         self.created_services = []
-        return (f"deregistered {self.strategy_id} from {', '.join(deregistered) or 'no service'}, stopped "
-                f"{stopped} task(s), {slots} slot(s) STOPPED, deleted {enis} played ENI(s)"
-                + (f" and {services} Cloud Map service(s) the drill created" if services else ""))
+        return (
+            f"deregistered {self.strategy_id} from {', '.join(deregistered) or 'no service'}, stopped "
+            f"{stopped} task(s), {slots} slot(s) STOPPED, deleted {enis} played ENI(s)"
+            + (f" and {services} Cloud Map service(s) the drill created" if services else "")
+        )
 
     def _service_names(self) -> set[str]:
-        namespaces = [n["Id"] for n in self.cloud_map.list_namespaces()["Namespaces"] if n["Name"] == self.cfg.namespace]
+        namespaces = [
+            n["Id"] for n in self.cloud_map.list_namespaces()["Namespaces"] if n["Name"] == self.cfg.namespace
+        ]
         if not namespaces:
             return set()
-        return {s["Name"] for s in self.cloud_map.list_services(
-            Filters=[{"Name": "NAMESPACE_ID", "Values": namespaces}])["Services"]}
+        return {
+            s["Name"]
+            for s in self.cloud_map.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": namespaces}])["Services"]
+        }
 
 
-def _quietly(call: Callable[[], Any]) -> bool:
-    """Whether the call succeeded (cleanup of what may not exist, or exist no more)."""
+def _quietly(call: Callable[..., Any], **kwargs: Any) -> bool:
+    """Whether ``call(**kwargs)`` succeeded (cleanup of what may not exist, or exist no more)."""
     try:
-        call()
+        call(**kwargs)
     except Exception:  # noqa: BLE001
         return False
     return True

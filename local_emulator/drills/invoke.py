@@ -9,9 +9,10 @@ import os
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..smoke.model import CheckContext, Resource, StackView
 
@@ -46,8 +47,9 @@ class Invocation:
     log: str
 
 
-def invoke_in_process(ctx: CheckContext, view: StackView, fn: Resource, event: dict,
-                      env_overrides: dict[str, str] | None = None) -> Invocation:
+def invoke_in_process(
+    ctx: CheckContext, view: StackView, fn: Resource, event: dict, env_overrides: dict[str, str] | None = None
+) -> Invocation:
     """Import the handler from the function's code asset and call it with ``event``.
 
     ``env_overrides`` replace deployed variables that point at what the emulator cannot run (a container).
@@ -58,8 +60,12 @@ def invoke_in_process(ctx: CheckContext, view: StackView, fn: Resource, event: d
         raise DrillFailure(f"{fn.logical_id} has no aws:asset:path metadata: cannot find its code")
     code_dir = (view.artifact.directory / asset).resolve()
     module_name, attribute = conf["Handler"].rsplit(".", 1)
-    env = {**conf.get("Environment", {}).get("Variables", {}), **ctx.aws_env,
-           "AWS_LAMBDA_FUNCTION_NAME": fn.physical_id, **(env_overrides or {})}
+    env = {
+        **conf.get("Environment", {}).get("Variables", {}),
+        **ctx.aws_env,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.physical_id,
+        **(env_overrides or {}),
+    }
     context = LambdaContext(fn.physical_id, conf["MemorySize"], conf["Timeout"], conf["FunctionArn"])
     log = io.StringIO()
     with _ONE_AT_A_TIME, _environ(env), _code_on_path(code_dir), contextlib.redirect_stdout(log):

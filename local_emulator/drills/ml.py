@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..fake_mlflow import FakeMlflow
 from ..smoke.model import CheckContext
 from . import workflows
-from .support import (expect, function_environment, get_item, lines, notifications_from,
-                      scheduled_event)
+from .support import expect, function_environment, get_item, lines, notifications_from, scheduled_event
 
 METRIC = "sharpe_ratio"
 WAIT_SECONDS = 60
@@ -54,27 +54,51 @@ def drift_monitor(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
         fake.set_alias(model, env["CHAMPION_ALIAS"], version)
         bucket, edges = env["RESULTS_BUCKET"], [0, 25, 50, 75, 100]
         s3 = ctx.client("s3")
-        for path, counts, performance in ((f"v{version}/reference.json", [250, 250, 250, 250], {}),
-                                          ("current.json", [20, 30, 150, 800], {METRIC: 1.45})):
-            s3.put_object(Bucket=bucket, Key=f"drift/{model}/{path}", Body=json.dumps({
-                "generated_at": "2026-01-01T00:00:00Z", "performance": performance,
-                "features": {"rsi": {"edges": edges, "counts": counts}}}).encode())
-        steps.append(f"1 MLflow stand-in: {model} v{version} is {env['CHAMPION_ALIAS']} ({METRIC} 1.5); "
-                     f"s3://{bucket}/drift/{model}/: reference and current rsi histograms far apart")
+        for path, counts, performance in (
+            (f"v{version}/reference.json", [250, 250, 250, 250], {}),
+            ("current.json", [20, 30, 150, 800], {METRIC: 1.45}),
+        ):
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"drift/{model}/{path}",
+                Body=json.dumps(
+                    {
+                        "generated_at": "2026-01-01T00:00:00Z",
+                        "performance": performance,
+                        "features": {"rsi": {"edges": edges, "counts": counts}},
+                    }
+                ).encode(),
+            )
+        steps.append(
+            f"1 MLflow stand-in: {model} v{version} is {env['CHAMPION_ALIAS']} ({METRIC} 1.5); "
+            f"s3://{bucket}/drift/{model}/: reference and current rsi histograms far apart"
+        )
         outcome = invoke(scheduled_event("drift-monitor"), env_overrides=_overrides(fake))
-        expect(outcome.result.get("drifted") == [model] and not outcome.result.get("failed"),
-               f"handler did not report {model} drifted", outcome)
+        expect(
+            outcome.result.get("drifted") == [model] and not outcome.result.get("failed"),
+            f"handler did not report {model} drifted",
+            outcome,
+        )
         expect(_authenticated(fake), "the handler called MLflow without the secret's credentials")
     table = env["DRIFT_STATE_TABLE"]
     item = get_item(ctx, table, {"model_name": model}) or {}
     psi = item.get("data_drift")
-    expect(item.get("status") == "DRIFTED" and item.get("drifted") is True and psi is not None
-           and float(psi) > float(env["DRIFT_PSI_THRESHOLD"]) and str(item.get("model_version")) == version,
-           f"{table} item is not DRIFTED with a PSI above {env['DRIFT_PSI_THRESHOLD']}", item)
+    expect(
+        item.get("status") == "DRIFTED"
+        and item.get("drifted") is True
+        and psi is not None
+        and float(psi) > float(env["DRIFT_PSI_THRESHOLD"])
+        and str(item.get("model_version")) == version,
+        f"{table} item is not DRIFTED with a PSI above {env['DRIFT_PSI_THRESHOLD']}",
+        item,
+    )
+    assert psi is not None  # expect raised otherwise
     alerts = [n for n in notifications_from(ctx, name) if n["notification_id"].startswith(f"drift#{model}#v{version}#")]
     expect(len(alerts) == 1 and alerts[0].get("alert_sent_at"), "not one drift alert recorded and published", alerts)
-    steps.append(f"2 {table}: DRIFTED, data_drift (max PSI) {float(psi):.3f} > {env['DRIFT_PSI_THRESHOLD']}, "
-                 f"model_drift {float(item['model_drift']):.3f}; alert {alerts[0]['notification_id']!r}")
+    steps.append(
+        f"2 {table}: DRIFTED, data_drift (max PSI) {float(psi):.3f} > {env['DRIFT_PSI_THRESHOLD']}, "
+        f"model_drift {float(item['model_drift']):.3f}; alert {alerts[0]['notification_id']!r}"
+    )
     return lines("drift detected, recorded and alerted:", steps)
 
 
@@ -88,37 +112,58 @@ def retraining_scheduler(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
     gate = threading.Event()
     with mlflow_stand_in(ctx, key) as fake:
         try:
-            routed = [workflows.route(ctx, _config_key(ctx, function), _overrides(fake), gate)
-                      for function in workflows.task_functions(machine.definition)]
+            routed = [
+                workflows.route(ctx, _config_key(ctx, function), _overrides(fake), gate)
+                for function in workflows.task_functions(machine.definition)
+            ]
             run = fake.add_run(model, {METRIC: 1.2})
             fake.set_alias(model, env["CHAMPION_ALIAS"], fake.add_version(model, run))
-            steps.append(f"1 MLflow stand-in: {model} with a fresh champion and no drift; the workflow's "
-                         f"{len(routed)} Lambda tasks run in-process")
+            steps.append(
+                f"1 MLflow stand-in: {model} with a fresh champion and no drift; the workflow's "
+                f"{len(routed)} Lambda tasks run in-process"
+            )
             event = scheduled_event("retraining-scheduler")
             outcome = invoke(event, env_overrides=_overrides(fake))
             [scheduled] = outcome.result.get("scheduled") or [None]
-            expect(scheduled is not None and scheduled["model_name"] == model
-                   and scheduled["execution_arn"].startswith(machine_arn.replace(":stateMachine:", ":execution:")),
-                   f"handler did not schedule {model} on {machine.name}", outcome)
+            expect(
+                scheduled is not None
+                and scheduled["model_name"] == model
+                and scheduled["execution_arn"].startswith(machine_arn.replace(":stateMachine:", ":execution:")),
+                f"handler did not schedule {model} on {machine.name}",
+                outcome,
+            )
             item = get_item(ctx, table, {"model_name": model}) or {}
-            expect(item.get("status") == "SCHEDULED" and item.get("execution_arn") == scheduled["execution_arn"]
-                   and item.get("retraining_id") == scheduled["retraining_id"],
-                   f"{table} item is not SCHEDULED with the execution ARN", item)
-            steps.append(f"2 {table}: SCHEDULED {scheduled['retraining_id']}, execution "
-                         f"{scheduled['execution_arn'].split(':')[-1]} of {machine.name}")
+            expect(
+                item.get("status") == "SCHEDULED"
+                and item.get("execution_arn") == scheduled["execution_arn"]
+                and item.get("retraining_id") == scheduled["retraining_id"],
+                f"{table} item is not SCHEDULED with the execution ARN",
+                item,
+            )
+            steps.append(
+                f"2 {table}: SCHEDULED {scheduled['retraining_id']}, execution "
+                f"{scheduled['execution_arn'].split(':')[-1]} of {machine.name}"
+            )
             again = invoke(event, env_overrides=_overrides(fake))
             executions = ctx.client("stepfunctions").list_executions(stateMachineArn=machine_arn)["executions"]
-            expect(again.result.get("scheduled") == [scheduled] and len(executions) == 1,
-                   "a second invocation in the window started another execution", executions)
+            expect(
+                again.result.get("scheduled") == [scheduled] and len(executions) == 1,
+                "a second invocation in the window started another execution",
+                executions,
+            )
             steps.append("3 second invocation in the same window: same answer, still one execution")
             gate.set()
             execution = _finished(ctx, scheduled["execution_arn"])
             item = get_item(ctx, table, {"model_name": model}) or {}
-            expect(execution["status"] == "SUCCEEDED" and item.get("status") == "NOT_NEEDED",
-                   f"execution {execution['status']}, retraining-state {item.get('status')}",
-                   _history(ctx, scheduled["execution_arn"]))
-            steps.append(f"4 execution SUCCEEDED via {' > '.join(_states(ctx, scheduled['execution_arn']))}; "
-                         f"{table}: NOT_NEEDED ({item.get('reason', '')})")
+            expect(
+                execution["status"] == "SUCCEEDED" and item.get("status") == "NOT_NEEDED",
+                f"execution {execution['status']}, retraining-state {item.get('status')}",
+                _history(ctx, scheduled["execution_arn"]),
+            )
+            steps.append(
+                f"4 execution SUCCEEDED via {' > '.join(_states(ctx, scheduled['execution_arn']))}; "
+                f"{table}: NOT_NEEDED ({item.get('reason', '')})"
+            )
         finally:
             gate.set()
     return lines("retraining scheduled once per window and followed:", steps)
@@ -132,24 +177,35 @@ def model_rollback(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
     request = {"model_name": model, "reason": "local deploy drill", "requested_by": "local-emulator"}
     with mlflow_stand_in(ctx, key) as fake:
         first_version = fake.add_version(model, fake.add_run(model, {METRIC: 1.0}))
-        second_version = fake.add_version(model, fake.add_run(model, {METRIC: 1.1}),
-                                          tags={"tradai.previous_champion": first_version})
+        second_version = fake.add_version(
+            model, fake.add_run(model, {METRIC: 1.1}), tags={"tradai.previous_champion": first_version}
+        )
         fake.set_alias(model, alias, second_version)
-        steps.append(f"1 MLflow stand-in: {model} v{second_version} is {alias}, tagged previous champion "
-                     f"v{first_version}")
+        steps.append(
+            f"1 MLflow stand-in: {model} v{second_version} is {alias}, tagged previous champion v{first_version}"
+        )
         outcome = invoke(request, env_overrides=_overrides(fake))
-        expected = {"model_name": model, "from_version": second_version, "to_version": first_version,
-                    "rolled_back": True}
+        expected = {
+            "model_name": model,
+            "from_version": second_version,
+            "to_version": first_version,
+            "rolled_back": True,
+        }
         expect(outcome.result == expected, f"handler did not answer {expected}", outcome)
         expect(fake.alias(model, alias) == first_version, f"{alias} is v{fake.alias(model, alias)}")
         history = (get_item(ctx, table, {"model_name": model}) or {}).get("history") or []
         expect(len(history) == 1, f"{table} history has {len(history)} entries, not 1", history)
-        steps.append(f"2 {alias} moved v{second_version} -> v{first_version}; {table}: one history entry "
-                     f"(requested_by {history[0].get('requested_by')})")
+        steps.append(
+            f"2 {alias} moved v{second_version} -> v{first_version}; {table}: one history entry "
+            f"(requested_by {history[0].get('requested_by')})"
+        )
         again = invoke(request, env_overrides=_overrides(fake))
         history = (get_item(ctx, table, {"model_name": model}) or {}).get("history") or []
-        expect(again.result == expected and len(history) == 1 and fake.alias(model, alias) == first_version,
-               f"the duplicate request changed something (history {len(history)})", again)
+        expect(
+            again.result == expected and len(history) == 1 and fake.alias(model, alias) == first_version,
+            f"the duplicate request changed something (history {len(history)})",
+            again,
+        )
         expect(_authenticated(fake), "the handler called MLflow without the secret's credentials")
     alerts = [n for n in notifications_from(ctx, name) if n.get("model_name") == model]
     expect(len(alerts) == 1, f"not one rollback alert ({len(alerts)})", alerts)
@@ -183,6 +239,9 @@ def _states(ctx: CheckContext, execution_arn: str) -> list[str]:
 
 def _history(ctx: CheckContext, execution_arn: str) -> list[str]:
     events = ctx.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-    failed = [f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
-              for e in events if "Failed" in e["type"] or "TimedOut" in e["type"]]
+    failed = [
+        f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
+        for e in events
+        if "Failed" in e["type"] or "TimedOut" in e["type"]
+    ]
     return [f"states: {' > '.join(_states(ctx, execution_arn))}", *failed]

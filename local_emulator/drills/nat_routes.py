@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from lambda_src.nat_routes import contract
-
 from tradai_cdk.config.model import SubnetTier
 
 from .. import ACCOUNT, REGION, patches
@@ -49,14 +49,17 @@ def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     hook = _launch_hook(view, group["AutoScalingGroupName"])
     first, first_timeline = _launch(ctx, invoke, group, hook, table["RouteTableId"])
     autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=False)
-    group = autoscaling.describe_auto_scaling_groups(
-        AutoScalingGroupNames=[group["AutoScalingGroupName"]])["AutoScalingGroups"][0]
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group["AutoScalingGroupName"]])[
+        "AutoScalingGroups"
+    ][0]
     second, second_timeline = _launch(ctx, invoke, group, hook, table["RouteTableId"])
     if second == first:
         raise DrillFailure(f"the group did not replace terminated instance {first}")
-    return (f"{table['RouteTableId']} {foundation.DEFAULT_ROUTE} and the EIP -> {first}, after replacement -> "
-            f"{second}; lifecycle hook {hook} completed with CONTINUE both times, only after the ready tag\n"
-            f"      first launch:  {first_timeline}\n      replacement:   {second_timeline}")
+    return (
+        f"{table['RouteTableId']} {foundation.DEFAULT_ROUTE} and the EIP -> {first}, after replacement -> "
+        f"{second}; lifecycle hook {hook} completed with CONTINUE both times, only after the ready tag\n"
+        f"      first launch:  {first_timeline}\n      replacement:   {second_timeline}"
+    )
 
 
 def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) -> tuple[str, str]:
@@ -64,8 +67,12 @@ def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) ->
     instance_id = group["Instances"][0]["InstanceId"]
     token = str(uuid.uuid4())
     ec2 = ctx.client("ec2")
-    boot = threading.Timer(BOOT_SECONDS, lambda: ec2.create_tags(
-        Resources=[instance_id], Tags=[{"Key": contract.BOOT_TAG_KEY, "Value": contract.BOOT_READY}]))
+    boot = threading.Timer(
+        BOOT_SECONDS,
+        lambda: ec2.create_tags(
+            Resources=[instance_id], Tags=[{"Key": contract.BOOT_TAG_KEY, "Value": contract.BOOT_READY}]
+        ),
+    )
     boot.start()
     try:
         outcome = invoke(_launch_event(group, hook, instance_id, token))
@@ -81,8 +88,13 @@ def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) ->
     interfaces = {eni["NetworkInterfaceId"] for eni in instance["NetworkInterfaces"]}
     if route is None or not (route.get("InstanceId") == instance_id or route.get("NetworkInterfaceId") in interfaces):
         raise DrillFailure(f"{table_id} {foundation.DEFAULT_ROUTE} route is {route}, not via {instance_id}")
-    expected = {"AutoScalingGroupName": group["AutoScalingGroupName"], "LifecycleHookName": hook,
-                "LifecycleActionToken": token, "InstanceId": instance_id, "LifecycleActionResult": "CONTINUE"}
+    expected = {
+        "AutoScalingGroupName": group["AutoScalingGroupName"],
+        "LifecycleHookName": hook,
+        "LifecycleActionToken": token,
+        "InstanceId": instance_id,
+        "LifecycleActionResult": "CONTINUE",
+    }
     if expected not in patches.LIFECYCLE_ACTIONS:
         raise DrillFailure(f"no CompleteLifecycleAction {expected}; recorded {patches.LIFECYCLE_ACTIONS}")
     if instance["SourceDestCheck"] is not False:
@@ -96,15 +108,21 @@ def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) ->
 def _render(timeline: dict[str, str]) -> str:
     """``event +0s -> ready_seen +2s -> ...``: seconds after the event for each phase."""
     start = datetime.fromisoformat(timeline.get("event_emitted") or timeline["received"])
-    return " -> ".join(f"{phase.removesuffix('_seen')} +{(datetime.fromisoformat(timeline[phase]) - start).seconds}s"
-                       for phase in PHASES if phase in timeline)
+    return " -> ".join(
+        f"{phase.removesuffix('_seen')} +{(datetime.fromisoformat(timeline[phase]) - start).seconds}s"
+        for phase in PHASES
+        if phase in timeline
+    )
 
 
 def _launch_hook(view, group_name: str) -> str:
     """The launch hook declared on the group in the template (moto does not keep hooks)."""
     group = view.by_physical_id("AWS::AutoScaling::AutoScalingGroup")[group_name]
-    hooks = [h["LifecycleHookName"] for h in group.properties.get("LifecycleHookSpecificationList", [])
-             if h.get("LifecycleTransition") == LAUNCHING]
+    hooks = [
+        h["LifecycleHookName"]
+        for h in group.properties.get("LifecycleHookSpecificationList", [])
+        if h.get("LifecycleTransition") == LAUNCHING
+    ]
     if not hooks:
         raise DrillFailure(f"{group.logical_id} declares no {LAUNCHING} lifecycle hook")
     return hooks[0]
@@ -113,10 +131,19 @@ def _launch_hook(view, group_name: str) -> str:
 def _launch_event(group: dict, hook: str, instance_id: str, token: str) -> dict:
     """The EventBridge event Auto Scaling emits for a launch lifecycle action."""
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "EC2 Instance-launch Lifecycle Action",
-        "source": "aws.autoscaling", "account": ACCOUNT, "region": REGION,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "EC2 Instance-launch Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": ACCOUNT,
+        "region": REGION,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "resources": [group["AutoScalingGroupARN"]],
-        "detail": {"LifecycleActionToken": token, "AutoScalingGroupName": group["AutoScalingGroupName"],
-                   "LifecycleHookName": hook, "EC2InstanceId": instance_id, "LifecycleTransition": LAUNCHING},
+        "detail": {
+            "LifecycleActionToken": token,
+            "AutoScalingGroupName": group["AutoScalingGroupName"],
+            "LifecycleHookName": hook,
+            "EC2InstanceId": instance_id,
+            "LifecycleTransition": LAUNCHING,
+        },
     }

@@ -10,17 +10,27 @@ API before it registers its stand-in instances, and says so in its detail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lambda_src.shared.clock import iso
 
 from .. import ACCOUNT, REGION, patches
 from ..smoke.model import CheckContext
-from .support import (HealthStub, expect, function_environment, get_item, lines, notifications_from, scan,
-                      scheduled_event)
+from .support import (
+    HealthStub,
+    expect,
+    function_environment,
+    get_item,
+    lines,
+    notifications_from,
+    scan,
+    scheduled_event,
+)
 
 FAILING_SERVICE = "strategy-service"  # the health target whose stand-in answers 500
 
@@ -33,42 +43,57 @@ def health_check(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     expect(FAILING_SERVICE in targets, f"{FAILING_SERVICE} is not a HEALTH_TARGETS service", targets)
     cloud_map = ctx.client("servicediscovery")
     services, created = _cloud_map_services(ctx, env["SERVICE_NAMESPACE"], list(targets))
-    steps.append(f"1 Cloud Map {env['SERVICE_NAMESPACE']}: services {', '.join(targets)}"
-                 + (f" (created by the drill: moto's CloudFormation builds no Cloud Map)" if created else ""))
-    stubs = {service: HealthStub(path, 500 if service == FAILING_SERVICE else 200)
-             for service, path in targets.items()}
+    steps.append(
+        f"1 Cloud Map {env['SERVICE_NAMESPACE']}: services {', '.join(targets)}"
+        + (" (created by the drill: moto's CloudFormation builds no Cloud Map)" if created else "")
+    )
+    stubs = {service: HealthStub(path, 500 if service == FAILING_SERVICE else 200) for service, path in targets.items()}
     instance = f"drill-{uuid.uuid4().hex[:8]}"
     try:
         for service, stub in stubs.items():
-            cloud_map.register_instance(ServiceId=services[service], InstanceId=instance, Attributes={
-                "AWS_INSTANCE_IPV4": stub.host, "AWS_INSTANCE_PORT": str(stub.port)})
-        steps.append(f"2 registered {instance} per service at 127.0.0.1 (stand-in health endpoints; "
-                     f"{FAILING_SERVICE}'s answers 500)")
+            cloud_map.register_instance(
+                ServiceId=services[service],
+                InstanceId=instance,
+                Attributes={"AWS_INSTANCE_IPV4": stub.host, "AWS_INSTANCE_PORT": str(stub.port)},
+            )
+        steps.append(
+            f"2 registered {instance} per service at 127.0.0.1 (stand-in health endpoints; "
+            f"{FAILING_SERVICE}'s answers 500)"
+        )
         before = _ids(notifications_from(ctx, name))
         first = invoke(scheduled_event("health-check"))
         expected = {s: "UNHEALTHY" if s == FAILING_SERVICE else "HEALTHY" for s in targets}
-        expect(first.result == {"services": expected, "changed": [FAILING_SERVICE]},
-               f"handler answered not {expected} with {FAILING_SERVICE} changed", first)
-        expect(all(stub.requests for stub in stubs.values()), "not every service was probed",
-               {s: stub.requests for s, stub in stubs.items()})
+        expect(
+            first.result == {"services": expected, "changed": [FAILING_SERVICE]},
+            f"handler answered not {expected} with {FAILING_SERVICE} changed",
+            first,
+        )
+        expect(
+            all(stub.requests for stub in stubs.values()),
+            "not every service was probed",
+            {s: stub.requests for s, stub in stubs.items()},
+        )
         table = ctx.cfg.naming.name("health-state")
         states = {s: (get_item(ctx, table, {"service_name": s}) or {}).get("status") for s in targets}
         expect(states == expected, f"{table} items are not {expected}", states)
         alerts = [n for n in notifications_from(ctx, name) if n["notification_id"] not in before]
-        expect(len(alerts) == 1 and FAILING_SERVICE in alerts[0]["subject"] and alerts[0].get("alert_sent_at"),
-               f"not one alert about {FAILING_SERVICE} in tradai-notifications", alerts)
-        steps.append(f"3 {table}: {', '.join(f'{s} {v}' for s, v in states.items())}; one alert "
-                     f"({alerts[0]['subject']!r}, published to the alerts topic)")
+        expect(
+            len(alerts) == 1 and FAILING_SERVICE in alerts[0]["subject"] and alerts[0].get("alert_sent_at"),
+            f"not one alert about {FAILING_SERVICE} in tradai-notifications",
+            alerts,
+        )
+        steps.append(
+            f"3 {table}: {', '.join(f'{s} {v}' for s, v in states.items())}; one alert "
+            f"({alerts[0]['subject']!r}, published to the alerts topic)"
+        )
         second = invoke(scheduled_event("health-check"))
         expect(second.result == {"services": expected, "changed": []}, "second check changed something", second)
         expect(len(notifications_from(ctx, name)) == len(before) + 1, "the second check notified again")
         steps.append("4 second check: same states, nothing changed, no new notification")
     finally:
         for service in stubs:
-            try:
+            with contextlib.suppress(Exception):  # not registered (the drill failed before)
                 cloud_map.deregister_instance(ServiceId=services[service], InstanceId=instance)
-            except Exception:  # noqa: BLE001 - not registered (the drill failed before)
-                pass
         for stub in stubs.values():
             stub.close()
     steps.append(f"5 deregistered {instance} from every service")
@@ -85,12 +110,17 @@ def _cloud_map_services(ctx: CheckContext, namespace: str, names: list[str]) -> 
         client.create_private_dns_namespace(Name=namespace, Vpc=vpc)
         found, created = [n for n in client.list_namespaces()["Namespaces"] if n["Name"] == namespace], True
     namespace_id = found[0]["Id"]
-    existing = {s["Name"]: s["Id"] for s in client.list_services(
-        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id]}])["Services"]}
+    existing = {
+        s["Name"]: s["Id"]
+        for s in client.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id]}])["Services"]
+    }
     for name in names:
         if name not in existing:
-            existing[name] = client.create_service(Name=name, NamespaceId=namespace_id, DnsConfig={
-                "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 10}]})["Service"]["Id"]
+            existing[name] = client.create_service(
+                Name=name,
+                NamespaceId=namespace_id,
+                DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 10}]},
+            )["Service"]["Id"]
             created = True
     return {name: existing[name] for name in names}, created
 
@@ -100,29 +130,49 @@ def heartbeat_check(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     key, steps = "trading-heartbeat-check", []
     name, env = ctx.cfg.function_name(key), function_environment(ctx, key)
     table, stale_minutes = env["TRADING_STATE_TABLE"], int(env["HEARTBEAT_STALE_MINUTES"])
-    now, suffix = datetime.now(timezone.utc), uuid.uuid4().hex[:8]
+    now, suffix = datetime.now(UTC), uuid.uuid4().hex[:8]
     live, dry_run = f"drill-live-{suffix}", f"drill-dry-run-{suffix}"
     stale_beat = iso(now - timedelta(minutes=stale_minutes * 3))
     for strategy, mode, beat in ((live, "live", stale_beat), (dry_run, "dry-run", iso(now))):
-        ctx.client("dynamodb").put_item(TableName=table, Item={
-            "strategy_id": {"S": strategy}, "mode": {"S": mode}, "status": {"S": "RUNNING"},
-            "last_heartbeat": {"S": beat}})
-    steps.append(f"1 {table}: {live} (live, last heartbeat {stale_minutes * 3} min ago) and {dry_run} "
-                 f"(dry-run, fresh), both RUNNING")
+        ctx.client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "strategy_id": {"S": strategy},
+                "mode": {"S": mode},
+                "status": {"S": "RUNNING"},
+                "last_heartbeat": {"S": beat},
+            },
+        )
+    steps.append(
+        f"1 {table}: {live} (live, last heartbeat {stale_minutes * 3} min ago) and {dry_run} "
+        f"(dry-run, fresh), both RUNNING"
+    )
     before = _ids(notifications_from(ctx, name))
     first = invoke(scheduled_event("heartbeat-check"))
-    expect(live in first.result.get("stale", []) and dry_run not in first.result.get("stale", []),
-           f"handler did not mark only {live} stale", first)
+    expect(
+        live in first.result.get("stale", []) and dry_run not in first.result.get("stale", []),
+        f"handler did not mark only {live} stale",
+        first,
+    )
     items = {s: get_item(ctx, table, {"strategy_id": s}) or {} for s in (live, dry_run)}
-    expect(items[live].get("status") == "STALE" and items[live].get("stale_since")
-           and items[live].get("stale_heartbeat") == stale_beat and "pending_notice" not in items[live],
-           f"{live} is not STALE with stale_since/stale_heartbeat (and its notice sent)", items[live])
+    expect(
+        items[live].get("status") == "STALE"
+        and items[live].get("stale_since")
+        and items[live].get("stale_heartbeat") == stale_beat
+        and "pending_notice" not in items[live],
+        f"{live} is not STALE with stale_since/stale_heartbeat (and its notice sent)",
+        items[live],
+    )
     expect(items[dry_run].get("status") == "RUNNING", f"{dry_run} is not RUNNING", items[dry_run])
     alerts = [n for n in notifications_from(ctx, name) if n["notification_id"] not in before]
-    expect(len(alerts) == 1 and live in alerts[0]["subject"] and alerts[0].get("alert_sent_at"),
-           f"not one alert about {live}", alerts)
-    steps.append(f"2 {live} STALE since {items[live]['stale_since']}, {dry_run} RUNNING; one alert "
-                 f"({alerts[0]['subject']!r})")
+    expect(
+        len(alerts) == 1 and live in alerts[0]["subject"] and alerts[0].get("alert_sent_at"),
+        f"not one alert about {live}",
+        alerts,
+    )
+    steps.append(
+        f"2 {live} STALE since {items[live]['stale_since']}, {dry_run} RUNNING; one alert ({alerts[0]['subject']!r})"
+    )
     second = invoke(scheduled_event("heartbeat-check"))
     expect(live not in second.result.get("stale", []), "the second check marked it again", second)
     expect(len(notifications_from(ctx, name)) == len(before) + 1, "the second check notified again")
@@ -139,18 +189,29 @@ def infra_drift(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     expect(sorted(stacks) == deployed, f"STACK_NAMES {stacks} are not the deployed stacks {deployed}")
     detections = len(patches.DRIFT_DETECTIONS)
     outcome = invoke(scheduled_event("infra-drift"))
-    expect(outcome.result == {"stacks": {s: "IN_SYNC" for s in stacks}, "new_drift": []},
-           "handler did not record every stack IN_SYNC", outcome)
-    expect(len(patches.DRIFT_DETECTIONS) - detections == len(stacks), "not one detection per stack",
-           len(patches.DRIFT_DETECTIONS) - detections)
+    expect(
+        outcome.result == {"stacks": dict.fromkeys(stacks, "IN_SYNC"), "new_drift": []},
+        "handler did not record every stack IN_SYNC",
+        outcome,
+    )
+    expect(
+        len(patches.DRIFT_DETECTIONS) - detections == len(stacks),
+        "not one detection per stack",
+        len(patches.DRIFT_DETECTIONS) - detections,
+    )
     items = {item["stack_name"]: item for item in scan(ctx, table)}
-    expect(sorted(items) == sorted(stacks) and all(i.get("has_drift") == "false" and i.get("drift_status") == "IN_SYNC"
-                                                   for i in items.values()),
-           f"{table} has not one IN_SYNC item with has_drift \"false\" per stack", items)
+    expect(
+        sorted(items) == sorted(stacks)
+        and all(i.get("has_drift") == "false" and i.get("drift_status") == "IN_SYNC" for i in items.values()),
+        f'{table} has not one IN_SYNC item with has_drift "false" per stack',
+        items,
+    )
     expect(not notifications_from(ctx, name), "an in-sync first check notified")
-    steps.append(f"1 one detection per stack ({', '.join(stacks)}), answered complete and IN_SYNC by the "
-                 f"emulator (patch 12: moto cannot compare live state)")
-    steps.append(f"2 {table}: one item per stack, has_drift \"false\", drift_status IN_SYNC; no notification")
+    steps.append(
+        f"1 one detection per stack ({', '.join(stacks)}), answered complete and IN_SYNC by the "
+        f"emulator (patch 12: moto cannot compare live state)"
+    )
+    steps.append(f'2 {table}: one item per stack, has_drift "false", drift_status IN_SYNC; no notification')
     return lines("drift detection recorded for every stack:", steps)
 
 
@@ -165,16 +226,27 @@ def orphan_scan(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     table, stuck = env["WORKFLOW_STATE_TABLE"], int(env["STUCK_AFTER_MINUTES"])
     machine = ctx.cfg.naming.name("backtest")
     run_id = f"drill-orphan-{uuid.uuid4().hex[:8]}"
-    created = iso(datetime.now(timezone.utc) - timedelta(minutes=stuck * 2))
+    created = iso(datetime.now(UTC) - timedelta(minutes=stuck * 2))
     execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{run_id}"
-    ctx.client("dynamodb").put_item(TableName=table, Item={
-        "run_id": {"S": run_id}, "status": {"S": "RUNNING"}, "created_at": {"S": created},
-        "updated_at": {"S": created}, "execution_arn": {"S": execution}, "strategy": {"S": "PascalStrategy"}})
+    ctx.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "run_id": {"S": run_id},
+            "status": {"S": "RUNNING"},
+            "created_at": {"S": created},
+            "updated_at": {"S": created},
+            "execution_arn": {"S": execution},
+            "strategy": {"S": "PascalStrategy"},
+        },
+    )
     steps.append(f"1 {table}: {run_id} RUNNING since {created} ({stuck * 2} min), its execution never existed")
     first = invoke(scheduled_event("orphan-scan"))
     item = get_item(ctx, table, {"run_id": run_id}) or {}
-    expect(item.get("status") == "FAILED" and "orphaned" in str(item.get("error", "")),
-           f"{run_id} is not FAILED as orphaned", item)
+    expect(
+        item.get("status") == "FAILED" and "orphaned" in str(item.get("error", "")),
+        f"{run_id} is not FAILED as orphaned",
+        item,
+    )
     expect(first.result.get("orphaned_runs", 0) >= 1, "handler reported no orphaned run", first)
     steps.append(f"2 scan: {first.result}; {run_id} FAILED ({item['error']!s:.80})")
     second = invoke(scheduled_event("orphan-scan"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,10 +36,18 @@ def function_environment(ctx: CheckContext, key: str) -> dict[str, str]:
 
 def scheduled_event(rule: str = "drill", at: datetime | None = None) -> dict:
     """The event an EventBridge schedule rule delivers to its target."""
-    moment = at or datetime.now(timezone.utc)
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": ACCOUNT, "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"], "detail": {}}
+    moment = at or datetime.now(UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"],
+        "detail": {},
+    }
 
 
 def plain(item: dict) -> dict[str, Any]:
@@ -54,8 +62,11 @@ def scan(ctx: CheckContext, table: str) -> list[dict[str, Any]]:
 
 
 def get_item(ctx: CheckContext, table: str, key: dict[str, str]) -> dict[str, Any] | None:
-    item = ctx.client("dynamodb").get_item(TableName=table, ConsistentRead=True,
-                                           Key={k: {"S": v} for k, v in key.items()}).get("Item")
+    item = (
+        ctx.client("dynamodb")
+        .get_item(TableName=table, ConsistentRead=True, Key={k: {"S": v} for k, v in key.items()})
+        .get("Item")
+    )
     return plain(item) if item else None
 
 
@@ -69,7 +80,7 @@ def lines(title: str, steps: list[str]) -> str:
     return "\n      ".join([title, *steps])
 
 
-def expect(condition: bool, what: str, outcome: Any = None) -> None:
+def expect(condition: object, what: str, outcome: Any = None) -> None:
     """Raise DrillFailure naming ``what`` (and the handler's answer or log) unless ``condition``."""
     if not condition:
         raise DrillFailure(what if outcome is None else f"{what}; got {_short(outcome)}")
@@ -86,10 +97,11 @@ class HealthStub:
     endpoint; ``requests`` records the paths asked for. Use as a context manager, or ``close()``."""
 
     def __init__(self, path: str, status: int = 200):
-        requests = self.requests = []
+        self.requests: list[str] = []
+        requests = self.requests
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 requests.append(self.path)
                 code = status if self.path == path else 404
                 body = json.dumps({"status": "ok" if code < 400 else "failing"}).encode()
@@ -107,7 +119,7 @@ class HealthStub:
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.host, self.port = "127.0.0.1", self._server.server_port
 
-    def __enter__(self) -> "HealthStub":
+    def __enter__(self) -> HealthStub:
         return self
 
     def __exit__(self, *_exc: Any) -> None:

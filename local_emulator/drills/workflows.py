@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from typing import Optional
 
 from moto.core.config import default_user_config
 from moto.stepfunctions.models import stepfunctions_backends
@@ -43,8 +42,9 @@ def task_functions(definition: str) -> list[str]:
     return list(dict.fromkeys(_FUNCTION_ARN.findall(definition)))
 
 
-def route(ctx: CheckContext, key: str, overrides: Optional[dict[str, str]] = None,
-          gate: Optional[threading.Event] = None) -> str:
+def route(
+    ctx: CheckContext, key: str, overrides: dict[str, str] | None = None, gate: threading.Event | None = None
+) -> str:
     """Run the deployed function of config name ``key`` in-process when a state machine invokes it; with a
     ``gate``, each invocation first waits (at most GATE_SECONDS) until the drill opens it."""
     view, fn = deployed_function(ctx, key)

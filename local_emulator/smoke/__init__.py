@@ -7,9 +7,9 @@ adds its module here.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from . import compute, edge, foundation, lambdas, persistent
+from . import alarms, compute, edge, foundation, iam, kms, lambdas, persistent, policies, services, triggers, wiring
 from .model import CheckContext, Findings, StackView
 
 Checker = Callable[[StackView, CheckContext, Findings], None]
@@ -17,10 +17,18 @@ Checker = Callable[[StackView, CheckContext, Findings], None]
 TIER_CHECKERS: dict[str, tuple[Checker, ...]] = {
     "Foundation": (foundation.check,),
     "Persistent": (persistent.check,),
-    "Compute": (compute.check,),
+    "Compute": (compute.check, services.check, services.check_capacity),
     "Edge": (edge.check,),
 }
-COMMON_CHECKERS: tuple[Checker, ...] = (lambdas.check,)
+COMMON_CHECKERS: tuple[Checker, ...] = (
+    lambdas.check,
+    alarms.check,
+    iam.check,
+    kms.check,
+    policies.check,
+    triggers.check,
+    wiring.check,
+)
 
 
 def check_stack(view: StackView, ctx: CheckContext) -> Findings:

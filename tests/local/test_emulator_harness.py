@@ -98,7 +98,7 @@ def test_patches_resolve_weak_references_and_name_what_moto_cannot_build(patched
     cloudformation, ec2 = patched_moto
     producer = {"Resources": {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+        "Alarm": {"Type": "AWS::AppSync::GraphQLApi", "Properties": {}},
     }, "Outputs": {"VpcRef": {"Value": {"Ref": "Vpc"}}, "AlarmArn": {"Value": {"Fn::GetAtt": ["Alarm", "Arn"]}}}}
     vpc_ref = {"Fn::GetStackOutput": {"StackName": "producer", "Region": "eu-central-1", "OutputName": "VpcRef"}}
     consumer = {"Resources": {
@@ -121,7 +121,7 @@ def test_patches_resolve_weak_references_and_name_what_moto_cannot_build(patched
         s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]]
     assert list(patches.FAULTS) == [("consumer", "Broken")]
     assert list(patches.BLOCKED) == [("consumer", "Queue")]
-    assert "Alarm (AWS::CloudWatch::Alarm)" in patches.SKIPPED_OUTPUTS["producer", "AlarmArn"]
+    assert "Alarm (AWS::AppSync::GraphQLApi)" in patches.SKIPPED_OUTPUTS["producer", "AlarmArn"]
 
 
 def test_patched_kms_key_takes_cloudformation_tags(patched_moto):
@@ -358,3 +358,339 @@ def test_drill_helpers_name_task_functions_and_build_scheduled_events():
     assert (event["source"], event["detail-type"], event["time"]) == ("aws.events", "Scheduled Event",
                                                                        "2026-12-01T06:00:05Z")
     assert plain({"n": {"N": "2"}, "b": {"BOOL": True}, "l": {"L": [{"S": "x"}]}}) == {"n": 2, "b": True, "l": ["x"]}
+
+
+def test_patched_alarm_keeps_its_metric_math_and_actions_and_goes_with_its_stack(patched_moto):
+    cloudformation, _ = patched_moto
+    topic = "arn:aws:sns:eu-central-1:123456789012:alerts"
+    stat = {"Metric": {"Namespace": "ECS/ContainerInsights", "MetricName": "RunningTaskCount",
+                       "Dimensions": [{"Name": "ServiceName", "Value": "api"}]}, "Period": 60, "Stat": "Average"}
+    template = {"Resources": {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": "api-below-desired", "ComparisonOperator": "LessThanThreshold", "EvaluationPeriods": 5,
+        "Threshold": 1, "TreatMissingData": "notBreaching", "AlarmActions": [topic], "OKActions": [topic],
+        "Metrics": [{"Id": "expr_1", "Expression": "100 * running", "ReturnData": True},
+                    {"Id": "running", "MetricStat": stat, "ReturnData": False}]}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Alarm", "Arn"]}}}}
+
+    cloudformation.create_stack(StackName="alarms", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {} and patches.SKIPPED_OUTPUTS == {}
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-central-1")
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["api-below-desired"])["MetricAlarms"]
+    assert (alarm["AlarmActions"], alarm["OKActions"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (
+        [topic], [topic], 1.0, 5)
+    assert [m.get("Expression") for m in alarm["Metrics"]] == ["100 * running", None]
+    assert cloudformation.describe_stacks(StackName="alarms")["Stacks"][0]["Outputs"][0]["OutputValue"] == (
+        alarm["AlarmArn"])
+
+    cloudformation.delete_stack(StackName="alarms")
+
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+
+def test_patched_egress_rule_is_authorized_on_its_group(patched_moto):
+    cloudformation, ec2 = patched_moto
+    template = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16", "EnableDnsHostnames": True}},
+        "Api": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "GroupDescription": "api", "VpcId": {"Ref": "Vpc"},
+            "SecurityGroupEgress": [{"CidrIp": "255.255.255.255/32", "IpProtocol": "icmp", "FromPort": 252,
+                                     "ToPort": 86}]}},
+        "Db": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "db", "VpcId": {"Ref": "Vpc"}}},
+        "Alb": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "alb", "VpcId": {"Ref": "Vpc"}}},
+        "AlbToDb": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
+            "GroupId": {"Fn::GetAtt": ["Alb", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000,
+            "DestinationSecurityGroupId": {"Fn::GetAtt": ["Db", "GroupId"]}}},
+        "ToDb": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
+            "GroupId": {"Fn::GetAtt": ["Api", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+            "DestinationSecurityGroupId": {"Fn::GetAtt": ["Db", "GroupId"]}, "Description": "to the database"}},
+        "Https": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
+            "GroupId": {"Fn::GetAtt": ["Api", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+            "CidrIp": "0.0.0.0/0", "Description": "https out"}}}}
+
+    cloudformation.create_stack(StackName="egress", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cloudformation.describe_stack_resources(StackName="egress")["StackResources"]}
+    [group] = ec2.describe_security_groups(GroupIds=[physical["Api"]])["SecurityGroups"]
+    rules = {p["FromPort"]: p for p in group["IpPermissionsEgress"] if p["IpProtocol"] == "tcp"}
+    assert rules[5432]["UserIdGroupPairs"][0]["GroupId"] == physical["Db"]
+    assert rules[443]["IpRanges"] == [{"CidrIp": "0.0.0.0/0", "Description": "https out"}]
+    assert {p["IpProtocol"] for p in group["IpPermissionsEgress"]} == {"icmp", "tcp"}  # inline egress, no allow-all
+    [alb] = ec2.describe_security_groups(GroupIds=[physical["Alb"]])["SecurityGroups"]
+    assert [(p["IpProtocol"], p.get("FromPort")) for p in alb["IpPermissionsEgress"]] == [("tcp", 8000)]  # as CFN
+    hostnames = ec2.describe_vpc_attribute(VpcId=physical["Vpc"], Attribute="enableDnsHostnames")
+    assert hostnames["EnableDnsHostnames"]["Value"] is True
+
+    cloudformation.delete_stack(StackName="egress")
+
+
+def test_patched_types_keep_what_moto_dropped(patched_moto):
+    cloudformation, _ = patched_moto
+    policy = json.dumps({"rules": [{"rulePriority": 1, "selection": {
+        "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 20}, "action": {"type": "expire"}}]})
+    template = {"Resources": {
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "TableName": "runs", "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}},
+        "Repo": {"Type": "AWS::ECR::Repository", "Properties": {
+            "RepositoryName": "strategy", "ImageScanningConfiguration": {"ScanOnPush": True},
+            "LifecyclePolicy": {"LifecyclePolicyText": policy}}},
+        "TaskRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}}},
+        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+            "Family": "strategy", "NetworkMode": "awsvpc", "RequiresCompatibilities": ["FARGATE"], "Cpu": "1024",
+            "Memory": "2048", "TaskRoleArn": {"Fn::GetAtt": ["TaskRole", "Arn"]},
+            "ContainerDefinitions": [{"Name": "strategy", "Image": "strategy:1", "Essential": True}]}},
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "logs"}},
+        "Results": {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketName": "results", "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": dict.fromkeys(
+                ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True),
+            "LifecycleConfiguration": {"Rules": [{"Id": "glacier", "Status": "Enabled", "Transitions": [
+                {"StorageClass": "GLACIER", "TransitionInDays": 30}]}]},
+            "LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}, "LogFilePrefix": "s3-access/"}}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+            "FunctionName": "scheduled", "Runtime": "python3.11", "Handler": "index.handler",
+            "Role": {"Fn::GetAtt": ["TaskRole", "Arn"]}, "Code": {"ZipFile": "def handler(e, c): pass"}}},
+        "Async": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+            "FunctionName": {"Ref": "Fn"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": 900}}}}
+
+    cloudformation.create_stack(StackName="kept", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    dynamodb = boto3.client("dynamodb", region_name="eu-central-1")
+    assert dynamodb.describe_table(TableName="runs")["Table"]["SSEDescription"]["Status"] == "ENABLED"
+    assert dynamodb.describe_time_to_live(TableName="runs")["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+    backups = dynamodb.describe_continuous_backups(TableName="runs")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ecr = boto3.client("ecr", region_name="eu-central-1")
+    [repo] = ecr.describe_repositories(repositoryNames=["strategy"])["repositories"]
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert ecr.get_lifecycle_policy(repositoryName="strategy")["lifecyclePolicyText"] == policy
+    task = boto3.client("ecs", region_name="eu-central-1").describe_task_definition(
+        taskDefinition="strategy")["taskDefinition"]
+    assert (task["networkMode"], task["requiresCompatibilities"], task["cpu"], task["memory"]) == (
+        "awsvpc", ["FARGATE"], "1024", "2048")
+    assert task["taskRoleArn"].endswith(":role/" + task["taskRoleArn"].split("/")[-1])
+    config = boto3.client("lambda", region_name="eu-central-1").get_function_event_invoke_config(
+        FunctionName="scheduled")
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 900)
+    s3 = boto3.client("s3", region_name="eu-central-1")
+    assert s3.get_bucket_versioning(Bucket="results")["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket="results")["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket="results")["Rules"]
+    assert [(t["StorageClass"], t["Days"]) for t in rule["Transitions"]] == [("GLACIER", 30)]
+    logging_target = s3.get_bucket_logging(Bucket="results")["LoggingEnabled"]
+    assert logging_target == {"TargetBucket": "logs", "TargetPrefix": "s3-access/"}
+
+    cloudformation.delete_stack(StackName="kept")
+
+
+def test_patched_resource_policies_land_on_their_queue_bucket_and_topic(patched_moto):
+    cloudformation, _ = patched_moto
+    deny = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    document = {"Version": "2012-10-17", "Statement": [deny]}
+    template = {"Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "jobs"}},
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "results"}},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}},
+        "QueuePolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [{"Ref": "Queue"}], "PolicyDocument": document}},
+        "BucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": document}},
+        "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": "Topic"}], "PolicyDocument": document}},
+        "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+
+    cloudformation.create_stack(StackName="policies", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {} and patches.BLOCKED == {}
+    sqs = boto3.client("sqs", region_name="eu-central-1")
+    url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+    policies = [
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"],
+        boto3.client("s3", region_name="eu-central-1").get_bucket_policy(Bucket="results")["Policy"],
+        boto3.client("sns", region_name="eu-central-1").get_topic_attributes(
+            TopicArn="arn:aws:sns:eu-central-1:123456789012:alerts")["Attributes"]["Policy"],
+    ]
+    assert [json.loads(p)["Statement"] for p in policies] == [[deny]] * 3
+    handle = {r["LogicalResourceId"]: r for r in cloudformation.describe_stack_resources(
+        StackName="policies")["StackResources"]}["Handle"]
+    assert handle["PhysicalResourceId"].startswith("https://cloudformation-waitcondition-eu-central-1")
+
+    cloudformation.delete_stack(StackName="policies")
+
+
+def test_patched_api_keeps_cognito_authorizer_validator_and_vpc_link_integration(patched_moto):
+    cloudformation, _ = patched_moto
+    template = {"Resources": {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {
+            "UserPoolName": "users", "MfaConfiguration": "ON",
+            "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireSymbols": True}}}},
+        "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+            "UserPoolId": {"Ref": "Pool"}, "ClientName": "api", "GenerateSecret": False}},
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {
+            "Name": "api", "EndpointConfiguration": {"Types": ["REGIONAL"]}}},
+        "Items": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]}, "PathPart": "items"}},
+        "Auth": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "Name": "cognito", "Type": "COGNITO_USER_POOLS",
+            "IdentitySource": "method.request.header.Authorization",
+            "ProviderARNs": [{"Fn::GetAtt": ["Pool", "Arn"]}]}},
+        "Validator": {"Type": "AWS::ApiGateway::RequestValidator", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "Name": "parameters", "ValidateRequestParameters": True}},
+        "Link": {"Type": "AWS::ApiGatewayV2::VpcLink", "Properties": {
+            "Name": "link", "SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}},
+        "Get": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "ResourceId": {"Ref": "Items"}, "HttpMethod": "GET",
+            "AuthorizationType": "COGNITO_USER_POOLS", "AuthorizerId": {"Ref": "Auth"},
+            "RequestValidatorId": {"Ref": "Validator"},
+            "Integration": {"Type": "HTTP_PROXY", "IntegrationHttpMethod": "GET", "Uri": "http://alb/items",
+                            "ConnectionType": "VPC_LINK", "ConnectionId": {"Ref": "Link"},
+                            "IntegrationTarget": "arn:aws:elasticloadbalancing:listener/app/alb/1/2"}}},
+        "Deployment": {"Type": "AWS::ApiGateway::Deployment", "DependsOn": ["Get"],
+                       "Properties": {"RestApiId": {"Ref": "Api"}}},
+        "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "StageName": "dev", "DeploymentId": {"Ref": "Deployment"},
+            "AccessLogSetting": {
+                "DestinationArn": "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/apigateway/api",
+                "Format": "$context.requestId"},
+            "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 100,
+                                "ThrottlingBurstLimit": 200}]}},
+        "Request": {"Type": "AWS::ApiGateway::Model", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "Name": "Request", "ContentType": "application/json",
+            "Schema": {"type": "object"}}}}}
+
+    cloudformation.create_stack(StackName="api", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {} and patches.BLOCKED == {}
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId")
+                for r in cloudformation.describe_stack_resources(StackName="api")["StackResources"]}
+    cognito = boto3.client("cognito-idp", region_name="eu-central-1")
+    pool = cognito.describe_user_pool(UserPoolId=physical["Pool"])["UserPool"]
+    assert (pool["Name"], pool["MfaConfiguration"], pool["Policies"]["PasswordPolicy"]["MinimumLength"]) == (
+        "users", "ON", 12)
+    assert cognito.describe_user_pool_client(UserPoolId=physical["Pool"], ClientId=physical["Client"])[
+        "UserPoolClient"]["ClientName"] == "api"
+    apigateway = boto3.client("apigateway", region_name="eu-central-1")
+    assert apigateway.get_rest_api(restApiId=physical["Api"])["endpointConfiguration"]["types"] == ["REGIONAL"]
+    [authorizer] = apigateway.get_authorizers(restApiId=physical["Api"])["items"]
+    assert (authorizer["id"], authorizer["providerARNs"]) == (physical["Auth"], [pool["Arn"]])
+    method = apigateway.get_method(restApiId=physical["Api"], resourceId=physical["Items"], httpMethod="GET")
+    assert (method["authorizerId"], method["requestValidatorId"]) == (physical["Auth"], physical["Validator"])
+    integration = method["methodIntegration"]
+    assert (integration["connectionType"], integration["connectionId"]) == ("VPC_LINK", physical["Link"])
+    stage = apigateway.get_stage(restApiId=physical["Api"], stageName="dev")
+    assert stage["accessLogSettings"]["destinationArn"].endswith(":log-group:/aws/apigateway/api")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 100
+    assert apigateway.get_model(restApiId=physical["Api"], modelName="Request")["name"] == "Request"
+    link = boto3.client("apigatewayv2", region_name="eu-central-1").get_vpc_link(VpcLinkId=physical["Link"])
+    assert (link["SubnetIds"], link["SecurityGroupIds"]) == (["subnet-1"], ["sg-1"])
+
+    cloudformation.delete_stack(StackName="api")
+
+
+def test_patched_ecs_service_and_state_machine_keep_registries_and_logging(patched_moto):
+    cloudformation, _ = patched_moto
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "states.amazonaws.com"}}]}}}
+    logs = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/vendedlogs/states/flow:*"
+    template = {"Resources": {
+        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {
+            "ClusterName": "tradai", "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]}},
+        "Capacity": {"Type": "AWS::ECS::CapacityProvider", "Properties": {
+            "Name": "host", "AutoScalingGroupProvider": {"AutoScalingGroupArn": "host-asg"}}},
+        "Providers": {"Type": "AWS::ECS::ClusterCapacityProviderAssociations", "Properties": {
+            "Cluster": {"Ref": "Cluster"}, "CapacityProviders": ["FARGATE", {"Ref": "Capacity"}],
+            "DefaultCapacityProviderStrategy": []}},
+        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+            "Family": "api", "ContainerDefinitions": [{"Name": "api", "Image": "api:1", "Memory": 256}]}},
+        "Service": {"Type": "AWS::ECS::Service", "Properties": {
+            "Cluster": {"Ref": "Cluster"}, "ServiceName": "api", "DesiredCount": 1, "TaskDefinition": {"Ref": "Task"},
+            "ServiceRegistries": [{"RegistryArn": "arn:aws:servicediscovery:eu-central-1:123456789012:service/srv-1",
+                                   "ContainerName": "api", "ContainerPort": 8000}]}},
+        "Role": role,
+        "Flow": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": "flow", "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+            "DefinitionString": json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            "LoggingConfiguration": {"Level": "ALL", "Destinations": [
+                {"CloudWatchLogsLogGroup": {"LogGroupArn": logs}}]}}}}}
+
+    cloudformation.create_stack(StackName="wired", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    ecs = boto3.client("ecs", region_name="eu-central-1")
+    [cluster] = ecs.describe_clusters(clusters=["tradai"], include=["SETTINGS"])["clusters"]
+    assert (cluster["settings"], cluster["capacityProviders"]) == (
+        [{"name": "containerInsights", "value": "enabled"}], ["FARGATE", "host"])
+    [provider] = ecs.describe_capacity_providers(capacityProviders=["host"])["capacityProviders"]
+    assert provider["autoScalingGroupProvider"]["autoScalingGroupArn"] == "host-asg"
+    [service] = ecs.describe_services(cluster="tradai", services=["api"])["services"]
+    assert [r["registryArn"] for r in service["serviceRegistries"]] == [
+        "arn:aws:servicediscovery:eu-central-1:123456789012:service/srv-1"]
+    sfn = boto3.client("stepfunctions", region_name="eu-central-1")
+    [machine] = sfn.list_state_machines()["stateMachines"]
+    logging_config = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["loggingConfiguration"]
+    assert [d["cloudWatchLogsLogGroup"]["logGroupArn"] for d in logging_config["destinations"]] == [logs]
+
+
+def test_patched_auto_scaling_group_records_its_lifecycle_hooks(patched_moto):
+    cloudformation, _ = patched_moto
+    template = {"Resources": {
+        "Config": {"Type": "AWS::AutoScaling::LaunchConfiguration", "Properties": {
+            "ImageId": "ami-12c6146b", "InstanceType": "t4g.nano"}},
+        "Group": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {
+            "AutoScalingGroupName": "nat", "MinSize": "0", "MaxSize": "1", "DesiredCapacity": "0",
+            "AvailabilityZones": ["eu-central-1a"], "LaunchConfigurationName": {"Ref": "Config"},
+            "LifecycleHookSpecificationList": [{
+                "LifecycleHookName": "route-update", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                "HeartbeatTimeout": 300, "DefaultResult": "ABANDON"}]}}}}
+
+    cloudformation.create_stack(StackName="asg", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    [hook] = boto3.client("autoscaling", region_name="eu-central-1").describe_lifecycle_hooks(
+        AutoScalingGroupName="nat")["LifecycleHooks"]
+    assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"], hook["DefaultResult"]) == (
+        "route-update", 300, "ABANDON")
+
+
+def test_patched_database_and_load_balancer_keep_log_settings(patched_moto):
+    cloudformation, _ = patched_moto
+    subnet = {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}}}
+    template = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "A": {**subnet, "Properties": {**subnet["Properties"], "CidrBlock": "10.0.1.0/24",
+                                       "AvailabilityZone": "eu-central-1a"}},
+        "B": {**subnet, "Properties": {**subnet["Properties"], "CidrBlock": "10.0.2.0/24",
+                                       "AvailabilityZone": "eu-central-1b"}},
+        "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Name": "alb", "Subnets": [{"Ref": "A"}, {"Ref": "B"}],
+            "LoadBalancerAttributes": [{"Key": "access_logs.s3.enabled", "Value": "true"},
+                                       {"Key": "access_logs.s3.bucket", "Value": "logs"}]}},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "DBInstanceIdentifier": "db", "Engine": "postgres", "DBInstanceClass": "db.t4g.micro",
+            "AllocatedStorage": "20", "MasterUsername": "admin", "MasterUserPassword": "password123",
+            "EnableCloudwatchLogsExports": ["postgresql", "upgrade"]}}}}
+
+    cloudformation.create_stack(StackName="logged", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {}
+    elbv2 = boto3.client("elbv2", region_name="eu-central-1")
+    [alb] = elbv2.describe_load_balancers(Names=["alb"])["LoadBalancers"]
+    attributes = {a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(
+        LoadBalancerArn=alb["LoadBalancerArn"])["Attributes"]}
+    assert (attributes["access_logs.s3.enabled"], attributes["access_logs.s3.bucket"]) == ("true", "logs")
+    [db] = boto3.client("rds", region_name="eu-central-1").describe_db_instances(DBInstanceIdentifier="db")[
+        "DBInstances"]
+    assert db["EnabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
