@@ -80,6 +80,9 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
     template's properties to a model that reads the API's ``kmsKeyId``, so every
     log group looked unencrypted. The patch sets the key the template names.
 
+The resources of patches 11 and 13 (``SecretResource``, ``NamespaceResource``, ``DiscoveryServiceResource``,
+in this module) are built on ``cfn.base.AddedResource``, as those of patches 15-36 are.
+
 Patches 15-36 live in ``local_emulator/cfn/`` (one module per service family, each calling moto's own
 backend; ``Ref`` is the physical id and a stack delete undoes it). They add CloudFormation support for
 types moto's CloudFormation ignores (15-17, 21, 22, 24, 25, 31) or apply properties it drops (the rest):
@@ -122,14 +125,14 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import botocore.session
 import moto
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.cloudformation import parsing
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import CloudFormationModel
@@ -151,6 +154,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 from . import cfn
+from .cfn.base import AddedResource
 
 MOTO_VERSION = "5.2.5"
 FAULTS: dict[tuple[str, str], str] = {}
@@ -406,41 +410,15 @@ def resolve_secret_references(text: str, account_id: str, region_name: str) -> s
     return _SECRET_REFERENCES.sub(value, text)
 
 
-class SecretResource(CloudFormationModel):
+class SecretResource(AddedResource):
     """``AWS::SecretsManager::Secret``, kept in moto's Secrets Manager backend (patch 11)."""
 
-    def __init__(self, arn: str, name: str):
-        self.arn, self.name = arn, name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return SECRET_TYPE
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    TYPE = SECRET_TYPE
+    NAME_PROPERTY = "Name"
+    ATTRIBUTES = ("Id",)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ) -> SecretResource:
-        properties = cloudformation_json.get("Properties", {})
+    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> SecretResource:
         if "SecretString" in properties:
             value = str(properties["SecretString"])
         elif "GenerateSecretString" in properties:
@@ -449,7 +427,7 @@ class SecretResource(CloudFormationModel):
             value = None
         backend = secretsmanager_backends[account_id][region_name]
         backend.create_secret(
-            name=resource_name,
+            name=name,
             secret_string=value,
             secret_binary=None,
             description=properties.get("Description"),
@@ -459,21 +437,12 @@ class SecretResource(CloudFormationModel):
             replica_regions=[],
             force_overwrite=False,
         )
-        return cls(backend.secrets[resource_name].arn, resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ) -> SecretResource:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        arn = backend.secrets[name].arn
+        return cls(arn, {"Id": arn}, lambda: backend.delete_secret(arn, None, True))
 
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name) -> None:
         secretsmanager_backends[account_id][region_name].delete_secret(resource_name, None, True)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        secretsmanager_backends[account_id][region_name].delete_secret(self.arn, None, True)
 
 
 NAMESPACE_TYPE = "AWS::ServiceDiscovery::PrivateDnsNamespace"
@@ -484,65 +453,33 @@ def _tags(properties: dict) -> list[dict[str, str]]:
     return [{"Key": t["Key"], "Value": t["Value"]} for t in properties.get("Tags") or []]
 
 
-class _CloudMapResource(CloudFormationModel):
+class _CloudMapResource(AddedResource):
     """A Cloud Map namespace or service kept in moto's Cloud Map backend (patch 13)."""
 
-    ATTRIBUTES: tuple[str, ...] = ("Id", "Arn", "Name")
-
-    def __init__(self, resource_id: str, arn: str, name: str, hosted_zone_id: str | None = None):
-        self.id, self.arn, self.name, self.hosted_zone_id = resource_id, arn, name, hosted_zone_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    NAME_PROPERTY = "Name"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in cls.ATTRIBUTES
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        values = {"Id": self.id, "Arn": self.arn, "Name": self.name, "HostedZoneId": self.hosted_zone_id}
-        value = values[attribute_name] if attribute_name in self.ATTRIBUTES else None
-        if value is not None:
-            return value
-        raise UnformattedGetAttTemplateException()
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.id
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ) -> _CloudMapResource:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name) -> None:
-        pass  # deleted through delete() (moto passes the resource there)
+    def kept(
+        cls, registry: dict, delete: Callable[[str], Any], resource_id: str, arn: str, name: str, **more: str | None
+    ) -> Self:
+        """The resource ``resource_id`` of ``registry``, deleted (while it is there) by ``delete``; its
+        ``Fn::GetAtt`` values are ``Id``, ``Arn``, ``Name`` and ``more``, an unknown one (None) left out."""
+        values = {"Id": resource_id, "Arn": arn, "Name": name, **more}
+        attributes = {key: value for key, value in values.items() if value is not None}
+        return cls(resource_id, attributes, lambda: delete(resource_id) if resource_id in registry else None)
 
 
 class NamespaceResource(_CloudMapResource):
     """``AWS::ServiceDiscovery::PrivateDnsNamespace`` (patch 13)."""
 
+    TYPE = NAMESPACE_TYPE
     ATTRIBUTES = ("Id", "Arn", "HostedZoneId")
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return NAMESPACE_TYPE
-
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ) -> NamespaceResource:
-        properties = cloudformation_json.get("Properties", {})
+    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> NamespaceResource:
         backend = servicediscovery_backends[account_id][region_name]
         operation = backend.create_private_dns_namespace(
-            name=properties.get("Name", resource_name),
+            name=properties.get("Name", name),
             creator_request_id=str(uuid.uuid4()),
             description=properties.get("Description", ""),
             vpc=properties["Vpc"],
@@ -550,45 +487,40 @@ class NamespaceResource(_CloudMapResource):
             properties=copy.deepcopy(properties.get("Properties") or {}),
         )
         namespace = backend.namespaces[backend.operations[operation].targets["NAMESPACE"]]
-        return cls(namespace.id, namespace.arn, namespace.name, namespace.dns_properties.get("HostedZoneId"))
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = servicediscovery_backends[account_id][region_name]
-        if self.id in backend.namespaces:
-            backend.delete_namespace(self.id)
+        return cls.kept(
+            backend.namespaces,
+            backend.delete_namespace,
+            namespace.id,
+            namespace.arn,
+            namespace.name,
+            HostedZoneId=namespace.dns_properties.get("HostedZoneId"),
+        )
 
 
 class DiscoveryServiceResource(_CloudMapResource):
     """``AWS::ServiceDiscovery::Service`` (patch 13)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return DISCOVERY_SERVICE_TYPE
+    TYPE = DISCOVERY_SERVICE_TYPE
+    ATTRIBUTES = ("Id", "Arn", "Name")
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ) -> DiscoveryServiceResource:
-        properties = cloudformation_json.get("Properties", {})
-        dns_config = copy.deepcopy(properties.get("DnsConfig") or {})
-        namespace_id = properties.get("NamespaceId") or dns_config.get("NamespaceId")
-        service = servicediscovery_backends[account_id][region_name].create_service(
-            name=properties.get("Name", resource_name),
+    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> DiscoveryServiceResource:
+        backend = servicediscovery_backends[account_id][region_name]
+        template: Any = properties  # its values as written (None where unset), passed on to moto as they are
+        dns_config = copy.deepcopy(template.get("DnsConfig") or {})
+        namespace_id = template.get("NamespaceId") or dns_config.get("NamespaceId")
+        service = backend.create_service(
+            name=template.get("Name", name),
             namespace_id=namespace_id,  # type: ignore[arg-type]  # a missing id is moto's to reject, as AWS would
             creator_request_id=str(uuid.uuid4()),
-            description=properties.get("Description", ""),
+            description=template.get("Description", ""),
             dns_config=dns_config,
-            health_check_config=properties.get("HealthCheckConfig"),
-            health_check_custom_config=properties.get("HealthCheckCustomConfig"),
-            tags=_tags(properties),
-            service_type=properties.get("Type"),
+            health_check_config=template.get("HealthCheckConfig"),
+            health_check_custom_config=template.get("HealthCheckCustomConfig"),
+            tags=_tags(template),
+            service_type=template.get("Type"),
         )
-        return cls(service.id, service.arn, service.name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = servicediscovery_backends[account_id][region_name]
-        if self.id in backend.services:
-            backend.delete_service(self.id)
+        return cls.kept(backend.services, backend.delete_service, service.id, service.arn, service.name)
 
 
 _model_map = parsing.get_model_map

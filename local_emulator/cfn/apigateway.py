@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.apigateway.models import Deployment, Integration, Method, apigateway_backends
+from moto.apigateway.models import APIGatewayBackend, Deployment, Integration, Method, apigateway_backends
 from moto.apigatewayv2.models import apigatewayv2_backends
 
 from .base import AddedResource
@@ -19,13 +19,34 @@ def _flag(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-class Authorizer(AddedResource):
-    TYPE = "AWS::ApiGateway::Authorizer"
-    ATTRIBUTES = ("AuthorizerId",)
+class _OnRestApi(AddedResource):
+    """A resource of the REST API ``RestApiId``, kept in its ``REGISTRY`` (a dict of the API) under the
+    key ``add`` returns: that key is the physical id and each of ``ATTRIBUTES``; ``undo`` drops it."""
+
+    REGISTRY = ""
 
     @classmethod
-    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> Authorizer:
+    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> _OnRestApi:
         backend, api = apigateway_backends[account_id][region_name], properties["RestApiId"]
+        key = cls.add(backend, api, name, properties)
+        return cls(
+            key,
+            dict.fromkeys(cls.ATTRIBUTES, key),
+            lambda: _delete(getattr(backend.get_rest_api(api), cls.REGISTRY), key),
+        )
+
+    @classmethod
+    def add(cls, backend: APIGatewayBackend, api: str, name: str, properties: dict) -> str:
+        raise NotImplementedError
+
+
+class Authorizer(_OnRestApi):
+    TYPE = "AWS::ApiGateway::Authorizer"
+    ATTRIBUTES = ("AuthorizerId",)
+    REGISTRY = "authorizers"
+
+    @classmethod
+    def add(cls, backend: APIGatewayBackend, api: str, name: str, properties: dict) -> str:
         authorizer = backend.create_authorizer(
             api,
             properties.get("Name", name),
@@ -36,12 +57,7 @@ class Authorizer(AddedResource):
             identity_source=properties.get("IdentitySource"),
             authorizer_result_ttl=properties.get("AuthorizerResultTtlInSeconds"),
         )
-        authorizer_id = str(authorizer.id)
-        return cls(
-            authorizer_id,
-            {"AuthorizerId": authorizer_id},
-            lambda: _delete(backend.get_rest_api(api).authorizers, authorizer_id),
-        )
+        return str(authorizer.id)
 
 
 class RequestValidator(AddedResource):
@@ -77,13 +93,13 @@ class VpcLink(AddedResource):
         return cls(link.id, {"VpcLinkId": link.id}, lambda: _delete(backend.vpc_links, link.id))
 
 
-class Model(AddedResource):
+class Model(_OnRestApi):
     TYPE = "AWS::ApiGateway::Model"
     NAME_PROPERTY = "Name"
+    REGISTRY = "models"
 
     @classmethod
-    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> Model:
-        backend, api = apigateway_backends[account_id][region_name], properties["RestApiId"]
+    def add(cls, backend: APIGatewayBackend, api: str, name: str, properties: dict) -> str:
         schema = properties.get("Schema", {})
         backend.create_model(
             api,
@@ -92,7 +108,7 @@ class Model(AddedResource):
             properties.get("Description", ""),
             schema if isinstance(schema, str) else json.dumps(schema),
         )
-        return cls(name, undo=lambda: _delete(backend.get_rest_api(api).models, name))
+        return name
 
 
 _METHOD_SETTINGS = {  # CloudFormation MethodSettings key -> the API's
@@ -104,13 +120,13 @@ _METHOD_SETTINGS = {  # CloudFormation MethodSettings key -> the API's
 }
 
 
-class Stage(AddedResource):
+class Stage(_OnRestApi):
     TYPE = "AWS::ApiGateway::Stage"
     NAME_PROPERTY = "StageName"
+    REGISTRY = "stages"
 
     @classmethod
-    def create(cls, name: str, properties: dict, account_id: str, region_name: str) -> Stage:
-        backend, api = apigateway_backends[account_id][region_name], properties["RestApiId"]
+    def add(cls, backend: APIGatewayBackend, api: str, name: str, properties: dict) -> str:
         stage = backend.create_stage(
             api,
             name,
@@ -127,7 +143,7 @@ class Stage(AddedResource):
             stage.method_settings[key] = {
                 api_key: setting[k] for k, api_key in _METHOD_SETTINGS.items() if k in setting
             }
-        return cls(name, undo=lambda: _delete(backend.get_rest_api(api).stages, name))
+        return name
 
 
 def _delete(registry: dict, key: str) -> None:
