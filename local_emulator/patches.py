@@ -81,11 +81,11 @@ Each one fixes the emulator, never the app; none makes a resource look verified:
     log group looked unencrypted. The patch sets the key the template names.
 
 The resources of patches 11 and 13 (``SecretResource``, ``NamespaceResource``, ``DiscoveryServiceResource``,
-in this module) are built on ``cfn.base.AddedResource``, as those of patches 15-36 are.
+in this module) are built on ``cfn.base.AddedResource``, as those of patches 15-38 are.
 
-Patches 15-36 live in ``local_emulator/cfn/`` (one module per service family, each calling moto's own
+Patches 15-38 live in ``local_emulator/cfn/`` (one module per service family, each calling moto's own
 backend; ``Ref`` is the physical id and a stack delete undoes it). They add CloudFormation support for
-types moto's CloudFormation ignores (15-17, 21, 22, 24, 25, 31) or apply properties it drops (the rest):
+types moto's CloudFormation ignores (15-17, 21, 22, 24, 25, 31, 37, 38) or apply properties it drops (the rest):
 
 15. ``AWS::CloudWatch::Alarm`` (``cloudwatch.py``): metric or metric math, threshold, periods, comparison,
     missing data, ALARM/OK actions; ``Arn``.
@@ -115,6 +115,11 @@ types moto's CloudFormation ignores (15-17, 21, 22, 24, 25, 31) or apply propert
 34. ``AWS::RDS::DBInstance`` (``kept.py``): log exports, enhanced monitoring interval and role.
 35. ``AWS::ApiGateway::RestApi`` (``kept.py``): endpoint types (moto read ``types``, not ``Types``).
 36. ``AWS::ElasticLoadBalancingV2::LoadBalancer`` (``kept.py``): its attributes (access logs...).
+37. ``AWS::WAFv2::WebACL``, ``::WebACLAssociation``, ``::LoggingConfiguration`` (``wafv2.py``): scope, default
+    action, rules with priorities and statements, visibility, tags (``Ref`` ``name|id|scope``; ``Arn``, ``Id``,
+    ``Capacity``, ``LabelNamespace``); an association (also the API Gateway stage's ``webAclArn``); log destinations.
+38. ``AWS::CloudTrail::Trail`` (``cloudtrail.py``): bucket and prefix, global events, multi-region, log file
+    validation, CloudWatch Logs group and role, KMS key, tags, ``IsLogging``, selectors; ``Arn``, ``SnsTopicArn``.
 """
 
 from __future__ import annotations
@@ -529,7 +534,7 @@ _ADDED_TYPES: dict[str, type[CloudFormationModel]] = {
     SECRET_TYPE: SecretResource,  # patch 11
     NAMESPACE_TYPE: NamespaceResource,
     DISCOVERY_SERVICE_TYPE: DiscoveryServiceResource,  # patch 13
-    **cfn.ADDED_TYPES,  # patches 15-17, 21, 22, 24, 25, 31
+    **cfn.ADDED_TYPES,  # patches 15-17, 21, 22, 24, 25, 31, 37, 38
 }
 
 

@@ -1,4 +1,4 @@
-"""The harness's patches 15-36 (listed in ``local_emulator/patches.py``): CloudFormation support, through
+"""The harness's patches 15-38 (listed in ``local_emulator/patches.py``): CloudFormation support, through
 moto 5.2.5's own backends, for types its CloudFormation ignores and properties it drops.
 
 Each module holds one service family: ``MODELS`` (``AddedResource`` types, gathered in ``ADDED_TYPES``)
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
-from . import apigateway, awslambda, cloudformation, cloudwatch, cognito, ec2, ecs, kept, policies
+from . import apigateway, awslambda, cloudformation, cloudtrail, cloudwatch, cognito, ec2, ecs, kept, policies, wafv2
 from .base import AddedResource
 
 ADDED_TYPES: dict[str, type[CloudFormationModel]] = {
     model.TYPE: model
-    for module in (apigateway, awslambda, cloudformation, cloudwatch, cognito, ec2, ecs, policies)
+    for module in (apigateway, awslambda, cloudformation, cloudtrail, cloudwatch, cognito, ec2, ecs, policies, wafv2)
     for model in module.MODELS
 }
 

@@ -694,3 +694,103 @@ def test_patched_database_and_load_balancer_keep_log_settings(patched_moto):
     [db] = boto3.client("rds", region_name="eu-central-1").describe_db_instances(DBInstanceIdentifier="db")[
         "DBInstances"]
     assert db["EnabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+
+
+def test_patched_web_acl_is_associated_with_the_stage_logs_and_goes_with_its_stack(patched_moto):
+    cloudformation, _ = patched_moto
+    visibility = {"CloudWatchMetricsEnabled": True, "SampledRequestsEnabled": True}
+    managed = {"Name": "AWSManagedRulesCommonRuleSet", "OverrideAction": {"None": {}}, "Priority": 2,
+               "Statement": {"ManagedRuleGroupStatement": {"Name": "AWSManagedRulesCommonRuleSet", "VendorName": "AWS"}},
+               "VisibilityConfig": {**visibility, "MetricName": "AWSManagedRulesCommonRuleSet"}}
+    stage_arn = {"Fn::Join": ["", ["arn:aws:apigateway:eu-central-1::/restapis/", {"Ref": "Api"}, "/stages/",
+                                   {"Ref": "Stage"}]]}
+    logs = "arn:aws:logs:eu-central-1:123456789012:log-group:aws-waf-logs-tradai"
+    template = {"Resources": {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
+        "Get": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+            "HttpMethod": "GET", "AuthorizationType": "NONE", "Integration": {"Type": "MOCK"}}},
+        "Deployment": {"Type": "AWS::ApiGateway::Deployment", "DependsOn": ["Get"],
+                       "Properties": {"RestApiId": {"Ref": "Api"}}},
+        "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "StageName": "prod", "DeploymentId": {"Ref": "Deployment"}}},
+        "Acl": {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": "api-waf", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}},
+            "VisibilityConfig": {**visibility, "MetricName": "api-waf"},
+            "Tags": [{"Key": "Environment", "Value": "prod"}],
+            "Rules": [{"Name": "RateLimitRule", "Action": {"Block": {}}, "Priority": 1,
+                       "Statement": {"RateBasedStatement": {
+                           "AggregateKeyType": "IP", "EvaluationWindowSec": 300, "Limit": 100}},
+                       "VisibilityConfig": {**visibility, "MetricName": "RateLimitRule"}}, managed]}},
+        "Association": {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
+            "ResourceArn": stage_arn, "WebACLArn": {"Fn::GetAtt": ["Acl", "Arn"]}}},
+        "Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
+            "ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]}, "LogDestinationConfigs": [logs]}}},
+        "Outputs": {"Ref": {"Value": {"Ref": "Acl"}}, "Id": {"Value": {"Fn::GetAtt": ["Acl", "Id"]}}}}
+
+    cloudformation.create_stack(StackName="edge", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {} and patches.BLOCKED == {} and patches.SKIPPED_OUTPUTS == {}
+    wafv2 = boto3.client("wafv2", region_name="eu-central-1")
+    [summary] = wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cloudformation.describe_stacks(StackName="edge")["Stacks"][0]["Outputs"]}
+    assert outputs == {"Ref": f"api-waf|{summary['Id']}|REGIONAL", "Id": summary["Id"]}
+    acl = wafv2.get_web_acl(Name="api-waf", Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+    assert (acl["DefaultAction"], [(r["Name"], r["Priority"]) for r in acl["Rules"]]) == (
+        {"Allow": {}}, [("RateLimitRule", 1), ("AWSManagedRulesCommonRuleSet", 2)])
+    assert acl["Rules"][0]["Statement"]["RateBasedStatement"]["Limit"] == 100
+    assert wafv2.list_tags_for_resource(ResourceARN=acl["ARN"])["TagInfoForResource"]["TagList"] == [
+        {"Key": "Environment", "Value": "prod"}]
+    api = cloudformation.describe_stack_resource(StackName="edge", LogicalResourceId="Api")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    stage = f"arn:aws:apigateway:eu-central-1::/restapis/{api}/stages/prod"
+    assert wafv2.get_web_acl_for_resource(ResourceArn=stage)["WebACL"]["ARN"] == acl["ARN"]
+    assert boto3.client("apigateway", region_name="eu-central-1").get_stage(
+        restApiId=api, stageName="prod")["webAclArn"] == acl["ARN"]
+    assert wafv2.get_logging_configuration(ResourceArn=acl["ARN"])["LoggingConfiguration"][
+        "LogDestinationConfigs"] == [logs]
+
+    cloudformation.delete_stack(StackName="edge")
+
+    assert wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"] == []
+    assert wafv2.list_logging_configurations(Scope="REGIONAL")["LoggingConfigurations"] == []
+
+
+def test_patched_trail_logs_to_its_bucket_and_log_group_and_goes_with_its_stack(patched_moto):
+    cloudformation, _ = patched_moto
+    group = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/cloudtrail/trail:*"
+    template = {"Resources": {
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "tradai-logs"}},
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "cloudtrail.amazonaws.com"}}]}}},
+        "Trail": {"Type": "AWS::CloudTrail::Trail", "Properties": {
+            "TrailName": "tradai-trail", "S3BucketName": {"Ref": "Logs"}, "S3KeyPrefix": "cloudtrail",
+            "IsLogging": True, "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True,
+            "EnableLogFileValidation": True, "CloudWatchLogsLogGroupArn": group,
+            "CloudWatchLogsRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Tags": [{"Key": "Environment", "Value": "prod"}]}}},
+        "Outputs": {"Name": {"Value": {"Ref": "Trail"}}, "Arn": {"Value": {"Fn::GetAtt": ["Trail", "Arn"]}}}}
+
+    cloudformation.create_stack(StackName="trail", TemplateBody=json.dumps(template))
+
+    assert patches.FAULTS == {} and patches.SKIPPED_OUTPUTS == {}
+    cloudtrail = boto3.client("cloudtrail", region_name="eu-central-1")
+    [trail] = cloudtrail.describe_trails(trailNameList=["tradai-trail"])["trailList"]
+    role = cloudformation.describe_stack_resource(StackName="trail", LogicalResourceId="Role")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert (trail["S3BucketName"], trail["S3KeyPrefix"], trail["IsMultiRegionTrail"],
+            trail["IncludeGlobalServiceEvents"], trail["LogFileValidationEnabled"]) == (
+        "tradai-logs", "cloudtrail", True, True, True)
+    assert (trail["CloudWatchLogsLogGroupArn"], trail["CloudWatchLogsRoleArn"].split("/")[-1]) == (group, role)
+    assert cloudtrail.get_trail_status(Name="tradai-trail")["IsLogging"] is True
+    assert cloudtrail.list_tags(ResourceIdList=[trail["TrailARN"]])["ResourceTagList"][0]["TagsList"] == [
+        {"Key": "Environment", "Value": "prod"}]
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cloudformation.describe_stacks(StackName="trail")["Stacks"][0]["Outputs"]}
+    assert outputs == {"Name": "tradai-trail", "Arn": trail["TrailARN"]}
+
+    cloudformation.delete_stack(StackName="trail")
+
+    assert cloudtrail.describe_trails()["trailList"] == []
