@@ -52,7 +52,7 @@ test: install lint
 
 # Lint and types (issue 16; rules in pyproject.toml, decisions in docs/decisions.md). ruff format --check fails on
 # unformatted code: `.venv/bin/ruff format <paths>` formats it (and `ruff check --fix` fixes what it can).
-LINT_PATHS := app.py tradai_cdk lambda_src local_emulator
+LINT_PATHS := app.py tradai_cdk lambda_src local_emulator bench
 # mypy runs twice: the handler packages import each other as top-level packages (backtest.x) while tradai_cdk imports
 # their contracts as lambda_src.<pkg>.contract, and one run cannot give a file two module names.
 HANDLER_PACKAGES := $(patsubst lambda_src/%/__init__.py,-p %,$(wildcard lambda_src/*/__init__.py))
@@ -64,7 +64,7 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	MYPYPATH=lambda_src $(VENV)/bin/mypy $(HANDLER_PACKAGES)
-	$(VENV)/bin/mypy app.py tradai_cdk local_emulator
+	$(VENV)/bin/mypy app.py tradai_cdk local_emulator bench
 
 synth: install
 	$(CDK) synth --quiet $(CONTEXT) '**'

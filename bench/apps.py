@@ -46,9 +46,7 @@ def scaled_stage_app(outdir: str, extra_tasks: int, validations: bool) -> cdk.Ap
     CDK's own 500-resource check is lifted (bench/synth.py also turns its built-in CloudFormation validation off),
     so that 50 tasks still synthesize once the compute stack passes 500 resources.
     """
-    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-
-    from tradai_cdk.app import OFFLINE_ACCOUNT, _ControlTowerGuard, stage_id
+    from tradai_cdk.app import OFFLINE_ACCOUNT, add_validations, stage_id
     from tradai_cdk.config import config_for
     from tradai_cdk.stacks import compute
     from tradai_cdk.stages import TradaiStage
@@ -64,7 +62,7 @@ def scaled_stage_app(outdir: str, extra_tasks: int, validations: bool) -> cdk.Ap
         app, stage_id("dev"), config=config, env=cdk.Environment(account=OFFLINE_ACCOUNT, region=config.network.region)
     )
     if validations:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), _ControlTowerGuard())
+        add_validations(app)
     return app
 
 

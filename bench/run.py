@@ -8,13 +8,18 @@ BENCH_SKIP_SCALE=1 skips the scale check. Numbers to compare across changes, nev
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bench import imports, limits, machine, report, synth, testsuite
 from bench.proc import ROOT
+
+T = TypeVar("T")
 
 RESULTS = ROOT / "bench/results/latest.json"
 DOC = ROOT / "docs/performance.md"
@@ -41,7 +46,8 @@ def main() -> None:
         results["imports"] = _step("imports", loads, lambda: imports.cold_imports(modules, runs))
     if not skip_scale:
         results["scale"] = {
-            kind: _step(f"scale {kind}", loads, lambda k=kind: synth.scale_synths(runs, k)) for kind in SCALE_KINDS
+            kind: _step(f"scale {kind}", loads, functools.partial(synth.scale_synths, runs, kind))
+            for kind in SCALE_KINDS
         }
     results["tests"] = None if skip_tests else _step("make test", loads, testsuite.measure)
     results["deploy_local"] = deploy_local(DEPLOY_TIMINGS)
@@ -69,7 +75,7 @@ def under_load(loads: list[float], cores: int) -> bool:
     return loads[0] > cores / 2 or max(loads) > cores
 
 
-def _step(name: str, loads: list[float], measure):
+def _step(name: str, loads: list[float], measure: Callable[[], T]) -> T:
     print(f"bench: {name} ...", flush=True)
     result = measure()
     loads.append(machine.load())

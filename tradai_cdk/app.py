@@ -35,11 +35,16 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         TradaiStage(
             app, stage_id(env), config=config, env=cdk.Environment(account=account, region=config.network.region)
         )
-    # The 237 bundled AWS Control Tower proactive controls (cfn-guard 3.1.1, offline); findings are
-    # acknowledged like cdk-nag's, with ids "cdk-validator-cfnguard::<guard rule name>" (see nag.py).
     if validations:
-        # ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it wraps);
-        # add_plugins takes it at runtime, but is typed with the non-beta one, whose validate() types differ.
-        checks = cdk.Validations.of(app)
-        checks.add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), ControlTowerGuard())  # type: ignore[arg-type]
+        add_validations(app)
     return app
+
+
+def add_validations(app: cdk.App) -> None:
+    """cdk-nag's AwsSolutions and Serverless checks and the 237 bundled AWS Control Tower proactive controls
+    (cfn-guard 3.1.1, offline): synth fails on an unacknowledged finding (acknowledgements: nag.py; cfn-guard's ids
+    are "cdk-validator-cfnguard::<guard rule name>")."""
+    # ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it wraps);
+    # add_plugins takes it at runtime, but is typed with the non-beta one, whose validate() types differ.
+    checks = cdk.Validations.of(app)
+    checks.add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), ControlTowerGuard())  # type: ignore[arg-type]
