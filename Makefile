@@ -47,8 +47,9 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# Two pytest-xdist workers (this machine's cores); the session's synth is done once, under a lock (tests/conftest.py).
 test: install lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # Lint and types (issue 16; rules in pyproject.toml, decisions in docs/decisions.md). ruff format --check fails on
 # unformatted code: `.venv/bin/ruff format <paths>` formats it (and `ruff check --fix` fixes what it can).

@@ -14,7 +14,7 @@ from bench import proc
 LINT = ["make", "--no-print-directory", "lint"]
 SYNTH_CACHE = proc.ROOT / ".cache" / "synth"  # tests/conftest.py keeps the session synth here, one folder per key
 # --durations=0 lists every phase >= 5 ms, so the per-file totals come from the same run as the ten slowest.
-PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--durations=0"]
+PYTEST = [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "--durations=0"]  # as `make test`
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)s\s+(setup|call|teardown)\s+(\S.*)$")
 SUMMARY = re.compile(r"^=+ (.+?) in (\d+(?:\.\d+)?)s\b.*=+$")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -79,10 +80,21 @@ def _ignored(path: Path) -> bool:
     return any(part == "__pycache__" or part.startswith(".") for part in path.parts)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _synth_first_on_one_worker(request, worker_id):
+    """Under pytest-xdist (`make test`), the first worker synthesizes at once while the other runs the tests that
+    need no synth (handlers, harness); a plain pytest run synthesizes only when a test asks for it."""
+    if worker_id == "gw0":
+        request.getfixturevalue("synthesized")
+
+
 def _synthesize(tmp_path_factory) -> dict[tuple[str, str], SynthesizedStack]:
     outdir = SYNTH_CACHE / _inputs_key()
-    if not (outdir / COMPLETE).is_file():
-        _synth_into(outdir, tmp_path_factory)
+    SYNTH_CACHE.parent.mkdir(exist_ok=True)
+    with open(SYNTH_CACHE.parent / "synth.lock", "w") as lock:  # one synth when pytest-xdist runs workers
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (outdir / COMPLETE).is_file():
+            _synth_into(outdir, tmp_path_factory)
     stacks = {}
     for env in ENVIRONMENTS:
         stage_dir = outdir / f"assembly-{stage_id(env)}"
@@ -101,7 +113,7 @@ def _synth_into(outdir: Path, tmp_path_factory) -> None:
     build_app(context=context, outdir=str(staging)).synth()
     (staging / COMPLETE).write_text(outdir.name)
     shutil.rmtree(SYNTH_CACHE, ignore_errors=True)
-    SYNTH_CACHE.mkdir(parents=True)
+    SYNTH_CACHE.mkdir()
     shutil.move(str(staging), outdir)
 
 
