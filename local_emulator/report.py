@@ -31,7 +31,7 @@ class Status(str, Enum):
 
 BAD = (Status.FAILED, Status.MISSING)
 NOTHING_TO_CHECK = {  # types deliberately without a checker, and why
-    "AWS::CloudFormation::WaitConditionHandle": "CDK's empty placeholder: it has no property to compare",
+    "AWS::CloudFormation::WaitConditionHandle": "ProducerOutputs handle: no property to compare",
 }
 
 

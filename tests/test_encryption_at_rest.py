@@ -79,3 +79,14 @@ def test_no_key_may_be_granted_to_anything_but_an_aws_service(env, synthesized):
             assert deny["Effect"] == "Deny" and deny["Action"] == "kms:CreateGrant", (stack, key_id)
             assert deny["Condition"] == {"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
                                                           "aws:PrincipalIsAWSService": "false"}}
+
+
+@pytest.mark.parametrize("env", spec.ENVIRONMENTS)
+def test_keys_outlive_a_prod_stack_and_wait_a_week_before_deletion(env, synthesized):
+    """Deleting a key makes what it encrypted unreadable: prod retains every key (not on a failed first create)."""
+    expected = "RetainExceptOnCreate" if spec.DELETION_PROTECTION[env] else "Delete"
+    for stack in STACKS:
+        template = synthesized[(env, stack)].json
+        for key_id in resources(template, "AWS::KMS::Key"):
+            key = template["Resources"][key_id]
+            assert (key["DeletionPolicy"], key["Properties"]["PendingWindowInDays"]) == (expected, 7), (stack, key_id)

@@ -1,5 +1,6 @@
-"""``AWS::CloudFormation::WaitConditionHandle`` (patch 22): CDK's empty placeholder (it keeps a stack
-that publishes outputs non-empty); ``Ref`` is a pre-signed URL, as CloudFormation answers. moto
+"""``AWS::CloudFormation::WaitConditionHandle`` (patch 22): the consumer stacks' ``ProducerOutputs`` handle (its
+metadata fingerprints the producer outputs: tradai_cdk/constructs/reference_refresh.py); ``Ref`` is a pre-signed
+URL, as CloudFormation answers. moto
 listed the type as a null model (never created), so the patch takes it off that list."""
 
 from __future__ import annotations

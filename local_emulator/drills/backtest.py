@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from .. import ACCOUNT, REGION
 from ..smoke.model import CheckContext
 from . import workflows
 from .invoke import DrillFailure
+from .support import wait_for
 
 PIPELINE_HANDLERS = (
     "validate-strategy",
@@ -36,7 +36,6 @@ PIPELINE_HANDLERS = (
     "update-status",
     "cleanup-resources",
 )
-WAIT_SECONDS = 60
 
 
 def follow(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
@@ -81,10 +80,10 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
     steps.append("2 consumer handler accepted the record (message deleted, as the mapping does)")
 
     table = cfg.naming.name("workflow-state")
-    run = _wait_for(lambda: _item(ddb, table, job_id, "execution_arn"), "the run to record its execution")
+    run = wait_for(lambda: _item(ddb, table, job_id, "execution_arn"), "the run to record its execution")
     steps.append(f"3 state machine execution started: {run['execution_arn']['S'].split(':')[-1]}")
 
-    task = _wait_for(
+    task = wait_for(
         lambda: _strategy_task(cfg.env), "the strategy task to start", lambda: _history(ctx, run["execution_arn"]["S"])
     )
     environment = {
@@ -104,7 +103,7 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
         f"JOB_ID/TRACE_ID overrides; its completion simulated (exit 0: moto runs no container)"
     )
 
-    execution = _wait_for(
+    execution = wait_for(
         lambda: _finished(ctx, run["execution_arn"]["S"]),
         "the execution to finish",
         lambda: _history(ctx, run["execution_arn"]["S"]),
@@ -228,16 +227,6 @@ def _history(ctx: CheckContext, execution_arn: str) -> list[str]:
     return [f"states: {' > '.join(entered)}"] + [
         f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}" for e in failed
     ]
-
-
-def _wait_for(probe: Callable[[], Any], what: str, diagnose: Callable[[], Any] = lambda: "") -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise DrillFailure(f"timed out after {WAIT_SECONDS} s waiting for {what} {diagnose()}")
 
 
 class _DataCollectionStandIn:

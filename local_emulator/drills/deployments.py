@@ -32,7 +32,6 @@ what the deployer registers in Cloud Map).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -45,9 +44,8 @@ from moto.moto_api import state_manager
 from .. import ACCOUNT, REGION
 from ..smoke.model import CheckContext
 from . import workflows
-from .invoke import DrillFailure
 from .operations import _cloud_map_services
-from .support import expect, function_environment, get_item, lines
+from .support import expect, function_environment, get_item, lines, wait_for
 
 KEY = "strategy-deployer"
 SERVICES = {"dry-run": "dry-run-trading", "live": "live-trading"}  # trading mode -> Cloud Map service
@@ -55,7 +53,6 @@ PROVIDERS = {"dry-run": "FARGATE_SPOT", "live": "FARGATE"}  # the capacity provi
 RUN_OVERRIDES = ("STRATEGY_ID", "STRATEGY", "TRADING_MODE", "CONFIG_PATH", "TRADING_STATE_KEY")
 STRATEGY_CLASS = "PascalStrategy"
 SHORT_HEALTH_TIMEOUT = "1"  # seconds: the failing promote's deadline has passed at its first check
-WAIT_SECONDS = 60  # for a task to start or an execution to end (one 15 s poll each)
 ECS_TASK_MODEL = "ecs::task"
 
 
@@ -251,7 +248,7 @@ class _Run:
             },
         )
         before = self._service_names()
-        ids, _ = _cloud_map_services(self.ctx, self.cfg.namespace, list(SERVICES.values()))
+        ids = _cloud_map_services(self.ctx, self.cfg.namespace, list(SERVICES.values()))
         self.created_services = [ids[name] for name in SERVICES.values() if name not in before]
         self.service_ids = {mode: ids[name] for mode, name in SERVICES.items()}
         return (
@@ -431,7 +428,7 @@ class _Run:
             arn = slot.get("task_arn") if slot.get("deployment_id") == deployment_id else None
             return self._task(arn) if arn else None
 
-        task = _wait_for(started, f"the {mode} task of {deployment_id} to start", lambda: self._history(execution))
+        task = wait_for(started, f"the {mode} task of {deployment_id} to start", lambda: self._history(execution))
         self.tasks.append(task.task_arn)
         environment = container_environment(task.overrides)
         slot = self._slot(slot_key)
@@ -522,7 +519,7 @@ class _Run:
         return self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
 
     def _finished(self, execution: str) -> dict:
-        return _wait_for(
+        return wait_for(
             lambda: (lambda e: e if e["status"] != "RUNNING" else None)(
                 self.sfn.describe_execution(executionArn=execution)
             ),
@@ -622,13 +619,3 @@ def _short(task_arn: str) -> str:
 
 def _overrides_text(environment: Mapping[str, str]) -> str:
     return ", ".join(f"{name}={environment.get(name)}" for name in RUN_OVERRIDES)
-
-
-def _wait_for(probe: Callable[[], Any], what: str, diagnose: Callable[[], Any] = lambda: "") -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise DrillFailure(f"timed out after {WAIT_SECONDS} s waiting for {what}: {diagnose()}")

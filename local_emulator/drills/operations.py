@@ -42,11 +42,8 @@ def health_check(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     targets = {t["service"]: t["path"] for t in json.loads(env["HEALTH_TARGETS"])}
     expect(FAILING_SERVICE in targets, f"{FAILING_SERVICE} is not a HEALTH_TARGETS service", targets)
     cloud_map = ctx.client("servicediscovery")
-    services, created = _cloud_map_services(ctx, env["SERVICE_NAMESPACE"], list(targets))
-    steps.append(
-        f"1 Cloud Map {env['SERVICE_NAMESPACE']}: services {', '.join(targets)}"
-        + (" (created by the drill: moto's CloudFormation builds no Cloud Map)" if created else "")
-    )
+    services = _cloud_map_services(ctx, env["SERVICE_NAMESPACE"], list(targets))
+    steps.append(f"1 Cloud Map {env['SERVICE_NAMESPACE']}: services {', '.join(targets)}")
     stubs = {service: HealthStub(path, 500 if service == FAILING_SERVICE else 200) for service, path in targets.items()}
     instance = f"drill-{uuid.uuid4().hex[:8]}"
     try:
@@ -100,29 +97,19 @@ def health_check(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
     return lines("health check probed every service and alerted once:", steps)
 
 
-def _cloud_map_services(ctx: CheckContext, namespace: str, names: list[str]) -> tuple[dict[str, str], bool]:
-    """Service name -> id in the namespace; the namespace (in the deployed VPC) and services are created
-    where the emulator has none (moto's CloudFormation does not implement Cloud Map)."""
-    client, created = ctx.client("servicediscovery"), False
-    found = [n for n in client.list_namespaces()["Namespaces"] if n["Name"] == namespace]
-    if not found:
-        vpc = ctx.views["Foundation"].of_type("AWS::EC2::VPC")[0].physical_id
-        client.create_private_dns_namespace(Name=namespace, Vpc=vpc)
-        found, created = [n for n in client.list_namespaces()["Namespaces"] if n["Name"] == namespace], True
-    namespace_id = found[0]["Id"]
+def _cloud_map_services(ctx: CheckContext, namespace: str, names: list[str]) -> dict[str, str]:
+    """Service name -> id of the deployed services in the namespace (built by harness patch 13); DrillFailure
+    naming what is missing."""
+    client = ctx.client("servicediscovery")
+    found = [n["Id"] for n in client.list_namespaces()["Namespaces"] if n["Name"] == namespace]
+    expect(found, f"Cloud Map namespace {namespace} is not deployed")
     existing = {
         s["Name"]: s["Id"]
-        for s in client.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id]}])["Services"]
+        for s in client.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": found[:1]}])["Services"]
     }
-    for name in names:
-        if name not in existing:
-            existing[name] = client.create_service(
-                Name=name,
-                NamespaceId=namespace_id,
-                DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 10}]},
-            )["Service"]["Id"]
-            created = True
-    return {name: existing[name] for name in names}, created
+    missing = sorted(set(names) - set(existing))
+    expect(not missing, f"Cloud Map services missing in {namespace}", missing)
+    return {name: existing[name] for name in names}
 
 
 def heartbeat_check(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:

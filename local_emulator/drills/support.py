@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -128,3 +130,14 @@ class HealthStub:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def wait_for(probe: Callable[[], Any], what: str, diagnose: Callable[[], Any] = lambda: "", seconds: int = 60) -> Any:
+    """``probe()``'s first truthy answer, polled every 0.2 s; DrillFailure after ``seconds`` (with ``diagnose()``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise DrillFailure(f"timed out after {seconds} s waiting for {what}: {diagnose()}")
