@@ -1,7 +1,8 @@
 """The apps the benchmark synthesizes, each in a fresh process (jsii start-up included, as `cdk synth` pays it).
 
-Run: python -m bench.apps {empty|full|plain|stage|stage-validated} OUTDIR [EXTRA_TASKS]
-``full``: every stage with the validation plugins; ``plain``: the same without them; ``empty``: one empty stack;
+Run: python -m bench.apps {empty|full|full-cached|plain|stage|stage-validated} OUTDIR [EXTRA_TASKS]
+``full``: every stage with the validation plugins (``full-cached``: the same; bench/synth.py decides whether
+cfn-guard may reuse its results); ``plain``: the same without them; ``empty``: one empty stack;
 ``stage``/``stage-validated``: TradaiDev alone with EXTRA_TASKS more on-demand task definitions (scale check).
 """
 
@@ -69,8 +70,8 @@ def scaled_stage_app(outdir: str, extra_tasks: int, validations: bool) -> cdk.Ap
 def build(kind: str, outdir: str, extra_tasks: int = 0) -> cdk.App:
     if kind == "empty":
         return empty_app(outdir)
-    if kind in ("full", "plain"):
-        return tradai_app(outdir, validations=kind == "full")
+    if kind in ("full", "full-cached", "plain"):
+        return tradai_app(outdir, validations=kind != "plain")
     return scaled_stage_app(outdir, extra_tasks, validations=kind == "stage-validated")
 
 

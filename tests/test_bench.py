@@ -224,8 +224,10 @@ def _results(under_load: bool) -> dict:
         "synth": {
             "empty": kind,
             "full": kind,
+            "full-cached": kind,
             "plain": kind,
             "ratio_full_to_empty": 8.0,
+            "ratio_full_cached_to_empty": 4.0,
             "ratio_plain_to_empty": 5.0,
             "plugin_share": 0.4,
         },

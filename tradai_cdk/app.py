@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from .config import ENVIRONMENTS, config_for, require_image_tag, selected_environments
-from .control_tower import ControlTowerGuard
+from .control_tower import RESULTS_DIR, ControlTowerGuard, result_cache_enabled
 from .stages import TradaiStage
 
 # Synth must work offline: without CDK_DEFAULT_ACCOUNT or `-c account=...`
@@ -42,9 +42,10 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
 
 def add_validations(app: cdk.App) -> None:
     """cdk-nag's AwsSolutions and Serverless checks and the 237 bundled AWS Control Tower proactive controls
-    (cfn-guard 3.1.1, offline): synth fails on an unacknowledged finding (acknowledgements: nag.py; cfn-guard's ids
-    are "cdk-validator-cfnguard::<guard rule name>")."""
-    # ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it wraps);
+    (cfn-guard 3.1.1, offline; each template's result reused while it is unchanged, unless CFN_GUARD_RESULT_CACHE=0):
+    synth fails on an unacknowledged finding (acknowledgements: nag.py; cfn-guard's ids are
+    "cdk-validator-cfnguard::<guard rule name>")."""
+    guard = ControlTowerGuard(results_dir=RESULTS_DIR if result_cache_enabled() else None)
+    # ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it replaces);
     # add_plugins takes it at runtime, but is typed with the non-beta one, whose validate() types differ.
-    checks = cdk.Validations.of(app)
-    checks.add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), ControlTowerGuard())  # type: ignore[arg-type]
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), guard)  # type: ignore[arg-type]
