@@ -73,11 +73,11 @@ def test_the_app_keeps_the_rules_for_its_own_types(synthesized):
 
 # --- the same findings as the plugin ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stack", ["Persistent", "Edge"])
-def test_findings_equal_the_cfn_guard_plugins_own(synthesized, tmp_path, stack):
-    """The port of the plugin's output reading (report.py) against the plugin itself, all its rules, on real
-    templates with findings (the two smallest of prod; all twelve were compared when the port was written)."""
-    context = Templates(synthesized[("prod", stack.lower())].template_path)
+@pytest.mark.parametrize(("env", "stack"), [("prod", "persistent"), ("prod", "edge"), ("dev", "compute")])
+def test_findings_equal_the_cfn_guard_plugins_own(synthesized, env, stack):
+    """The port of the plugin's output reading (report.py) and the slicing (slicing.py) against the plugin itself,
+    with all its rules, on real templates with findings (all twelve were compared when they were written)."""
+    context = Templates(synthesized[(env, stack)].template_path)
     bundled = CfnGuardValidator(control_tower_rules_enabled=True, max_buffer=64 * 1024 * 1024)  # its default: 1 MB
     theirs = bundled.validate(context)
     ours = ControlTowerGuard(results_dir=None).validate(context)

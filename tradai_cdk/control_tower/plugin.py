@@ -1,10 +1,11 @@
 """AWS Control Tower proactive controls at synth: cfn-guard's bundled rules as a policy-validation plugin.
 
-Each template is checked by a cfn-guard process of its own, one per core at a time, against only the rule files
-that can apply to it: a rule file whose resource types are all absent from a template cannot find anything there,
-yet cfn-guard would still evaluate it. Each template's result is kept under ``.cache/cfn-guard``, keyed by the
-template's bytes, the bundled binary and rules, and the output parser, so an unchanged template is not checked
-again (``CFN_GUARD_RESULT_CACHE=0`` turns that off; ``make bench`` measures both).
+Each template is checked against only the rule files that can apply to it (a rule file whose resource types are all
+absent from a template cannot find anything there, yet cfn-guard would still evaluate it), each rule file against
+only the resources of the types it names (slicing.py), in several cfn-guard processes, one per core at a time.
+Each template's result is kept under ``.cache/cfn-guard``, keyed by the template's bytes, the bundled binary and
+rules, and the output reading and slicing, so an unchanged template is not checked again
+(``CFN_GUARD_RESULT_CACHE=0`` turns that off; ``make bench`` measures both).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import tempfile
+from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from . import bundle, report
+from . import bundle, report, slicing
 
 PLUGIN_NAME = "cdk-validator-cfnguard"  # acknowledgement ids are "cdk-validator-cfnguard::<guard rule name>"
 DOCUMENTATION_URL = "https://github.com/cdklabs/cdk-validator-cfnguard#bundled-control-tower-rules"
@@ -100,16 +103,28 @@ class ControlTowerGuard:
         )
 
     def check(self, paths: list[str]) -> dict[str, Result]:
-        """Each template's result: reused when cached, else from cfn-guard (several templates at a time)."""
+        """Each template's result: reused when cached, else from cfn-guard."""
         checks = [_template_check(path) for path in paths]
         results = {c.path: cached for c in checks if (cached := self._cached(c)) is not None}
-        pending = sorted((c for c in checks if c.path not in results), key=lambda c: -Path(c.path).stat().st_size)
-        if pending:
-            binary, rule_files = bundle.unpack(CACHE_DIR)
+        pending = [c for c in checks if c.path not in results]
+        for check, result in zip(pending, self._run_all(pending), strict=True):
+            results[check.path] = result
+            self._store(check, result)
+        return results
+
+    def _run_all(self, checks: list[TemplateCheck]) -> list[Result]:
+        """Every slice of every template, the costliest first, one cfn-guard per core at a time."""
+        if not checks:
+            return []
+        binary, rule_files = bundle.unpack(CACHE_DIR)
+        with tempfile.TemporaryDirectory(prefix="cfn-guard-") as scratch:
+            jobs = [job for index, check in enumerate(checks) for job in _jobs(check, index, Path(scratch))]
+            jobs.sort(key=lambda job: -job.cost)
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
-                for check, result in zip(pending, pool.map(lambda c: _run(binary, rule_files, c), pending)):
-                    results[check.path] = result
-                    self._store(check, result)
+                outputs = list(pool.map(lambda job: _run(binary, rule_files, job), jobs))
+        results: list[Result] = [(True, []) for _ in checks]
+        for job, (compliant, found) in sorted(zip(jobs, outputs, strict=True), key=lambda pair: pair[0].order):
+            results[job.order[0]] = (results[job.order[0]][0] and compliant, results[job.order[0]][1] + found)
         return results
 
     def _cached(self, check: TemplateCheck) -> Result | None:
@@ -128,6 +143,17 @@ class ControlTowerGuard:
         staging.replace(path)  # atomic: a concurrent synth reads the whole result or none
 
 
+@dataclass(frozen=True)
+class Job:
+    """One cfn-guard run: a slice of a template (written to ``data``) and the rule files for it."""
+
+    template: str
+    data: Path
+    rules: tuple[str, ...]
+    cost: float
+    order: tuple[int, int]  # (template, slice): the report lists violations in this order
+
+
 def _template_check(path: str) -> TemplateCheck:
     content = Path(path).read_bytes()
     rules = tuple(applicable_rules(template_types([path])))
@@ -139,20 +165,33 @@ def _template_check(path: str) -> TemplateCheck:
 
 @cache
 def _parser_fingerprint() -> str:
-    """The parser's source: a change to it must not reuse results it parsed differently."""
-    return hashlib.sha256(Path(report.__file__).read_bytes()).hexdigest()
+    """The output reading and the slicing: a change to either must not reuse results they would differ on."""
+    sources = (Path(report.__file__), Path(slicing.__file__))
+    return hashlib.sha256(b"".join(source.read_bytes() for source in sources)).hexdigest()
 
 
-def _run(binary: Path, rule_files: dict[str, Path], check: TemplateCheck) -> Result:
-    """cfn-guard over one template with its rules, as the plugin calls it."""
-    if not check.rules:
-        return True, []
-    rules = [arg for rule in check.rules for arg in ("--rules", str(rule_files[rule]))]
-    command = [str(binary), "validate", *rules, "--data", check.path]
+def _jobs(check: TemplateCheck, index: int, scratch: Path) -> list[Job]:
+    """The template's slices, each written to ``scratch``."""
+    template = json.loads(Path(check.path).read_text())
+    type_bytes: dict[str, int] = defaultdict(int)
+    for resource in template.get("Resources", {}).values():
+        type_bytes[resource["Type"]] += len(json.dumps(resource))
+    jobs = []
+    for number, part in enumerate(slicing.slices({r: bundle.rule_types()[r] for r in check.rules}, type_bytes)):
+        data = scratch / f"{index}-{number}.template.json"
+        data.write_text(json.dumps(slicing.sliced_template(template, part.types)))
+        jobs.append(Job(check.path, data, part.rules, part.cost(type_bytes), (index, number)))
+    return jobs
+
+
+def _run(binary: Path, rule_files: dict[str, Path], job: Job) -> Result:
+    """cfn-guard over one slice with its rules, as the plugin calls it."""
+    rules = [arg for rule in job.rules for arg in ("--rules", str(rule_files[rule]))]
+    command = [str(binary), "validate", *rules, "--data", str(job.data)]
     command += ["--output-format", "json", "--show-summary", "none", "--structured"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode not in (0, *VIOLATIONS_FOUND):
-        raise RuntimeError(f"cfn-guard exited {done.returncode} on {check.path}: {done.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"cfn-guard exited {done.returncode} on {job.template}: {done.stderr.strip()[-2000:]}")
     return report.violations(done.stdout)
 
 
