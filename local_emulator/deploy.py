@@ -7,7 +7,8 @@ Every run writes ``.local-emulator/timings.json`` (read by ``make bench``): wall
 ``synth`` (``cdk synth``), ``bootstrap`` (seeding the public SSM parameters + ``cdk bootstrap``),
 ``deploy`` (``cdk deploy``), ``checks`` (the smoke checkers), ``drills`` (the handler drills) and
 ``total`` (from the emulator's start to the report, server start-up included); a phase that did not
-run is 0.
+run is 0. ``.local-emulator/drill-timings.json`` has each drill's wall seconds (function name -> seconds),
+apart: ``make bench`` reads every value of timings.json as a phase's seconds.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ ASSEMBLY = STATE_DIR / "cdk.out"
 PID_FILE = STATE_DIR / "emulator.json"
 LOG_FILE = STATE_DIR / "emulator.log"
 TIMINGS_FILE = STATE_DIR / "timings.json"
+DRILL_TIMINGS_FILE = STATE_DIR / "drill-timings.json"
 PHASES = ("synth", "bootstrap", "deploy", "checks", "drills")
 
 
@@ -129,6 +131,7 @@ def _deploy_and_check(emulator: Emulator, timings: dict[str, float]) -> tuple[bo
         ),
     }
     shutil.rmtree(ASSEMBLY, ignore_errors=True)
+    DRILL_TIMINGS_FILE.unlink(missing_ok=True)  # written again only if the drills run
     for name, args in steps.items():
         started = time.monotonic()
         if name == "bootstrap":
@@ -158,10 +161,11 @@ def _check(emulator: Emulator, timings: dict[str, float]) -> tuple[bool, CheckCo
     timings["checks"], started = time.monotonic() - started, time.monotonic()
     drills = run_drills(ctx)
     timings["drills"] = time.monotonic() - started
+    DRILL_TIMINGS_FILE.write_text(json.dumps({drill.name: round(drill.seconds, 2) for drill in drills}))
     print(render(stacks, notes))
     print("\n== handler drills ==")
     for drill in drills:
-        print(f"   {drill.status:<8} {drill.name}: {drill.detail}")
+        print(drill.line())
     print(summary(stacks, drills))
     failed = has_failures(stacks) or any(d.status != "PASSED" for d in drills)
     print(
@@ -243,7 +247,7 @@ Stop it with Ctrl-C here, or `make destroy-local` from another shell.""",
         for line in sys.stdin:
             if ctx is not None and line.strip() in DRILLS:
                 for drill in run_drills(ctx, [line.strip()]):
-                    print(f"   {drill.status:<8} {drill.name}: {drill.detail}", flush=True)
+                    print(drill.line(), flush=True)
             elif line.strip():
                 print(f"unknown drill {line.strip()!r}; one of: {', '.join(DRILLS)}", flush=True)
         while True:  # stdin closed (not a terminal): serve until a signal

@@ -120,6 +120,13 @@ types moto's CloudFormation ignores (15-17, 21, 22, 24, 25, 31, 37, 38) or apply
     ``Capacity``, ``LabelNamespace``); an association (also the API Gateway stage's ``webAclArn``); log destinations.
 38. ``AWS::CloudTrail::Trail`` (``cloudtrail.py``): bucket and prefix, global events, multi-region, log file
     validation, CloudWatch Logs group and role, KMS key, tags, ``IsLogging``, selectors; ``Arn``, ``SnsTopicArn``.
+
+Patch 39, in this module, paces the drills' workflows:
+
+39. moto's Step Functions interpreter really sleeps through a ``Wait`` state (the strategy deployment workflow's
+    15 s poll). The patch ends each wait after at most ``WAIT_CAP_SECONDS``, or sooner when a drill calls
+    ``end_waits()`` (it played what the poll waits for): a polling loop polls sooner, nothing else changes
+    (what a poll finds, and the deadlines the handlers compute, follow the real clock).
 """
 
 from __future__ import annotations
@@ -128,6 +135,7 @@ import copy
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, Self
@@ -157,6 +165,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
     StateTaskServiceEcs,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from . import cfn
 from .cfn.base import AddedResource
@@ -168,6 +177,8 @@ SKIPPED_OUTPUTS: dict[tuple[str, str], str] = {}
 LIFECYCLE_ACTIONS: list[dict[str, str]] = []
 LAMBDA_ROUTES: dict[str, Callable[[Any], Any]] = {}  # function name -> in-process handler call
 DRIFT_DETECTIONS: dict[str, dict[str, Any]] = {}  # StackDriftDetectionId -> {StackId, Timestamp}
+WAIT_CAP_SECONDS = 1.0
+_WAITS = threading.Condition()  # notified by end_waits()
 LOG = logging.getLogger("local_emulator.patches")
 
 _create = parsing.parse_and_create_resource
@@ -596,6 +607,17 @@ def _describe_stack_resource_drifts(self: CloudFormationResponse) -> ActionResul
     return ActionResult({"StackResourceDrifts": [d for d in drifts if d["StackResourceDriftStatus"] in wanted]})
 
 
+def end_waits() -> None:
+    """End every Wait state the interpreter is in now (patch 39)."""
+    with _WAITS:
+        _WAITS.notify_all()
+
+
+def _capped_wait(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+    with _WAITS:
+        _WAITS.wait(min(wait_seconds, WAIT_CAP_SECONDS))
+
+
 PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (parsing, "parse_and_create_resource", _create_or_record),
     (parsing, "clean_json", _clean_json_with_stack_outputs),
@@ -621,6 +643,7 @@ PATCHES = (  # (owner, attribute, replacement), in the order of the list above
     (CloudFormationResponse, "describe_stack_resource_drifts", _describe_stack_resource_drifts),
     (LogGroup, "create_from_cloudformation_json", classmethod(_log_group_with_kms_key)),
     *cfn.PATCHES,  # patches 18-20, 23, 25-30, 32-36
+    (WaitFunction, "_wait_interval", _capped_wait),
 )
 
 

@@ -10,6 +10,7 @@ and raises (e.g. ``invoke.DrillFailure``) when the emulator state is wrong.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -40,6 +41,11 @@ class DrillResult:
     name: str
     status: str
     detail: str
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """The report line: status, function name, wall seconds and detail."""
+        return f"   {self.status:<8} {self.name} ({self.seconds:.1f} s): {self.detail}"
 
 
 def run_drills(ctx: CheckContext, keys: Iterable[str] = tuple(DRILLS)) -> list[DrillResult]:
@@ -58,9 +64,10 @@ def run_drills(ctx: CheckContext, keys: Iterable[str] = tuple(DRILLS)) -> list[D
             results.append(DrillResult(name, "SKIPPED", "function not deployed"))
             continue
         view, fn = found[0]
+        started = time.monotonic()
         try:
-            detail = drill(ctx, partial(invoke_in_process, ctx, view, fn))
-            results.append(DrillResult(name, "PASSED", detail))
+            status, detail = "PASSED", drill(ctx, partial(invoke_in_process, ctx, view, fn))
         except Exception as exc:  # noqa: BLE001 - every drill error is a reported failure
-            results.append(DrillResult(name, "FAILED", f"{type(exc).__name__}: {exc}"))
+            status, detail = "FAILED", f"{type(exc).__name__}: {exc}"
+        results.append(DrillResult(name, status, detail, time.monotonic() - started))
     return results

@@ -84,7 +84,9 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
     steps.append(f"3 state machine execution started: {run['execution_arn']['S'].split(':')[-1]}")
 
     task = wait_for(
-        lambda: _strategy_task(cfg.env), "the strategy task to start", lambda: _history(ctx, run["execution_arn"]["S"])
+        lambda: _strategy_task(cfg.env),
+        "the strategy task to start",
+        lambda: workflows.history(ctx, run["execution_arn"]["S"]),
     )
     environment = {
         e["name"]: e["value"] for o in task.overrides.get("containerOverrides", []) for e in o.get("environment", [])
@@ -103,11 +105,7 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
         f"JOB_ID/TRACE_ID overrides; its completion simulated (exit 0: moto runs no container)"
     )
 
-    execution = wait_for(
-        lambda: _finished(ctx, run["execution_arn"]["S"]),
-        "the execution to finish",
-        lambda: _history(ctx, run["execution_arn"]["S"]),
-    )
+    execution = workflows.finished(ctx, run["execution_arn"]["S"])
     item = _item(ddb, table, job_id)
     traced = ddb.query(
         TableName=table,
@@ -119,7 +117,7 @@ def _follow(ctx, invoke, sqs, ddb, queue, dlq, machine_arn, data_service) -> str
     if execution["status"] != "SUCCEEDED" or status != "COMPLETED" or len(traced) != 1:
         raise DrillFailure(
             f"execution {execution['status']}, run {status}, "
-            f"{len(traced)} run(s) by trace id; history: {_history(ctx, run['execution_arn']['S'])}"
+            f"{len(traced)} run(s) by trace id; history: {workflows.history(ctx, run['execution_arn']['S'])}"
         )
     if not data_service.requests:
         raise DrillFailure("the workflow never called the data-collection service")
@@ -213,20 +211,6 @@ def _strategy_task(env: str):
             if f"strategy-container-{env}" in task.task_definition_arn and task.last_status != "STOPPED":
                 return task
     return None
-
-
-def _finished(ctx: CheckContext, execution_arn: str) -> dict | None:
-    execution = ctx.client("stepfunctions").describe_execution(executionArn=execution_arn)
-    return execution if execution["status"] != "RUNNING" else None
-
-
-def _history(ctx: CheckContext, execution_arn: str) -> list[str]:
-    events = ctx.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-    failed = [e for e in events if "Failed" in e["type"] or "TimedOut" in e["type"]]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-    return [f"states: {' > '.join(entered)}"] + [
-        f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}" for e in failed
-    ]
 
 
 class _DataCollectionStandIn:

@@ -7,8 +7,9 @@ the task stays RUNNING (moto would otherwise advance it to STOPPED on the first 
 holds ECS task states as the handler tests do) at the private IP moto gave its ENI, and it writes the heartbeat
 on its slot in tradai-trading-state.
 
-moto's interpreter really sleeps in a Wait state (``env.program_state_event.wait(seconds)``), so every poll
-costs the workflow's 15 s: the drill plays the container before the first check, and each run polls once.
+moto's interpreter really sleeps in a Wait state: harness patch 39 ends the workflow's 15 s poll after
+``patches.WAIT_CAP_SECONDS``, or as soon as the drill has played the container (``patches.end_waits``), so each
+run checks the task once the container runs (a run checked too early polls again).
 
 Steps (each a line of the drill's detail):
 1. a config version (tradai-config-versions) and its file (configs bucket) are seeded; the Cloud Map services
@@ -41,7 +42,7 @@ from typing import Any
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
-from .. import ACCOUNT, REGION
+from .. import ACCOUNT, REGION, patches
 from ..smoke.model import CheckContext
 from . import workflows
 from .operations import _cloud_map_services
@@ -125,11 +126,6 @@ def eni_attachment(eni: Mapping[str, Any]) -> dict[str, Any]:
             {"name": "privateIPv4Address", "value": eni["PrivateIpAddress"]},
         ],
     }
-
-
-def entered_states(events: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The states an execution entered, in order (GetExecutionHistory events)."""
-    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
 def first_failure(events: Iterable[Mapping[str, Any]]) -> tuple[str, str] | None:
@@ -221,8 +217,8 @@ class _Run:
         steps.append(f"6 cleanup: {self.clean_up()}")
         return lines(
             f"{self.strategy_id} staged, promote refused on no heartbeat, then promoted "
-            f"({machine.name}; each 15 s poll really waits in moto's interpreter, so the container "
-            f"is played before the first check):",
+            f"({machine.name}; its 15 s poll ended by harness patch 39 once the container is played, "
+            f"else after {patches.WAIT_CAP_SECONDS:g} s):",
             steps,
         )
 
@@ -264,9 +260,13 @@ class _Run:
         execution = self._start(deployment_id, "stage", config_hash=self.config_hash)
         task, environment = self._started_task("dry-run", slot_key, deployment_id, execution)
         ip = self._play_container(task, slot_key)
-        result = self._finished(execution)
-        expect(result["status"] == "SUCCEEDED", f"stage execution {result['status']}", self._history(execution))
-        states = entered_states(self._events(execution))
+        result = workflows.finished(self.ctx, execution)
+        expect(
+            result["status"] == "SUCCEEDED",
+            f"stage execution {result['status']}",
+            workflows.history(self.ctx, execution),
+        )
+        states = workflows.states(self.ctx, execution)
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
         expect(
             slot.get("status") == "RUNNING"
@@ -303,18 +303,18 @@ class _Run:
         deployment_id = self._deployment_id("stage")
         slot_key = f"{self.strategy_id}#dry-run"
         execution = self._start(deployment_id, "stage", config_hash=self.config_hash)
-        result = self._finished(execution)
-        events = self._events(execution)
+        result = workflows.finished(self.ctx, execution)
+        events = workflows.events(self.ctx, execution)
         failure = first_failure(events)
         expect(
             result["status"] == "FAILED" and failure == ("Prepare", "AlreadyRunning"),
             f"duplicate stage {result['status']}, first failure {failure} (not Prepare/AlreadyRunning)",
-            self._history(execution),
+            workflows.history(self.ctx, execution),
         )
         expect(
-            "StartTask" not in entered_states(events) and not self._tasks_of(deployment_id),
+            "StartTask" not in workflows.entered_states(events) and not self._tasks_of(deployment_id),
             "the duplicate stage started a task",
-            self._history(execution),
+            workflows.history(self.ctx, execution),
         )
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
         expect(slot.get("status") == "RUNNING" and slot.get("deployment_id") == staged_id, f"{slot_key} changed", slot)
@@ -325,7 +325,7 @@ class _Run:
         )
         return (
             f"3 duplicate stage {deployment_id}: FAILED at Prepare with AlreadyRunning "
-            f"({' > '.join(entered_states(events))}); no task started, {slot_key} still RUNNING for "
+            f"({' > '.join(workflows.entered_states(events))}); no task started, {slot_key} still RUNNING for "
             f"{staged_id}; deployment recorded FAILED"
         )
 
@@ -334,13 +334,13 @@ class _Run:
         slot_key = f"{self.strategy_id}#live"
         execution = self._start(deployment_id, "promote")
         task, environment = self._started_task("live", slot_key, deployment_id, execution)
-        result = self._finished(execution)
-        events = self._events(execution)
-        states = entered_states(events)
+        result = workflows.finished(self.ctx, execution)
+        events = workflows.events(self.ctx, execution)
+        states = workflows.entered_states(events)
         expect(
             result["status"] == "FAILED" and "TaskUnhealthy" in states and "Activate" not in states,
             f"promote without heartbeat {result['status']} via {' > '.join(states)}",
-            self._history(execution),
+            workflows.history(self.ctx, execution),
         )
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
         expect(task.last_status == "STOPPED", f"live task {_short(task.task_arn)} is {task.last_status}")
@@ -367,9 +367,13 @@ class _Run:
         execution = self._start(deployment_id, "promote")
         task, environment = self._started_task("live", slot_key, deployment_id, execution)
         ip = self._play_container(task, slot_key)
-        result = self._finished(execution)
-        expect(result["status"] == "SUCCEEDED", f"promote execution {result['status']}", self._history(execution))
-        states = entered_states(self._events(execution))
+        result = workflows.finished(self.ctx, execution)
+        expect(
+            result["status"] == "SUCCEEDED",
+            f"promote execution {result['status']}",
+            workflows.history(self.ctx, execution),
+        )
+        states = workflows.states(self.ctx, execution)
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
         expect(
             slot.get("status") == "RUNNING"
@@ -428,7 +432,9 @@ class _Run:
             arn = slot.get("task_arn") if slot.get("deployment_id") == deployment_id else None
             return self._task(arn) if arn else None
 
-        task = wait_for(started, f"the {mode} task of {deployment_id} to start", lambda: self._history(execution))
+        task = wait_for(
+            started, f"the {mode} task of {deployment_id} to start", lambda: workflows.history(self.ctx, execution)
+        )
         self.tasks.append(task.task_arn)
         environment = container_environment(task.overrides)
         slot = self._slot(slot_key)
@@ -479,6 +485,7 @@ class _Run:
             UpdateExpression="SET last_heartbeat = :beat",
             ExpressionAttributeValues={":beat": {"S": beat}},
         )
+        patches.end_waits()
         return ip
 
     # --- reading ------------------------------------------------------------------------------------------------
@@ -514,27 +521,6 @@ class _Run:
             for task in tasks.values()
             if {"key": "deployment_id", "value": deployment_id} in (task.tags or [])
         ]
-
-    def _events(self, execution: str) -> list[dict]:
-        return self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
-
-    def _finished(self, execution: str) -> dict:
-        return wait_for(
-            lambda: (lambda e: e if e["status"] != "RUNNING" else None)(
-                self.sfn.describe_execution(executionArn=execution)
-            ),
-            f"execution {execution.split(':')[-1]} to end",
-            lambda: self._history(execution),
-        )
-
-    def _history(self, execution: str) -> list[str]:
-        events = self._events(execution)
-        failed = [
-            f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
-            for e in events
-            if "Failed" in e["type"] or "TimedOut" in e["type"]
-        ]
-        return [f"states: {' > '.join(entered_states(events))}", *failed]
 
     def _dry_run_untouched(self, staged: dict[str, Any]) -> None:
         key = f"{self.strategy_id}#dry-run"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +19,6 @@ from . import workflows
 from .support import expect, function_environment, get_item, lines, notifications_from, scheduled_event
 
 METRIC = "sharpe_ratio"
-WAIT_SECONDS = 60
 
 
 @contextmanager
@@ -153,15 +151,15 @@ def retraining_scheduler(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
             )
             steps.append("3 second invocation in the same window: same answer, still one execution")
             gate.set()
-            execution = _finished(ctx, scheduled["execution_arn"])
+            execution = workflows.finished(ctx, scheduled["execution_arn"])
             item = get_item(ctx, table, {"model_name": model}) or {}
             expect(
                 execution["status"] == "SUCCEEDED" and item.get("status") == "NOT_NEEDED",
                 f"execution {execution['status']}, retraining-state {item.get('status')}",
-                _history(ctx, scheduled["execution_arn"]),
+                workflows.history(ctx, scheduled["execution_arn"]),
             )
             steps.append(
-                f"4 execution SUCCEEDED via {' > '.join(_states(ctx, scheduled['execution_arn']))}; "
+                f"4 execution SUCCEEDED via {' > '.join(workflows.states(ctx, scheduled['execution_arn']))}; "
                 f"{table}: NOT_NEEDED ({item.get('reason', '')})"
             )
         finally:
@@ -219,29 +217,3 @@ def _config_key(ctx: CheckContext, function_name: str) -> str:
         if ctx.cfg.function_name(spec.name) == function_name:
             return spec.name
     raise ValueError(f"{function_name} is not a config Lambda")
-
-
-def _finished(ctx: CheckContext, execution_arn: str) -> dict:
-    client = ctx.client("stepfunctions")
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        execution = client.describe_execution(executionArn=execution_arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        time.sleep(0.2)
-    raise TimeoutError(f"execution still running after {WAIT_SECONDS} s: {_history(ctx, execution_arn)}")
-
-
-def _states(ctx: CheckContext, execution_arn: str) -> list[str]:
-    events = ctx.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-
-
-def _history(ctx: CheckContext, execution_arn: str) -> list[str]:
-    events = ctx.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-    failed = [
-        f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
-        for e in events
-        if "Failed" in e["type"] or "TimedOut" in e["type"]
-    ]
-    return [f"states: {' > '.join(_states(ctx, execution_arn))}", *failed]

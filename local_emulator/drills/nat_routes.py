@@ -2,8 +2,10 @@
 
 moto runs no user data, so the drill plays the instance's boot: BOOT_SECONDS after the launch
 event it tags the instance ready, as the boot script does once forwarding is verified. The
-handler must wait for that tag before it touches the EIP or the route. After the failover, the
-scheduled route audit runs and must find every private default route usable.
+handler must wait for that tag before it touches the EIP or the route; it polls every
+POLL_SECONDS for the drill (the deployed POLL_INTERVAL_SECONDS overridden: the boot is
+played in seconds, not minutes). After the failover, the scheduled route audit runs and must
+find every private default route usable.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from .invoke import DrillFailure
 from .support import scheduled_event
 
 LAUNCHING = foundation.LAUNCHING
-BOOT_SECONDS = 2
+BOOT_SECONDS = 1
+POLL_SECONDS = 1  # the handler's POLL_INTERVAL_SECONDS for the drill's launch events (a positive whole number)
 PHASES = ("event_emitted", "ready_seen", "address_associated", "route_switched", "hook_completed")
 
 
-def failover_then_audit(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
+def failover_then_audit(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
     """``failover``, then the scheduled audit of the routes it left."""
     detail = failover(ctx, invoke)
     outcome = invoke(scheduled_event("nat-route-audit"))
@@ -37,7 +40,7 @@ def failover_then_audit(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str
     return f"{detail}\n      route audit (scheduled event) after the replacement: every route usable"
 
 
-def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
+def failover(ctx: CheckContext, invoke: Callable[..., Any]) -> str:
     """Hook the current NAT instance, terminate it, hook the replacement; check route + CONTINUE each time."""
     view = ctx.views["Foundation"]
     ec2, autoscaling = ctx.client("ec2"), ctx.client("autoscaling")
@@ -57,7 +60,8 @@ def failover(ctx: CheckContext, invoke: Callable[[dict], Any]) -> str:
         raise DrillFailure(f"the group did not replace terminated instance {first}")
     return (
         f"{table['RouteTableId']} {foundation.DEFAULT_ROUTE} and the EIP -> {first}, after replacement -> "
-        f"{second}; lifecycle hook {hook} completed with CONTINUE both times, only after the ready tag\n"
+        f"{second}; lifecycle hook {hook} completed with CONTINUE both times, only after the ready tag "
+        f"(played {BOOT_SECONDS} s after each launch event; the handler polling every {POLL_SECONDS} s)\n"
         f"      first launch:  {first_timeline}\n      replacement:   {second_timeline}"
     )
 
@@ -75,7 +79,10 @@ def _launch(ctx: CheckContext, invoke, group: dict, hook: str, table_id: str) ->
     )
     boot.start()
     try:
-        outcome = invoke(_launch_event(group, hook, instance_id, token))
+        outcome = invoke(
+            _launch_event(group, hook, instance_id, token),
+            env_overrides={contract.ENV_POLL_INTERVAL: str(POLL_SECONDS)},
+        )
     finally:
         boot.cancel()
     if outcome.result.get("status") != "continued":

@@ -132,12 +132,17 @@ class HealthStub:
         self._server.server_close()
 
 
+PAUSE_SECONDS = (0.02, 0.2)  # wait_for's first and longest pause between probes
+
+
 def wait_for(probe: Callable[[], Any], what: str, diagnose: Callable[[], Any] = lambda: "", seconds: int = 60) -> Any:
-    """``probe()``'s first truthy answer, polled every 0.2 s; DrillFailure after ``seconds`` (with ``diagnose()``)."""
-    deadline = time.monotonic() + seconds
+    """``probe()``'s first truthy answer, polled after pauses growing from 20 ms to 0.2 s (a quick answer is seen
+    at once, a slow one costs few probes); DrillFailure after ``seconds`` (with ``diagnose()``)."""
+    deadline, pause = time.monotonic() + seconds, PAUSE_SECONDS[0]
     while time.monotonic() < deadline:
         found = probe()
         if found:
             return found
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(pause * 2, PAUSE_SECONDS[1])
     raise DrillFailure(f"timed out after {seconds} s waiting for {what}: {diagnose()}")

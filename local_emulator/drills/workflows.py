@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from moto.core.config import default_user_config
 from moto.stepfunctions.models import stepfunctions_backends
@@ -18,7 +20,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from .. import ACCOUNT, REGION, patches
 from ..smoke.model import CheckContext
 from .invoke import DrillFailure, invoke_in_process
-from .support import deployed_function
+from .support import deployed_function, wait_for
 
 GATE_SECONDS = 60
 _FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)")
@@ -56,3 +58,40 @@ def route(
 
     patches.LAMBDA_ROUTES[fn.physical_id] = handle
     return fn.physical_id
+
+
+def entered_states(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The states an execution entered, in order (GetExecutionHistory events)."""
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def events(ctx: CheckContext, execution_arn: str) -> list[dict]:
+    """The execution's history events."""
+    return ctx.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def states(ctx: CheckContext, execution_arn: str) -> list[str]:
+    """The states the execution entered, in order."""
+    return entered_states(events(ctx, execution_arn))
+
+
+def history(ctx: CheckContext, execution_arn: str) -> list[str]:
+    """The states the execution entered, then each failure or time-out (a drill's diagnosis)."""
+    found = events(ctx, execution_arn)
+    failed = [
+        f"{e['type']}: {next((v for k, v in e.items() if k.endswith('EventDetails')), '')}"
+        for e in found
+        if "Failed" in e["type"] or "TimedOut" in e["type"]
+    ]
+    return [f"states: {' > '.join(entered_states(found))}", *failed]
+
+
+def finished(ctx: CheckContext, execution_arn: str) -> dict:
+    """DescribeExecution's answer once the execution is no longer RUNNING (DrillFailure with its history after 60 s)."""
+    client = ctx.client("stepfunctions")
+
+    def ended() -> dict | None:
+        execution = client.describe_execution(executionArn=execution_arn)
+        return execution if execution["status"] != "RUNNING" else None
+
+    return wait_for(ended, f"execution {execution_arn.split(':')[-1]} to end", lambda: history(ctx, execution_arn))

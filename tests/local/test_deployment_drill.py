@@ -12,8 +12,8 @@ from moto import mock_aws
 
 from local_emulator import patches
 from local_emulator.drills.deployments import (RUN_OVERRIDES, container_environment, eni_attachment,
-                                               entered_states, first_failure, heartbeat_after, private_ip,
-                                               trading_modes_override)
+                                               first_failure, heartbeat_after, private_ip, trading_modes_override)
+from local_emulator.drills.workflows import entered_states
 
 NOW = datetime(2026, 12, 1, 6, 0, 0, 500_000, tzinfo=timezone.utc)
 

@@ -224,6 +224,40 @@ def test_routed_lambda_tasks_run_the_handler_and_report_its_exception_type(execu
     assert json.loads(failed["output"]) == {"caught": True}, failed
 
 
+def test_wait_states_are_capped_and_a_poll_loop_still_polls_until_done(executing_moto):
+    polls = []
+
+    def check_task(_payload):
+        polls.append(time.monotonic())
+        return {"done": len(polls) == 2}
+
+    patches.LAMBDA_ROUTES["tradai-check-dev"] = check_task
+    check = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload",
+             "Next": "Done?", "Parameters": {
+                 "FunctionName": "arn:aws:lambda:eu-central-1:123456789012:function:tradai-check-dev", "Payload": {}}}
+    definition = {"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 15, "Next": "Check"}, "Check": check,
+        "Done?": {"Type": "Choice", "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "End"}],
+                  "Default": "Wait"},
+        "End": {"Type": "Succeed"}}}
+    started = time.monotonic()
+
+    result = _run(executing_moto["stepfunctions"], definition, {})
+
+    assert result["status"] == "SUCCEEDED" and len(polls) == 2
+    assert 2 * patches.WAIT_CAP_SECONDS <= time.monotonic() - started < 2 * patches.WAIT_CAP_SECONDS + 5
+
+
+def test_a_drill_ends_the_wait_states_under_way(executing_moto, monkeypatch):
+    monkeypatch.setattr(patches, "WAIT_CAP_SECONDS", 60)
+    definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 15, "End": True}}}
+    started = time.monotonic()
+
+    result = _run(executing_moto["stepfunctions"], definition, {}, patches.end_waits)
+
+    assert result["status"] == "SUCCEEDED" and time.monotonic() - started < 5
+
+
 def test_ecs_run_task_sync_runs_on_the_capacity_provider_of_the_state_machine(executing_moto):
     ecs, ec2 = executing_moto["ecs"], executing_moto["ec2"]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -794,3 +828,17 @@ def test_patched_trail_logs_to_its_bucket_and_log_group_and_goes_with_its_stack(
     cloudformation.delete_stack(StackName="trail")
 
     assert cloudtrail.describe_trails()["trailList"] == []
+
+
+def test_wait_for_answers_at_once_and_names_what_never_came_and_drill_lines_show_seconds():
+    from local_emulator.drills import DrillResult
+    from local_emulator.drills.invoke import DrillFailure
+    from local_emulator.drills.support import wait_for
+
+    answers = iter([None, None, "ready"])
+    started = time.monotonic()
+    assert wait_for(lambda: next(answers), "the answer") == "ready"
+    assert time.monotonic() - started < 0.5  # two short pauses, not two 0.2 s polls
+    with pytest.raises(DrillFailure, match="timed out after 0 s waiting for nothing: why"):
+        wait_for(lambda: None, "nothing", lambda: "why", seconds=0)
+    assert DrillResult("tradai-x-dev", "PASSED", "done", 12.345).line() == "   PASSED   tradai-x-dev (12.3 s): done"
