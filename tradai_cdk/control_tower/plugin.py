@@ -5,7 +5,7 @@ absent from a template cannot find anything there, yet cfn-guard would still eva
 only the resources of the types it names (slicing.py), in several cfn-guard processes, one per core at a time.
 Each template's result is kept under ``.cache/cfn-guard``, keyed by the template's bytes, the bundled binary and
 rules, and the output reading and slicing, so an unchanged template is not checked again
-(``CFN_GUARD_RESULT_CACHE=0`` turns that off; ``make bench`` measures both).
+(``VALIDATION_RESULT_CACHE=0`` turns that off; ``make bench`` measures both).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
+from ..result_cache import CACHE_ROOT, ResultCache, cache_key
 from . import bundle, report, slicing
 
 PLUGIN_NAME = "cdk-validator-cfnguard"  # acknowledgement ids are "cdk-validator-cfnguard::<guard rule name>"
 DOCUMENTATION_URL = "https://github.com/cdklabs/cdk-validator-cfnguard#bundled-control-tower-rules"
-CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "cfn-guard"  # the unpacked bundle and the results
+CACHE_DIR = CACHE_ROOT / "cfn-guard"  # the unpacked bundle and the results
 RESULTS_DIR = CACHE_DIR / "results"
-RESULT_CACHE_SWITCH = "CFN_GUARD_RESULT_CACHE"
 VIOLATIONS_FOUND = (5, 19)  # cfn-guard's exit codes for a non-compliant template (the plugin's lib/utils.js)
 
 Result = tuple[bool, list[dict[str, Any]]]  # (compliant, violations), see report.violations
@@ -62,10 +62,6 @@ def applicable_rules(types: set[str]) -> list[str]:
     return sorted(rule for rule, checked in bundle.rule_types().items() if checked & types)
 
 
-def result_cache_enabled() -> bool:
-    return os.environ.get(RESULT_CACHE_SWITCH, "1") not in ("0", "false", "off")
-
-
 @jsii.implements(cdk.IPolicyValidationPluginBeta1)
 class ControlTowerGuard:
     """cfn-guard's Control Tower rules (cfn-guard and rules from the pinned cdk-validator-cfnguard), every violation
@@ -78,7 +74,7 @@ class ControlTowerGuard:
 
     def __init__(self, results_dir: Path | None = RESULTS_DIR, workers: int | None = None) -> None:
         """``results_dir``: where each template's result is kept and reused (None: neither)."""
-        self._results_dir = results_dir
+        self._results = ResultCache(results_dir)
         self._workers = workers or len(os.sched_getaffinity(0))
 
     @property
@@ -105,11 +101,12 @@ class ControlTowerGuard:
     def check(self, paths: list[str]) -> dict[str, Result]:
         """Each template's result: reused when cached, else from cfn-guard."""
         checks = [_template_check(path) for path in paths]
-        results = {c.path: cached for c in checks if (cached := self._cached(c)) is not None}
+        stored = {c.path: found for c in checks if (found := self._results.load(c.key)) is not None}
+        results = {path: (found["compliant"], found["violations"]) for path, found in stored.items()}
         pending = [c for c in checks if c.path not in results]
         for check, result in zip(pending, self._run_all(pending), strict=True):
             results[check.path] = result
-            self._store(check, result)
+            self._results.store(check.key, {"compliant": result[0], "violations": result[1]})
         return results
 
     def _run_all(self, checks: list[TemplateCheck]) -> list[Result]:
@@ -127,21 +124,6 @@ class ControlTowerGuard:
             results[job.order[0]] = (results[job.order[0]][0] and compliant, results[job.order[0]][1] + found)
         return results
 
-    def _cached(self, check: TemplateCheck) -> Result | None:
-        if self._results_dir is None or not (path := self._results_dir / f"{check.key}.json").exists():
-            return None
-        stored = json.loads(path.read_text())
-        return stored["compliant"], stored["violations"]
-
-    def _store(self, check: TemplateCheck, result: Result) -> None:
-        if self._results_dir is None:
-            return
-        path = self._results_dir / f"{check.key}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_suffix(f".{os.getpid()}.tmp")
-        staging.write_text(json.dumps({"compliant": result[0], "violations": result[1]}))
-        staging.replace(path)  # atomic: a concurrent synth reads the whole result or none
-
 
 @dataclass(frozen=True)
 class Job:
@@ -155,18 +137,15 @@ class Job:
 
 
 def _template_check(path: str) -> TemplateCheck:
-    content = Path(path).read_bytes()
     rules = tuple(applicable_rules(template_types([path])))
-    key = hashlib.sha256()
-    for part in (bundle.fingerprint().encode(), _parser_fingerprint().encode(), "\n".join(rules).encode(), content):
-        key.update(hashlib.sha256(part).digest())
-    return TemplateCheck(path=path, rules=rules, key=key.hexdigest())
+    parts = (bundle.fingerprint(), _code_fingerprint(), "\n".join(rules))
+    return TemplateCheck(path=path, rules=rules, key=cache_key(*(p.encode() for p in parts), Path(path).read_bytes()))
 
 
 @cache
-def _parser_fingerprint() -> str:
-    """The output reading and the slicing: a change to either must not reuse results they would differ on."""
-    sources = (Path(report.__file__), Path(slicing.__file__))
+def _code_fingerprint() -> str:
+    """This package's source: a change to how templates are sliced, checked or read must not reuse old results."""
+    sources = sorted(Path(__file__).parent.glob("*.py"))
     return hashlib.sha256(b"".join(source.read_bytes() for source in sources)).hexdigest()
 
 
