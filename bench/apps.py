@@ -2,7 +2,7 @@
 
 Run: python -m bench.apps {empty|full|full-cached|plain|stage|stage-validated} OUTDIR [EXTRA_TASKS]
 ``full``: every stage with the validation plugins (``full-cached``: the same; bench/synth.py decides whether
-cfn-guard may reuse its results); ``plain``: the same without them; ``empty``: one empty stack;
+stored validation results may be reused); ``plain``: the same without any validation; ``empty``: one empty stack;
 ``stage``/``stage-validated``: TradaiDev alone with EXTRA_TASKS more on-demand task definitions (scale check).
 """
 

@@ -91,8 +91,8 @@ def _synth(synth: dict) -> list[str]:
     names = {
         "empty": "empty app (one empty stack)",
         "full": "all stages, every validation plugin (a first synth)",
-        "full-cached": "the same, cfn-guard's results reused (templates unchanged)",
-        "plain": "all stages, no validation plugins",
+        "full-cached": "the same, validation results reused (templates unchanged)",
+        "plain": "all stages, no validation at all",
     }
     header = ["synth", "wall s", "CPU s", "peak RSS of the process tree, MiB", "largest process, MiB"]
     rows = [
@@ -113,9 +113,9 @@ def _synth(synth: dict) -> list[str]:
         "",
         *_table(header, rows),
         f"Full synth / empty app: **{synth['ratio_full_to_empty']:.1f}x** (the target's figure: a first synth); "
-        f"with cfn-guard's results reused {synth['ratio_full_cached_to_empty']:.1f}x; without plugins "
-        f"{synth['ratio_plain_to_empty']:.1f}x. The validation plugins take {100 * synth['plugin_share']:.0f} % "
-        "of the full synth's wall time. A synth after a change checks again only the templates that changed.",
+        f"with the validation results reused {synth['ratio_full_cached_to_empty']:.1f}x; without validation "
+        f"{synth['ratio_plain_to_empty']:.1f}x. Validation takes {100 * synth['plugin_share']:.0f} % "
+        "of the full synth's wall time. A synth after a change validates again only the templates that changed.",
         "",
     ]
 

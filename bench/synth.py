@@ -13,14 +13,15 @@ from bench import proc
 from bench.limits import stack_usage
 
 APP_KINDS = ("empty", "full", "full-cached", "plain")  # runs interleaved, so a load change hits all alike
-# "full" is a first synth: cfn-guard checks every template (tradai_cdk/control_tower keeps no results for it);
-# "full-cached" reuses each template's cfn-guard result, as a synth after a change elsewhere in the app does.
-NO_GUARD_RESULTS = {"CFN_GUARD_RESULT_CACHE": "0"}
-KIND_ENV = {"full": NO_GUARD_RESULTS, "plain": NO_GUARD_RESULTS}
+# "full" is a first synth: every template is validated (tradai_cdk/result_cache keeps no results for it);
+# "full-cached" reuses each template's cfn-guard and CloudFormation Validate results, as a synth of unchanged
+# templates does (after a change, only the changed templates are validated again).
+NO_STORED_RESULTS = {"VALIDATION_RESULT_CACHE": "0"}
+KIND_ENV = {"full": NO_STORED_RESULTS, "plain": NO_STORED_RESULTS}
 SCALE_POINTS = (0, 1, 10, 50)
 # At 50 extra tasks the compute stack passes 500 resources, which CDK's built-in CloudFormation validation rejects;
 # it is off for every scale point alike (the policy plugins under test are ours, not that one).
-SCALE_ENV = {"CDK_VALIDATION": "false", **NO_GUARD_RESULTS}
+SCALE_ENV = {"CDK_VALIDATION": "false", **NO_STORED_RESULTS}
 SUPERLINEAR_RATIO = 1.25  # per-task cost at 50 tasks over that at 10 above this: growth is worse than linear
 
 
@@ -32,7 +33,7 @@ def synth(kind: str, outdir: Path, extra_tasks: int = 0, env: dict | None = None
 def app_synths(runs: int, keep: Path) -> dict:
     """Samples of each kind and their summaries; the last ``plain`` assembly is left in ``keep`` for the limits."""
     samples: dict[str, list[proc.Sample]] = {kind: [] for kind in APP_KINDS}
-    synth("full-cached", keep)  # not a sample: it fills cfn-guard's result cache for the ones that follow
+    synth("full-cached", keep)  # not a sample: it stores the validation results the cached samples reuse
     for _ in range(runs):
         for kind in APP_KINDS:
             shutil.rmtree(keep, ignore_errors=True)

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 from tradai_cdk.control_tower import ControlTowerGuard, applicable_rules, rule_types, template_types
+from tradai_cdk import result_cache
 from tradai_cdk.control_tower import plugin
 from tradai_cdk.control_tower.report import GuardOutputError, violations
 
@@ -157,10 +158,10 @@ def test_results_are_neither_kept_nor_reused_without_a_results_dir(tmp_path, mon
 
 
 def test_the_cache_switch_reads_the_environment(monkeypatch):
-    monkeypatch.setenv(plugin.RESULT_CACHE_SWITCH, "0")
-    assert not plugin.result_cache_enabled()
-    monkeypatch.delenv(plugin.RESULT_CACHE_SWITCH)
-    assert plugin.result_cache_enabled()
+    monkeypatch.setenv(result_cache.SWITCH, "0")
+    assert not result_cache.enabled()
+    monkeypatch.delenv(result_cache.SWITCH)
+    assert result_cache.enabled()
 
 
 # --- failures are loud ---------------------------------------------------------------------------------------------
