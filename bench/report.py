@@ -211,13 +211,17 @@ def _deploy(deploy: dict) -> list[str]:
     if "phases" not in deploy:
         return ["## make deploy-local", "", deploy["note"], ""]
     rows = [[phase, f"{seconds:.1f}"] for phase, seconds in deploy["phases"].items()]
-    return [
+    lines = [
         "## make deploy-local",
         "",
         f"From `{deploy['source']}` (written by the emulator's last run).",
         "",
         *_table(["phase", "s"], [*rows, ["total", f"{deploy['total_s']:.1f}"]]),
     ]
+    drills = sorted(deploy.get("drills", {}).items(), key=lambda item: -item[1])
+    if drills:
+        lines += ["Drills, slowest first:", "", *_table(["drill", "s"], [[name, f"{s:.1f}"] for name, s in drills])]
+    return lines
 
 
 def _scale(scale: dict) -> list[str]:

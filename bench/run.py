@@ -24,7 +24,7 @@ T = TypeVar("T")
 RESULTS = ROOT / "bench/results/latest.json"
 DOC = ROOT / "docs/performance.md"
 NOTES = ROOT / "bench/performance_notes.md"
-DEPLOY_TIMINGS = ROOT / ".local-emulator/timings.json"
+DEPLOY_TIMINGS = ROOT / ".local-emulator/timings.json"  # and drill-timings.json beside it (local_emulator/deploy.py)
 SCALE_KINDS = ("stage", "stage-validated")
 
 
@@ -67,7 +67,9 @@ def deploy_local(path: Path) -> dict:
         return {"note": "Not measured: run `make deploy-local` first (it writes .local-emulator/timings.json)."}
     phases = {name: float(seconds) for name, seconds in json.loads(path.read_text()).items()}
     total = phases.pop("total", sum(phases.values()))
-    return {"source": os.path.relpath(path, ROOT), "phases": phases, "total_s": total}
+    drills = path.with_name("drill-timings.json")
+    drill_seconds = json.loads(drills.read_text()) if drills.is_file() else {}
+    return {"source": os.path.relpath(path, ROOT), "phases": phases, "total_s": total, "drills": drill_seconds}
 
 
 def under_load(loads: list[float], cores: int) -> bool:

@@ -199,6 +199,9 @@ def test_deploy_local_timings(tmp_path):
     result = run.deploy_local(tmp_path / "timings.json")
     assert result["phases"] == {"synth": 20.0, "bootstrap": 5.5, "deploy": 40.0}
     assert result["total_s"] == 65.5
+    assert result["drills"] == {}
+    (tmp_path / "drill-timings.json").write_text(json.dumps({"tradai-sqs-consumer-dev": 1.5}))
+    assert run.deploy_local(tmp_path / "timings.json")["drills"] == {"tradai-sqs-consumer-dev": 1.5}
 
 
 def _results(under_load: bool) -> dict:
