@@ -93,3 +93,29 @@ def test_cdk_validation_false_turns_it_off(monkeypatch):
     assert not cloudformation_validate.enabled()
     monkeypatch.delenv("CDK_VALIDATION")
     assert cloudformation_validate.enabled()
+
+
+def test_the_template_paths_are_handed_over_first(tmp_path):
+    """The app starts cfn-guard there, so that its processes run while this plugin and cdk-nag run in node."""
+    probe_app(tmp_path, 60).synth()
+    template = tmp_path / "cdk.out" / "Probe.template.json"
+    handed: list[list[str]] = []
+    CachedCloudFormationValidate(results_dir=None, before=handed.append).validate(Stacks(stack_of(template, "Probe")))
+    assert handed == [[str(template)]]
+
+
+def test_the_app_starts_cfn_guard_before_the_other_validations(tmp_path, monkeypatch):
+    from tradai_cdk.app import add_validations
+    from tradai_cdk.control_tower import plugin as guard_plugin
+
+    calls: list[str] = []
+    start, validate = guard_plugin.ControlTowerGuard.start, guard_plugin.ControlTowerGuard.validate
+    monkeypatch.setattr(guard_plugin.ControlTowerGuard, "start",
+                        lambda self, paths: calls.append("start") or start(self, paths))
+    monkeypatch.setattr(guard_plugin.ControlTowerGuard, "validate",
+                        lambda self, context: calls.append("validate") or validate(self, context))
+    app = cdk.App(outdir=str(tmp_path), context=STRICT, builtin_cloud_formation_validation=False)
+    cdk.CfnWaitConditionHandle(cdk.Stack(app, "Probe"), "Handle")
+    add_validations(app)
+    app.synth()
+    assert calls == ["start", "validate"]

@@ -201,3 +201,24 @@ def test_nested_rule_checks_carry_their_rules_message():
     assert not compliant
     assert found == [{"ruleName": "y_check", "description": "[CT.X.PR.1]: Require y", "fix": "Set y",
                       "resources": {"Queue": ["/Resources/Queue/Properties"]}}]
+
+
+# --- started early, collected by validate ------------------------------------------------------------------------
+
+def test_a_started_check_is_collected_by_validate(tmp_path, monkeypatch):
+    template = probe_template(tmp_path, retention_days=30)
+    guard = ControlTowerGuard(results_dir=None)
+    guard.start([str(template)])
+    started = guard._started[1].result()
+    monkeypatch.setattr(guard, "check", lambda _: pytest.fail("checked again"))
+    report = guard.validate(Templates(template))
+    assert RETENTION_RULE in {v.rule_name for v in report.violations}
+    assert started[str(template)][0] is False
+
+
+def test_validate_checks_anew_when_other_templates_were_started(tmp_path):
+    started, asked = probe_template(tmp_path, 365, "started.template.json"), probe_template(tmp_path, 30)
+    guard = ControlTowerGuard(results_dir=None)
+    guard.start([str(started)])
+    report = guard.validate(Templates(asked))
+    assert {r.template_path for v in report.violations for r in v.violating_resources} == {str(asked)}

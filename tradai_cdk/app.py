@@ -53,9 +53,10 @@ def add_validations(app: cdk.App) -> None:
     reuse = result_cache.enabled()
     guard = ControlTowerGuard(results_dir=GUARD_RESULTS if reuse else None)
     if cloudformation_validate.enabled():
-        cdk.Validations.of(app).add_plugins(
-            CachedCloudFormationValidate(results_dir=cloudformation_validate.RESULTS_DIR if reuse else None)
-        )
+        # Registered first: CDK calls plugins in order, and this one starts cfn-guard's processes in the background
+        # so that they run while it and cdk-nag run in node.
+        results = cloudformation_validate.RESULTS_DIR if reuse else None
+        cdk.Validations.of(app).add_plugins(CachedCloudFormationValidate(results_dir=results, before=guard.start))
     # ControlTowerGuard implements the deprecated Beta1 plugin interface (that of the cfn-guard plugin it replaces);
     # add_plugins takes it at runtime, but is typed with the non-beta one, whose validate() types differ.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), guard)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,8 +49,12 @@ class _OneStack:
 class CachedCloudFormationValidate:
     """``cdk.CloudFormationValidatePlugin`` per template, its violations stored under ``results_dir`` (None: not)."""
 
-    def __init__(self, results_dir: Path | None = RESULTS_DIR) -> None:
+    def __init__(
+        self, results_dir: Path | None = RESULTS_DIR, before: Callable[[list[str]], None] | None = None
+    ) -> None:
+        """``before``: called with the template paths first (the app starts cfn-guard there, to run alongside)."""
         self._results = ResultCache(results_dir)
+        self._before = before
         self._plugin: cdk.CloudFormationValidatePlugin | None = None
 
     @property
@@ -65,6 +70,8 @@ class CachedCloudFormationValidate:
         return None
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        if self._before:
+            self._before(list(context.template_paths))
         violations: list[dict[str, Any]] = []
         for stack in context.stack_templates:
             violations.extend(self._stack_violations(stack))

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -76,6 +76,7 @@ class ControlTowerGuard:
         """``results_dir``: where each template's result is kept and reused (None: neither)."""
         self._results = ResultCache(results_dir)
         self._workers = workers or len(os.sched_getaffinity(0))
+        self._started: tuple[list[str], Future[dict[str, Result]]] | None = None
 
     @property
     def name(self) -> str:
@@ -90,9 +91,17 @@ class ControlTowerGuard:
         """The plugin's ids: rule file names without ``ct-`` and hyphens."""
         return [rule.replace("ct-", "", 1).replace("-", "") for rule in sorted(bundle.rule_types())]
 
+    def start(self, paths: list[str]) -> None:
+        """Begin checking ``paths`` in the background, so that cfn-guard's processes run while the validations CDK
+        calls before this one run in node; ``validate`` then collects the result (or checks anew, for other paths)."""
+        background = ThreadPoolExecutor(max_workers=1)
+        self._started = (list(paths), background.submit(self.check, list(paths)))
+        background.shutdown(wait=False)
+
     def validate(self, context: cdk.IPolicyValidationContextBeta1) -> cdk.PolicyValidationPluginReportBeta1:
         paths = list(context.template_paths)
-        results = self.check(paths)
+        started, self._started = self._started, None
+        results = started[1].result() if started and started[0] == paths else self.check(paths)
         violations = [_policy_violation(v, path) for path in paths for v in results[path][1]]
         return cdk.PolicyValidationPluginReportBeta1(
             success=all(compliant for compliant, _ in results.values()), violations=violations
