@@ -257,14 +257,8 @@ class _Run:
     def _stage(self) -> dict[str, Any]:
         deployment_id = self._deployment_id("stage")
         slot_key = f"{self.strategy_id}#dry-run"
-        execution = self._start(deployment_id, "stage", config_hash=self.config_hash)
-        task, environment = self._started_task("dry-run", slot_key, deployment_id, execution)
-        ip = self._play_container(task, slot_key)
-        result = workflows.finished(self.ctx, execution)
-        expect(
-            result["status"] == "SUCCEEDED",
-            f"stage execution {result['status']}",
-            workflows.history(self.ctx, execution),
+        execution, task, environment, ip = self._run_to_success(
+            deployment_id, "stage", "dry-run", slot_key, config_hash=self.config_hash
         )
         states = workflows.states(self.ctx, execution)
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
@@ -364,15 +358,7 @@ class _Run:
     def _promote(self, staged: dict[str, Any]) -> str:
         deployment_id = self._deployment_id("promote")
         slot_key, dry_run_key = f"{self.strategy_id}#live", f"{self.strategy_id}#dry-run"
-        execution = self._start(deployment_id, "promote")
-        task, environment = self._started_task("live", slot_key, deployment_id, execution)
-        ip = self._play_container(task, slot_key)
-        result = workflows.finished(self.ctx, execution)
-        expect(
-            result["status"] == "SUCCEEDED",
-            f"promote execution {result['status']}",
-            workflows.history(self.ctx, execution),
-        )
+        execution, task, environment, ip = self._run_to_success(deployment_id, "promote", "live", slot_key)
         states = workflows.states(self.ctx, execution)
         slot, record = self._slot(slot_key), self._deployment(deployment_id)
         expect(
@@ -411,6 +397,22 @@ class _Run:
         )
 
     # --- playing the workflow's world ----------------------------------------------------------------------------
+
+    def _run_to_success(
+        self, deployment_id: str, action: str, mode: str, slot_key: str, **extra: str
+    ) -> tuple[str, Any, dict[str, str], str]:
+        """Start ``action``, play the task it starts in ``mode`` and expect the execution to succeed: the execution,
+        the task, its environment and its private IP."""
+        execution = self._start(deployment_id, action, **extra)
+        task, environment = self._started_task(mode, slot_key, deployment_id, execution)
+        ip = self._play_container(task, slot_key)
+        result = workflows.finished(self.ctx, execution)
+        expect(
+            result["status"] == "SUCCEEDED",
+            f"{action} execution {result['status']}",
+            workflows.history(self.ctx, execution),
+        )
+        return execution, task, environment, ip
 
     def _start(self, deployment_id: str, action: str, **extra: str) -> str:
         request = {
