@@ -48,8 +48,11 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 # Two pytest-xdist workers (this machine's cores); the session's synth is done once, under a lock (tests/conftest.py).
+# Bytecode is written (some environments turn it off) under .cache/pycache, outside the Lambda asset: each worker
+# would otherwise compile everything it imports on every run.
+TEST_ENV := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache
 test: install lint
-	$(PY) -m pytest -n 2
+	$(TEST_ENV) $(PY) -m pytest -n 2
 
 # Lint and types (issue 16; rules in pyproject.toml, decisions in docs/decisions.md). ruff format --check fails on
 # unformatted code: `.venv/bin/ruff format <paths>` formats it (and `ruff check --fix` fixes what it can).

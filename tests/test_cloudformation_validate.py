@@ -53,7 +53,7 @@ def probe_app(tmp_path: Path, retention: int, acknowledge: bool = False) -> cdk.
 def test_findings_equal_the_builtin_plugins_own(synthesized, tmp_path):
     """Dev's foundation template has the pinned-AZ warnings (W3010) acknowledged in nag.py."""
     context = Stacks(stack_of(synthesized[("dev", "foundation")].template_path))
-    theirs = cdk.CloudFormationValidatePlugin().validate(context)
+    theirs = cloudformation_validate._engine().validate(context)  # the plugin itself, called directly
     ours = CachedCloudFormationValidate(results_dir=tmp_path).validate(context)
     assert findings(theirs) and findings(ours) == findings(theirs)
     assert ours.success == theirs.success
@@ -73,7 +73,7 @@ def test_a_stored_result_is_reused_without_starting_the_plugin(tmp_path, monkeyp
     template = next((tmp_path / "first" / "cdk.out").glob("Probe.template.json"))
     context = Stacks(stack_of(template, "Probe"))
     first = CachedCloudFormationValidate(results_dir=tmp_path / "first" / "results").validate(context)
-    monkeypatch.setattr(cdk, "CloudFormationValidatePlugin", lambda: pytest.fail("the plugin started"))
+    monkeypatch.setattr(cloudformation_validate, "_engine", lambda: pytest.fail("the plugin was asked"))
     again = CachedCloudFormationValidate(results_dir=tmp_path / "first" / "results").validate(context)
     assert findings(again) == findings(first) and not again.success
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,7 +56,6 @@ class CachedCloudFormationValidate:
         """``before``: called with the template paths first (the app starts cfn-guard there, to run alongside)."""
         self._results = ResultCache(results_dir)
         self._before = before
-        self._plugin: cdk.CloudFormationValidatePlugin | None = None
 
     @property
     def name(self) -> str:
@@ -86,13 +86,18 @@ class CachedCloudFormationValidate:
         key = cache_key(*(str(part).encode() for part in inputs), Path(__file__).read_bytes(), template)
         found = self._results.load(key)
         if found is None:
-            self._plugin = self._plugin or cdk.CloudFormationValidatePlugin()
             one_stack = cast(cdk.IPolicyValidationContext, _OneStack(stack))  # jsii.implements is invisible to mypy
-            found = [_as_dict(v) for v in self._plugin.validate(one_stack).violations]
+            found = [_as_dict(v) for v in _engine().validate(one_stack).violations]
             self._results.store(key, found)
         return [
             {**v, "resources": [{**r, "template_path": stack.template_path} for r in v["resources"]]} for v in found
         ]
+
+
+@cache
+def _engine() -> cdk.CloudFormationValidatePlugin:
+    """The plugin, started once per process and only when needed (it keeps no state between calls but its rules)."""
+    return cdk.CloudFormationValidatePlugin()
 
 
 def _as_dict(violation: cdk.PolicyViolation) -> dict[str, Any]:

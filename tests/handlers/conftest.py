@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
@@ -18,11 +16,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.route_tables import Route
 
+from boto_reuse import new_session
 from nat_routes.handler import settings as nat_settings
 
 REGION = "eu-central-1"
 AMI_ID = "ami-0123456789abcdef0"  # moto does not require the AMI to exist
-_LOADER = botocore.loaders.create_loader()  # caches service models across per-test sessions
 
 
 def client_response(status: int, parsed: dict) -> tuple[AWSResponse, dict]:
@@ -168,9 +166,7 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # saves ~1 s per test
     with mock_aws():  # resets boto3.DEFAULT_SESSION, so install ours afterwards
-        botocore_session = botocore.session.get_session()
-        botocore_session.register_component("data_loader", _LOADER)
-        session = boto3.session.Session(botocore_session=botocore_session)
+        session = new_session()
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
         yield session
 

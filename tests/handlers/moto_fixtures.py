@@ -53,10 +53,11 @@ class LambdaContext:
 def package_caches(*packages: str) -> list[Callable]:
     """Every functools cache defined in the loaded modules of ``packages`` and of ``shared`` (settings, clients,
     repositories, the notifier, the MLflow client and its secret)."""
-    roots = {"shared", *packages}
+    roots = ("shared", *packages)
+    submodules = tuple(f"{root}." for root in roots)
     caches: list[Callable] = []
     for name, module in list(sys.modules.items()):
-        if module is not None and name.split(".")[0] in roots:
+        if module is not None and (name in roots or name.startswith(submodules)):
             caches.extend(value for value in vars(module).values()
                           if callable(value) and hasattr(value, "cache_clear")
                           and getattr(value, "__module__", None) == name)
