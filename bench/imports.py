@@ -1,9 +1,11 @@
 """Cold import time of each Lambda handler module next to a bare `import boto3`, and what it imports beyond boto3.
 
 The handler modules are read from the synthesized templates (each AWS::Lambda::Function's ``Handler`` whose module
-is in lambda_src/), so the list follows the app. Settings are read at first invocation, not at import; what is read
-at import is Powertools' configuration, so each module is imported with its function's literal environment
-variables and the variables Lambda sets (``LAMBDA_TASK_ROOT`` turns Powertools' tracer on, as in Lambda).
+is in the handlers' code asset), so the list follows the app, and they are imported from that asset, as deployed
+(with the bytecode it ships; nothing is written, as Lambda's code directory is read-only). Settings are read at
+first invocation, not at import; what is read at import is Powertools' configuration, so each module is imported
+with its function's literal environment variables and the variables Lambda sets (``LAMBDA_TASK_ROOT`` turns
+Powertools' tracer on, as in Lambda).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 from bench import proc
 from bench.limits import stacks, stage_dirs
 
-LAMBDA_SRC = proc.ROOT / "lambda_src"
 BASELINE = "boto3"
 TIMER = (
     "import importlib, sys, time\nt = time.perf_counter()\nimportlib.import_module(sys.argv[1])\n"
@@ -29,6 +30,7 @@ IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)\s*$")
 
 def handler_modules(assembly: Path) -> dict[str, dict[str, str]]:
     """Handler module -> the environment to import it with (from the first function, in stage order, using it)."""
+    code = code_dir(assembly)
     modules: dict[str, dict[str, str]] = {}
     for directory in stage_dirs(assembly).values():
         for stack in stacks(directory):
@@ -37,26 +39,32 @@ def handler_modules(assembly: Path) -> dict[str, dict[str, str]]:
                 if resource["Type"] != "AWS::Lambda::Function":
                     continue
                 module = str(resource["Properties"].get("Handler", "")).rpartition(".")[0]
-                if (LAMBDA_SRC / f"{module.replace('.', '/')}.py").is_file():
-                    modules.setdefault(module, lambda_env(resource["Properties"], region))
+                if (code / f"{module.replace('.', '/')}.py").is_file():
+                    modules.setdefault(module, lambda_env(resource["Properties"], region, code))
     return dict(sorted(modules.items()))
 
 
-def lambda_env(properties: Mapping, region: str) -> dict[str, str]:
+def code_dir(assembly: Path) -> Path:
+    """The handlers' code asset (the one holding the ``shared`` package)."""
+    (code,) = [path for path in assembly.glob("asset.*") if (path / "shared" / "__init__.py").is_file()]
+    return code
+
+
+def lambda_env(properties: Mapping, region: str, code: Path) -> dict[str, str]:
     """The function's literal environment variables and those the Lambda runtime sets that matter at import."""
     variables = properties.get("Environment", {}).get("Variables", {})
     literal = {name: value for name, value in variables.items() if isinstance(value, str)}
-    return {**literal, **runtime_env(), "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    return {**literal, **runtime_env(code), "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
-def runtime_env() -> dict[str, str]:
-    return {"LAMBDA_TASK_ROOT": str(LAMBDA_SRC), "PYTHONPATH": str(LAMBDA_SRC)}
+def runtime_env(code: Path) -> dict[str, str]:
+    return {"LAMBDA_TASK_ROOT": str(code), "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def cold_imports(modules: Mapping[str, Mapping[str, str]], runs: int) -> dict:
+def cold_imports(modules: Mapping[str, Mapping[str, str]], runs: int, code: Path) -> dict:
     """Seconds per import (fresh interpreter per sample, runs interleaved) and each module's imports beyond boto3."""
-    envs = {BASELINE: runtime_env(), **modules}
-    proc.run([sys.executable, "-c", "import " + ", ".join(envs)], runtime_env())  # compiles every .pyc once
+    envs = {BASELINE: runtime_env(code), **modules}
+    proc.run([sys.executable, "-c", "import " + ", ".join(envs)], runtime_env(code))  # warms the file cache
     seconds: dict[str, list[float]] = defaultdict(list)
     for _ in range(runs):
         for module, env in envs.items():

@@ -43,7 +43,8 @@ def main() -> None:
         results["synth"] = _step("synth", loads, lambda: synth.app_synths(runs, assembly))
         results["stacks"], results["assets"] = limits.stack_usage(assembly), limits.assets(assembly)
         modules = imports.handler_modules(assembly)
-        results["imports"] = _step("imports", loads, lambda: imports.cold_imports(modules, runs))
+        code = imports.code_dir(assembly)
+        results["imports"] = _step("imports", loads, lambda: imports.cold_imports(modules, runs, code))
     if not skip_scale:
         results["scale"] = {
             kind: _step(f"scale {kind}", loads, functools.partial(synth.scale_synths, runs, kind))

@@ -74,6 +74,9 @@ def assembly(tmp_path):
     (tmp_path / "asset.abc" / "pkg").mkdir(parents=True)
     (tmp_path / "asset.abc" / "pkg" / "m.py").write_text("x" * 300)
     (tmp_path / "asset.abc" / "top.py").write_text("y" * 100)
+    for module in ("shared/__init__.py", "nat_routes/__init__.py", "nat_routes/handler.py"):  # the handlers' asset
+        (tmp_path / "asset.code" / module).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "asset.code" / module).touch()
     stage.mkdir()
     (tmp_path / "manifest.json").write_text(
         json.dumps(
@@ -151,7 +154,8 @@ def test_handler_modules_are_the_templates_lambda_src_handlers_with_their_litera
     assert list(modules) == ["nat_routes.handler"]
     env = modules["nat_routes.handler"]
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO" and "TABLE" not in env
-    assert (env["AWS_REGION"], env["LAMBDA_TASK_ROOT"]) == ("eu-west-1", str(imports.LAMBDA_SRC))
+    assert (env["AWS_REGION"], env["LAMBDA_TASK_ROOT"]) == ("eu-west-1", str(assembly / "asset.code"))
+    assert env["PYTHONPATH"] == str(assembly / "asset.code") and env["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
 def test_import_time_is_summed_per_package_beyond_the_baseline():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,8 @@ STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 ALL_LAMBDAS = {**spec.LAMBDAS, **spec.ADDED_LAMBDAS}
 # The one code asset every function shares: the handler families and their shared utilities (lambda_src/).
 HANDLER_PACKAGES = {"backtest", "deployments", "ml_lifecycle", "nat_routes", "operations", "shared"}
+RUNTIME_TAG = "cpython-311"  # spec 7: python3.11 (the interpreter that synthesizes is the same minor version)
+CHECKED_HASH = 0b11  # PEP 552 flags: hash-based, check the source
 
 
 def _located(synthesized, env, spec_name):
@@ -97,11 +101,30 @@ def test_function_logs_to_its_own_group_with_the_environment_retention(env, spec
     assert fn["TracingConfig"] == {"Mode": "Active"}
 
 
-def test_the_code_asset_ships_handler_packages_only(synthesized):
-    """No tool cache (.mypy_cache, .ruff_cache...), bytecode or test file is deployed with the handlers."""
+def code_asset(synthesized) -> Path:
     (outdir,) = {stack.template_path.parent.parent for stack in synthesized.values()}
-    assets = [d for d in outdir.glob("asset.*") if (d / "shared" / "__init__.py").is_file()]
-    assert len(assets) == 1
-    shipped = [path.relative_to(assets[0]) for path in assets[0].rglob("*")]
+    (asset,) = [d for d in outdir.glob("asset.*") if (d / "shared" / "__init__.py").is_file()]
+    return asset
+
+
+def test_the_code_asset_ships_handler_packages_only(synthesized):
+    """No tool cache (.mypy_cache, .ruff_cache...), stray bytecode or test file is deployed with the handlers."""
+    asset = code_asset(synthesized)
+    shipped = [path.relative_to(asset) for path in asset.rglob("*")]
     assert {path.parts[0] for path in shipped} == HANDLER_PACKAGES
-    assert [p for p in shipped if any(part.startswith(".") or part == "__pycache__" for part in p.parts)] == []
+    assert [p for p in shipped if any(part.startswith(".") for part in p.parts)] == []
+    sources = {p for p in shipped if p.suffix == ".py"}
+    assert all(p.parent.name != "__pycache__" or p.suffix == ".pyc" for p in shipped)
+    assert {p.parent.parent / f"{p.name.split('.')[0]}.py" for p in shipped if p.suffix == ".pyc"} <= sources
+
+
+def test_every_handler_module_ships_bytecode_the_runtime_uses(synthesized):
+    """Lambda's code directory is read-only: without shipped bytecode each cold start compiles every module of ours.
+    Hash-checked bytecode for the runtime's interpreter (python3.11, spec 7) of each source, matching it."""
+    asset = code_asset(synthesized)
+    for source in asset.rglob("*.py"):
+        compiled = source.parent / "__pycache__" / f"{source.stem}.{RUNTIME_TAG}.pyc"
+        header = compiled.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, compiled
+        assert int.from_bytes(header[4:8], "little") == CHECKED_HASH, compiled
+        assert header[8:16] == importlib.util.source_hash(source.read_bytes()), compiled

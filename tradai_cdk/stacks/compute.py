@@ -291,7 +291,7 @@ class ComputeStack(TradaiStack):
             deployer=FunctionProps(
                 function_name=config.function_name(DEPLOYER),
                 handler="deployments.deployer.handler",
-                code=lambda_code(),
+                code=lambda_code(config.lambda_runtime),
                 runtime=lambda_runtime(config.lambda_runtime),
                 memory_mib=spec.memory_mib,
                 timeout=cdk.Duration.seconds(spec.timeout_seconds),
@@ -457,7 +457,7 @@ class ComputeStack(TradaiStack):
             self,
             "BacktestPipeline",
             functions=sizing,
-            code=lambda_code(),
+            code=lambda_code(config.lambda_runtime),
             runtime=lambda_runtime(config.lambda_runtime),
             layers=self._layers,
             queue=self.backtest_queue,

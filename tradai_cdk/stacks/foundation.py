@@ -79,7 +79,7 @@ class FoundationStack(TradaiStack):
             name_tag=config.naming.name("nat"),
             route_function=FunctionProps(
                 function_name=config.function_name(route_fn.name),
-                code=lambda_code(),
+                code=lambda_code(config.lambda_runtime),
                 handler="nat_routes.handler.handler",
                 runtime=lambda_runtime(config.lambda_runtime),
                 memory_mib=route_fn.memory_mib,

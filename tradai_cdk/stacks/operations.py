@@ -108,7 +108,7 @@ class Operations:
         return FunctionProps(
             function_name=self._config.function_name(key),
             handler=HANDLERS[key],
-            code=lambda_code(),
+            code=lambda_code(self._config.lambda_runtime),
             runtime=lambda_runtime(self._config.lambda_runtime),
             memory_mib=spec.memory_mib,
             timeout=cdk.Duration.seconds(spec.timeout_seconds),
@@ -247,7 +247,7 @@ class Operations:
         pipeline = RetrainingPipeline(
             self._scope,
             "RetrainingPipeline",
-            code=lambda_code(),
+            code=lambda_code(config.lambda_runtime),
             runtime=lambda_runtime(config.lambda_runtime),
             layers=self._layers,
             placement=placement,
