@@ -25,6 +25,7 @@ TIMER = (
     "import importlib, sys, time\nt = time.perf_counter()\nimportlib.import_module(sys.argv[1])\n"
     "print(time.perf_counter() - t)"
 )
+SAMPLES_PER_RUN = 3  # an import takes ~0.2 s and varies by tens of ms from one interpreter to the next
 IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)\s*$")
 
 
@@ -62,11 +63,12 @@ def runtime_env(code: Path) -> dict[str, str]:
 
 
 def cold_imports(modules: Mapping[str, Mapping[str, str]], runs: int, code: Path) -> dict:
-    """Seconds per import (fresh interpreter per sample, runs interleaved) and each module's imports beyond boto3."""
+    """Seconds per import (fresh interpreter per sample, SAMPLES_PER_RUN x ``runs`` samples, interleaved) and each
+    module's imports beyond boto3."""
     envs = {BASELINE: runtime_env(code), **modules}
     proc.run([sys.executable, "-c", "import " + ", ".join(envs)], runtime_env(code))  # warms the file cache
     seconds: dict[str, list[float]] = defaultdict(list)
-    for _ in range(runs):
+    for _ in range(runs * SAMPLES_PER_RUN):
         for module, env in envs.items():
             seconds[module].append(import_seconds(module, env))
     baseline = proc.spread(seconds[BASELINE])
@@ -84,7 +86,7 @@ def cold_imports(modules: Mapping[str, Mapping[str, str]], runs: int, code: Path
                 "beyond_boto3_total_ms": round(sum(ms for _, ms in extra), 1),
             }
         )
-    return {"boto3_seconds": baseline, "modules": rows}
+    return {"boto3_seconds": baseline, "samples": runs * SAMPLES_PER_RUN, "modules": rows}
 
 
 def import_seconds(module: str, env: Mapping[str, str]) -> float:

@@ -166,7 +166,8 @@ def _imports(imports: dict | None) -> list[str]:
     return [
         "## Lambda handler cold imports",
         "",
-        "A fresh interpreter per sample, the function's environment set; bare `import boto3`: "
+        "Imported from the synthesized code asset, as deployed (with its bytecode); a fresh interpreter per sample, "
+        f"{imports.get('samples', 1)} samples each, the function's environment set; bare `import boto3`: "
         f"{_spread(imports['boto3_seconds'], 1000, 0)} ms. Beyond boto3: self time (`python -X importtime`) "
         "of the modules boto3 does not load, per top-level package.",
         "",
