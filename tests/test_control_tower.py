@@ -10,14 +10,15 @@ import aws_cdk as cdk
 import jsii
 import pytest
 from aws_cdk import aws_logs as logs
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
-from tradai_cdk.control_tower import ControlTowerGuard, applicable_rules, rule_types, template_types
+from conftest import ROOT
 from tradai_cdk import result_cache
-from tradai_cdk.control_tower import plugin
+from tradai_cdk.control_tower import ControlTowerGuard, applicable_rules, bundle, plugin, rule_types, template_types
 from tradai_cdk.control_tower.report import GuardOutputError, violations
+from tradai_cdk.result_cache import cache_key
 
 RETENTION_RULE = "cloudwatch_log_group_retention_period_check"  # CT.CLOUDWATCH.PR.2: at least 365 days
+AGREED = ROOT / ".cache" / "cfn-guard-agreement"
 
 
 @jsii.implements(cdk.IPolicyValidationContextBeta1)
@@ -80,7 +81,16 @@ def test_findings_equal_the_cfn_guard_plugins_own(synthesized, env, stack):
     with all its rules, on real templates with findings (all twelve were compared when they were written). Dev's
     foundation has a Lambda permission whose SourceArn names an events rule: without the slices' stubs of referenced
     resources, CT.LAMBDA.PR.2 reports a finding the whole template does not have."""
-    context = Templates(synthesized[(env, stack)].template_path)
+    template = synthesized[(env, stack)].template_path
+    # An agreement is remembered by the hash of all it depends on (as cfn-lint's passes are): the template, the
+    # plugin's tarball (its binary, rules and JavaScript), our runner's code and this test; a difference never is.
+    agreed = AGREED / cache_key(bundle.fingerprint().encode(), plugin._code_fingerprint().encode(),
+                                Path(__file__).read_bytes(), template.read_bytes())
+    if agreed.is_file():
+        return
+    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator  # loads the plugin into jsii: only when comparing
+
+    context = Templates(template)
     bundled = CfnGuardValidator(control_tower_rules_enabled=True, max_buffer=64 * 1024 * 1024)  # its default: 1 MB
     theirs = bundled.validate(context)
     ours = ControlTowerGuard(results_dir=None).validate(context)
@@ -88,6 +98,8 @@ def test_findings_equal_the_cfn_guard_plugins_own(synthesized, env, stack):
     assert findings(ours) == findings(theirs)
     assert ours.success == theirs.success
     assert {v.severity for v in ours.violations} == {"error"}
+    agreed.parent.mkdir(parents=True, exist_ok=True)
+    agreed.touch()
 
 
 def test_a_short_retention_is_one_violation_naming_the_resource_and_the_fix(tmp_path):
