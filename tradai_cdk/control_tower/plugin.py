@@ -41,9 +41,11 @@ Result = tuple[bool, list[dict[str, Any]]]  # (compliant, violations), see repor
 
 @dataclass(frozen=True)
 class TemplateCheck:
-    """One template, the rule files that can apply to it and its result's cache key."""
+    """One template (read once: its path and parsed body), the rule files that can apply to it and its result's
+    cache key."""
 
     path: str
+    template: dict[str, Any]
     rules: tuple[str, ...]
     key: str
 
@@ -146,9 +148,12 @@ class Job:
 
 
 def _template_check(path: str) -> TemplateCheck:
-    rules = tuple(applicable_rules(template_types([path])))
+    content = Path(path).read_bytes()
+    template = json.loads(content)
+    rules = tuple(applicable_rules({resource["Type"] for resource in template.get("Resources", {}).values()}))
     parts = (bundle.fingerprint(), _code_fingerprint(), "\n".join(rules))
-    return TemplateCheck(path=path, rules=rules, key=cache_key(*(p.encode() for p in parts), Path(path).read_bytes()))
+    key = cache_key(*(p.encode() for p in parts), content)
+    return TemplateCheck(path=path, template=template, rules=rules, key=key)
 
 
 @cache
@@ -160,7 +165,7 @@ def _code_fingerprint() -> str:
 
 def _jobs(check: TemplateCheck, index: int, scratch: Path) -> list[Job]:
     """The template's slices, each written to ``scratch``."""
-    template = json.loads(Path(check.path).read_text())
+    template = check.template
     type_bytes: dict[str, int] = defaultdict(int)
     for resource in template.get("Resources", {}).values():
         type_bytes[resource["Type"]] += len(json.dumps(resource))
