@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, cast
 
 import aws_cdk as cdk
@@ -16,20 +17,33 @@ if TYPE_CHECKING:  # the stage imports this module
     from .stages.tradai_stage import TradaiStage
 
 
-def _ack(construct: IConstruct, rule_id: str, reason: str) -> None:
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+class _Acknowledgements:
+    """The acknowledgements of one stage, applied per construct in one call (jsii round trips cost per call)."""
+
+    def __init__(self) -> None:
+        self._by_construct: dict[int, tuple[IConstruct, list[cdk.Acknowledgment]]] = {}
+
+    def add(self, construct: IConstruct, rule_id: str, reason: str) -> None:
+        entry = self._by_construct.setdefault(id(construct), (construct, []))
+        entry[1].append(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+    def apply(self) -> None:
+        for construct, acknowledgements in self._by_construct.values():
+            cdk.Validations.of(construct).acknowledge(*acknowledgements)
 
 
 def acknowledge_findings(stage: TradaiStage) -> None:
     """Acknowledge the deliberate findings of one ``TradaiStage``."""
-    _acknowledge_foundation(stage.foundation)
-    _acknowledge_persistent(stage.persistent)
-    _acknowledge_compute(stage.compute, stage.persistent)
-    _acknowledge_pipeline(stage.compute)
-    _acknowledge_operations(stage.compute, stage.persistent)
-    _acknowledge_deployment(stage.compute)
-    _acknowledge_edge(stage.edge)
-    _acknowledge_control_tower(stage)
+    acks = _Acknowledgements()
+    _acknowledge_foundation(acks, stage.foundation)
+    _acknowledge_persistent(acks, stage.persistent)
+    _acknowledge_compute(acks, stage.compute, stage.persistent)
+    _acknowledge_pipeline(acks, stage.compute)
+    _acknowledge_operations(acks, stage.compute, stage.persistent)
+    _acknowledge_deployment(acks, stage.compute)
+    _acknowledge_edge(acks, stage.edge)
+    _acknowledge_control_tower(acks, stage)
+    acks.apply()
 
 
 def _role(function: lambda_.IFunction) -> iam.IRole:
@@ -44,10 +58,13 @@ def _logical_id(stack: cdk.Stack, construct: IConstruct) -> str:
     return stack.get_logical_id(cast(cdk.CfnElement, construct.node.default_child))
 
 
-def _partition(stack: cdk.Stack) -> str:
-    """The partition as cdk-nag prints it: literal when context pins it, else the pseudo parameter."""
+@functools.lru_cache(maxsize=16)
+def _arn_prefix(stack: cdk.Stack, service: str) -> str:
+    """``arn:<partition>:<service>:<region>:<account>`` as cdk-nag prints it (the partition literal when context pins
+    it, else the pseudo parameter); cached, since each read of the stack is a jsii round trip."""
     partition = stack.resolve(stack.partition)
-    return partition if isinstance(partition, str) else "<AWS::Partition>"
+    partition = partition if isinstance(partition, str) else "<AWS::Partition>"
+    return f"arn:{partition}:{service}:{stack.region}:{stack.account}"
 
 
 def _iam4(managed_policy: str) -> str:
@@ -60,159 +77,159 @@ def _iam5(stack: cdk.Stack, resource: str) -> str:
     if resource == "*":
         return "AwsSolutions-IAM5[Resource::*]"
     service, tail = resource.split(":", 1)
-    return f"AwsSolutions-IAM5[Resource::arn:{_partition(stack)}:{service}:{stack.region}:{stack.account}:{tail}]"
+    return f"AwsSolutions-IAM5[Resource::{_arn_prefix(stack, service)}:{tail}]"
 
 
-def _acknowledge_foundation(foundation: FoundationStack) -> None:
-    _ack(
+def _acknowledge_foundation(acks: _Acknowledgements, foundation: FoundationStack) -> None:
+    acks.add(
         foundation.network,
         "CloudFormation-Validate::W3010",
         "Spec 1.1/1.2 pin each subnet to eu-central-1a or eu-central-1b; the AZ names are the contract.",
     )
-    _ack(
+    acks.add(
         foundation.security_groups["alb"],
         "AwsSolutions-EC23",
         "Spec 4.1's rules for tradai-alb-sg (80 and 443 from 0.0.0.0/0) are kept as written, but the ALB is "
         "internal (docs/decisions.md, issue 12): only addresses inside the VPC, i.e. the API's VPC link, reach it.",
     )
     nat = foundation.nat
-    _ack(
+    acks.add(
         nat.instance_role,
         _iam5(foundation, "*"),
         "The five Session Manager actions (ssm:UpdateInstanceInformation, ssmmessages:*Channel) have no "
         "resource-level permissions; they replace the broader AmazonSSMManagedInstanceCore.",
     )
-    _ack(
+    acks.add(
         nat.instance_role,
         _iam5(foundation, "ec2:instance/*"),
         "ec2:CreateTags on instance/* is narrowed to the NAT ASG's own instances (aws:ResourceTag condition), the "
         "boot-state tag key only and its values ready/failed; instance IDs do not exist at deploy time.",
     )
-    _ack(
+    acks.add(
         nat.route_function,
         "Serverless-LambdaAsyncFailureDestination",
         "Failed asynchronous invocations go to the route DLQ through DeadLetterConfig (shared with the "
         "EventBridge target); an alarm on its depth notifies the alerts topic.",
     )
-    _ack(
+    acks.add(
         _role(nat.route_function),
         _iam5(foundation, "ec2:instance/*"),
         "instance/* is narrowed by the aws:ResourceTag/aws:autoscaling:groupName condition to the NAT ASG's own "
         "instances, whose IDs do not exist at deploy time.",
     )
-    _ack(
+    acks.add(
         _role(nat.route_function),
         _iam5(foundation, "ec2:network-interface/*"),
         "AssociateAddress also authorizes the instance's primary interface, created at launch; narrowed by the "
         "ec2:Subnet condition to the NAT subnet.",
     )
-    _ack(
+    acks.add(
         _role(nat.route_function),
         _iam5(foundation, "*"),
         "ec2:DescribeInstances/DescribeRouteTables/DescribeNetworkInterfaces/DescribeAddresses and X-Ray "
         "PutTraceSegments have no resource-level permissions.",
     )
-    _ack(
+    acks.add(
         _role(nat.route_function),
         _iam5(foundation, f"autoscaling:autoScalingGroup:*:autoScalingGroupName/{nat.auto_scaling_group_name}"),
         "An ASG ARN embeds a UUID generated at creation, so the policy matches the group by its fixed name.",
     )
-    _ack(nat.route_function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
-    _ack(nat.route_function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
-    _ack(
+    acks.add(nat.route_function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+    acks.add(nat.route_function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+    acks.add(
         nat.auto_scaling_group,
         "AwsSolutions-AS3",
         "Launches are reported through the lifecycle hook to EventBridge; the route Lambda emits RouteUpdated/"
         "RouteUpdateFailed metrics and an alarm watches failures, so SNS scaling notifications would duplicate them.",
     )
-    _ack(
+    acks.add(
         nat.audit_rule,
         "Serverless-EventBusDLQ",
         "A missed route audit is replaced by the next one minutes later; missing audit data itself alarms.",
     )
-    _ack(
+    acks.add(
         nat.dead_letter_queue,
         "Serverless-SQSRedrivePolicy",
         "This queue is itself the dead-letter queue of the route-update Lambda and its EventBridge target.",
     )
 
 
-def _acknowledge_persistent(persistent: PersistentStack) -> None:
+def _acknowledge_persistent(acks: _Acknowledgements, persistent: PersistentStack) -> None:
     config = persistent.config
-    _ack(
+    acks.add(
         persistent.tables["idempotency"],
         "AwsSolutions-DDB3",
         "Spec 3.2: the idempotency table holds short-lived deduplication records and has no PITR.",
     )
     for secret in [persistent.master_secret, *persistent.secrets.values()]:
-        _ack(
+        acks.add(
             secret,
             "AwsSolutions-SMG4",
             "Spec 8: rotation is manual (automatic rotation is Phase 2); tradai/<env>/database-url is derived "
             "from the master secret, so rotating one alone would break the other.",
         )
-    _ack(persistent.database, "AwsSolutions-RDS11", "Spec 4.1 fixes PostgreSQL on 5432 in the SG rules.")
-    _ack(
+    acks.add(persistent.database, "AwsSolutions-RDS11", "Spec 4.1 fixes PostgreSQL on 5432 in the SG rules.")
+    acks.add(
         persistent.database.node.find_child("MonitoringRole"),
         _iam4("service-role/AmazonRDSEnhancedMonitoringRole"),
         "AWS's own policy for RDS enhanced monitoring: it writes only to the RDSOSMetrics log group.",
     )
     if not config.rds.multi_az:
-        _ack(persistent.database, "AwsSolutions-RDS3", f"Spec 3.3/10: Multi-AZ is off in {config.env}.")
+        acks.add(persistent.database, "AwsSolutions-RDS3", f"Spec 3.3/10: Multi-AZ is off in {config.env}.")
     if not config.profile.deletion_protection:
-        _ack(persistent.database, "AwsSolutions-RDS10", f"Spec 10: no deletion protection in {config.env}.")
+        acks.add(persistent.database, "AwsSolutions-RDS10", f"Spec 10: no deletion protection in {config.env}.")
     if not config.cognito.advanced_security:
-        _ack(
+        acks.add(
             persistent.user_pool,
             "AwsSolutions-COG8",
             "Spec 4.2: advanced security (Plus feature plan) is not enabled; MFA with TOTP is required instead.",
         )
 
 
-def _acknowledge_compute(compute: ComputeStack, persistent: PersistentStack) -> None:
+def _acknowledge_compute(acks: _Acknowledgements, compute: ComputeStack, persistent: PersistentStack) -> None:
     for definition in _task_definitions(compute):
-        _ack(
+        acks.add(
             definition,
             "AwsSolutions-ECS2",
             "Plain environment variables carry only names, URLs and modes; credentials come from Secrets Manager.",
         )
         if definition.execution_role is not None:
-            _ack(
+            acks.add(
                 definition.execution_role,
                 _iam5(compute, "*"),
                 "ecr:GetAuthorizationToken has no resource-level permissions (execution role pulls the image).",
             )
     for role in _workload_roles(compute):
         for bucket in persistent.buckets.values():
-            _ack(
+            acks.add(
                 role,
                 f"AwsSolutions-IAM5[Resource::{bucket.objects_arn()}]",
                 f"Object-level access to {bucket.bucket_name} is this workload's declared grant; "
                 "S3 object ARNs need the /* suffix.",
             )
-    _ack(
+    acks.add(
         compute.backtest_dlq,
         "Serverless-SQSRedrivePolicy",
         "This queue is itself the dead-letter queue of the backtest queue (spec 6.2).",
     )
     if compute.shared_host is not None:
         host = compute.shared_host
-        _ack(
+        acks.add(
             host.auto_scaling_group,
             "AwsSolutions-AS3",
             "The single shared ECS host is replaced by its ASG on failure; ECS service events report task moves.",
         )
-        _ack(
+        acks.add(
             host.role,
             _iam4("AmazonSSMManagedInstanceCore"),
             "Session Manager access to the shared ECS host instead of SSH.",
         )
-        _ack(
+        acks.add(
             host.role,
             _iam5(compute, "*"),
             "ECS agent calls (ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken, logs) have no resource scope.",
         )
-        _ack(
+        acks.add(
             host.role,
             "AwsSolutions-IAM5[Action::ecs:Submit*]",
             "ECS agent state reporting (SubmitContainerStateChange/SubmitTaskStateChange) as CDK grants it.",
@@ -227,13 +244,13 @@ def _workload_roles(compute: ComputeStack) -> list[iam.IRole]:
     return [definition.task_role for definition in _task_definitions(compute)]
 
 
-def _acknowledge_pipeline(compute: ComputeStack) -> None:
+def _acknowledge_pipeline(acks: _Acknowledgements, compute: ComputeStack) -> None:
     pipeline = compute.pipeline
     name = pipeline.state_machine_name
     for fn in pipeline.functions.values():
-        _ack(fn.function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
-        _ack(fn.function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
-        _ack(
+        acks.add(fn.function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+        acks.add(fn.function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+        acks.add(
             fn.role,
             _iam5(compute, "*"),
             "Only actions without resource-level permissions use *: X-Ray PutTraceSegments/PutTelemetryRecords, "
@@ -248,25 +265,25 @@ def _acknowledge_pipeline(compute: ComputeStack) -> None:
         "update-status",
         "cleanup-resources",
     ):
-        _ack(
+        acks.add(
             pipeline.functions[key].function,
             "Serverless-LambdaDLQ",
             "Invoked synchronously (Step Functions tasks, with retries and a Catch that fails the run) or by "
             "the SQS event source, whose queue redrives to the backtest DLQ (spec 6.2): no async invocations.",
         )
     scanner = pipeline.functions["orphan-scanner"]
-    _ack(
+    acks.add(
         scanner.function,
         "Serverless-LambdaDLQ",
         "A failed scan is not retried or kept: the next scan runs 5 "
         "minutes later and sees the same runs; the Errors metric shows it.",
     )
-    _ack(
+    acks.add(
         scanner.function.node.find_child("EventInvokeConfig"),
         "Serverless-LambdaAsyncFailureDestination",
         "Scheduled scans are not retried (retry 0): the next one, 5 minutes later, covers the same runs.",
     )
-    _ack(
+    acks.add(
         pipeline.schedule,
         "Serverless-EventBusDLQ",
         "A missed scheduled scan is replaced by the next one 5 minutes later; nothing is lost.",
@@ -274,26 +291,25 @@ def _acknowledge_pipeline(compute: ComputeStack) -> None:
     for key in ("backtest-consumer", "sqs-consumer"):
         for child in pipeline.functions[key].function.node.children:
             if isinstance(child, cdk.aws_lambda.EventSourceMapping):
-                _ack(
+                acks.add(
                     child,
                     "Serverless-LambdaEventSourceMappingDestination",
                     "Failed messages return to the FIFO queue and move to tradai-backtest-dlq after 3 receives "
                     "(spec 6.2 redrive policy); an on-failure destination would bypass that DLQ.",
                 )
-    _ack(
+    acks.add(
         pipeline.functions["notify-completion"].role,
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         "Publishing to the KMS-encrypted alerts topic needs GenerateDataKey* on that one key (CDK's topic grant).",
     )
     task_roles = [pipeline.functions[k].role for k in ("backtest-consumer", "cleanup-resources", "orphan-scanner")]
     for task_role in task_roles:
-        _ack(
+        acks.add(
             task_role,
-            f"AwsSolutions-IAM5[Resource::arn:{_partition(compute)}:ecs:{compute.region}:{compute.account}:task/"
-            f"<{_logical_id(compute, compute.cluster)}>/*]",
+            _iam5(compute, f"ecs:task/<{_logical_id(compute, compute.cluster)}>/*"),
             "Task ids are generated at launch; the ARN pattern is limited to the TradAI cluster.",
         )
-    _ack(
+    acks.add(
         pipeline.functions["backtest-consumer"].role,
         _iam5(compute, f"ecs:task-definition/{pipeline.task_family}:*"),
         "Every revision of the strategy task family: a new image tag creates a new revision on each deploy.",
@@ -302,32 +318,32 @@ def _acknowledge_pipeline(compute: ComputeStack) -> None:
         pipeline.functions["orphan-scanner"].role,
         compute.services["backend-api"].task_definition.task_role,
     ):
-        _ack(
+        acks.add(
             grantee,
             _iam5(compute, f"states:execution:{name}:*"),
             "Execution ARNs carry the run id chosen at start; access is limited to this workflow's executions.",
         )
     role = pipeline.state_machine.role
-    _ack(
+    acks.add(
         role,
         _iam5(compute, "*"),
         "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery...) have no resource-level permissions.",
     )
     for fn in pipeline.functions.values():
-        _ack(
+        acks.add(
             role,
             f"AwsSolutions-IAM5[Resource::<{_logical_id(compute, fn.function)}.Arn>:*]",
             "LambdaInvoke may call the function's versions and aliases (CDK's grant).",
         )
 
 
-def _acknowledge_operations(compute: ComputeStack, persistent: PersistentStack) -> None:
+def _acknowledge_operations(acks: _Acknowledgements, compute: ComputeStack, persistent: PersistentStack) -> None:
     """Spec 7's health, heartbeat, drift, model-lifecycle and infrastructure-drift functions."""
     operations = compute.operations
     for key, function in operations.functions.items():
-        _ack(function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
-        _ack(function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
-        _ack(
+        acks.add(function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+        acks.add(function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+        acks.add(
             _role(function),
             _iam5(compute, "*"),
             "Only actions without resource-level permissions use *: X-Ray PutTraceSegments/PutTelemetryRecords, "
@@ -335,36 +351,36 @@ def _acknowledge_operations(compute: ComputeStack, persistent: PersistentStack) 
             "the drift detector's read-only configuration reads.",
         )
         if key in operations.schedules:
-            _ack(
+            acks.add(
                 function,
                 "Serverless-LambdaDLQ",
                 "A failed scheduled check is not retried or kept: the next run "
                 "checks the same state again and the Errors alarm reports it.",
             )
-            _ack(
+            acks.add(
                 function.node.find_child("EventInvokeConfig"),
                 "Serverless-LambdaAsyncFailureDestination",
                 "Scheduled checks are not retried (retry 0): the next scheduled run covers the same state.",
             )
-            _ack(
+            acks.add(
                 operations.schedules[key],
                 "Serverless-EventBusDLQ",
                 "A missed scheduled run is replaced by the next one; nothing is lost.",
             )
         else:
-            _ack(
+            acks.add(
                 function,
                 "Serverless-LambdaDLQ",
                 "Invoked synchronously (Step Functions tasks with a Catch, or backend-api's RequestResponse call "
                 "that returns the error to the caller): no asynchronous invocations.",
             )
         if key not in ("retraining-scheduler", "check-retraining-needed", "compare-models", "promote-model"):
-            _ack(
+            acks.add(
                 _role(function),
                 "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
                 "Publishing to the KMS-encrypted alerts topic needs GenerateDataKey* on that one key (CDK's grant).",
             )
-    _ack(
+    acks.add(
         _role(operations.functions["drift-monitor"]),
         f"AwsSolutions-IAM5[Resource::{persistent.buckets['results'].bucket_arn}/drift/*]",
         "Reads only the drift inputs (reference and current feature histograms) under drift/ of the results bucket.",
@@ -377,21 +393,21 @@ def _acknowledge_operations(compute: ComputeStack, persistent: PersistentStack) 
         "elasticloadbalancing:Describe*",
         "s3:GetBucket*",
     ):
-        _ack(
+        acks.add(
             detector.role,
             f"AwsSolutions-IAM5[Action::{action}]",
             "CloudFormation drift detection reads each resource's configuration with the caller's permissions; "
             "these read-only Describe/GetBucket families cover the stacks' resource types (no data reads).",
         )
     for stack_name in detector.stack_names:
-        _ack(
+        acks.add(
             detector.role,
             _iam5(compute, f"cloudformation:stack/{stack_name}/*"),
             "A stack ARN ends with a UUID generated at creation; the policy matches this environment's stack by name.",
         )
     retraining = operations.retraining
     role = retraining.state_machine.role
-    _ack(
+    acks.add(
         role,
         _iam5(compute, "*"),
         "X-Ray tracing, CloudWatch Logs delivery and the ECS .sync integration's event rule management "
@@ -399,69 +415,68 @@ def _acknowledge_operations(compute: ComputeStack, persistent: PersistentStack) 
     )
     invoked = [*retraining.functions.values(), compute.pipeline.functions["notify-completion"]]
     for fn in invoked:
-        _ack(
+        acks.add(
             role,
             f"AwsSolutions-IAM5[Resource::<{_logical_id(compute, fn.function)}.Arn>:*]",
             "LambdaInvoke may call the function's versions and aliases (CDK's grant).",
         )
-    _ack(
+    acks.add(
         _role(operations.functions["retraining-scheduler"]),
         _iam5(compute, f"states:execution:{retraining.state_machine_name}:*"),
         "Execution names are the retraining ids chosen at start; DescribeExecution is limited to this workflow's.",
     )
 
 
-def _acknowledge_deployment(compute: ComputeStack) -> None:
+def _acknowledge_deployment(acks: _Acknowledgements, compute: ComputeStack) -> None:
     """The strategy deployment workflow and its deployer (issue 14)."""
     deployment = compute.deployment
     deployer = deployment.deployer
-    _ack(deployer.function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
-    _ack(deployer.function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
-    _ack(
+    acks.add(deployer.function, "AwsSolutions-L1", "Spec 7 pins every Lambda to Python 3.11.")
+    acks.add(deployer.function, "Serverless-LambdaLatestVersion", "Spec 7 pins every Lambda to Python 3.11.")
+    acks.add(
         deployer.function,
         "Serverless-LambdaDLQ",
         "Invoked synchronously by the deployment workflow, whose Catch aborts the deployment: no async invocations.",
     )
-    _ack(
+    acks.add(
         deployer.role,
         _iam5(compute, "*"),
         "Only actions without resource-level permissions use *: X-Ray, ecs:ListTasks (narrowed by ecs:cluster) "
         "and ec2:DescribeVpcs, which Cloud Map's RegisterInstance checks with the caller's rights.",
     )
     for target in deployment.modes.values():
-        _ack(
+        acks.add(
             deployer.role,
             _iam5(compute, f"ecs:task-definition/{target.task_definition.family}:*"),
             "Every revision of the two trading task families: a new image tag creates a revision on each deploy.",
         )
-    _ack(
+    acks.add(
         deployer.role,
-        f"AwsSolutions-IAM5[Resource::arn:{_partition(compute)}:ecs:{compute.region}:{compute.account}:"
-        f"task/<{_logical_id(compute, compute.cluster)}>/*]",
+        _iam5(compute, f"ecs:task/<{_logical_id(compute, compute.cluster)}>/*"),
         "Task ids are generated at launch; the ARN pattern is limited to the TradAI cluster.",
     )
     role = deployment.state_machine.role
-    _ack(
+    acks.add(
         role,
         _iam5(compute, "*"),
         "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery...) have no resource-level permissions.",
     )
-    _ack(
+    acks.add(
         role,
         f"AwsSolutions-IAM5[Resource::<{_logical_id(compute, deployer.function)}.Arn>:*]",
         "LambdaInvoke may call the function's versions and aliases (CDK's grant).",
     )
-    _ack(
+    acks.add(
         compute.services["backend-api"].task_definition.task_role,
         _iam5(compute, f"states:execution:{deployment.state_machine_name}:*"),
         "Execution names are the deployment ids backend-api chooses; it may read only this workflow's executions.",
     )
 
 
-def _acknowledge_edge(edge: EdgeStack) -> None:
+def _acknowledge_edge(acks: _Acknowledgements, edge: EdgeStack) -> None:
     api = edge.api
     if not edge.config.profile.waf_enabled:
-        _ack(
+        acks.add(
             edge.stage,
             "AwsSolutions-APIG3",
             f"Spec 10: WAF is optional in {edge.config.env} and off; throttling (spec 5.2) and Cognito still apply.",
@@ -469,7 +484,7 @@ def _acknowledge_edge(edge: EdgeStack) -> None:
     for method in api.unauthenticated_methods:  # spec 5.1: only GET /api/v1/health
         route = f"{method.http_method} {method.resource.path}"
         for rule_id in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            _ack(
+            acks.add(
                 method,
                 rule_id,
                 f"Spec 5.1: {route} is the route without authentication (uptime checks carry "
@@ -477,14 +492,14 @@ def _acknowledge_edge(edge: EdgeStack) -> None:
             )
 
 
-def _acknowledge_control_tower(stage: TradaiStage) -> None:
+def _acknowledge_control_tower(acks: _Acknowledgements, stage: TradaiStage) -> None:
     """The AWS Control Tower proactive controls (cfn-guard plugin) this design deliberately does not meet.
 
     Ids are ``cdk-validator-cfnguard::<guard rule name>``; the control id (CT.S3.PR.10 ...) is only in the message.
     """
 
     def ct(construct: IConstruct, rule: str, reason: str) -> None:
-        _ack(construct, f"cdk-validator-cfnguard::{rule}", reason)
+        acks.add(construct, f"cdk-validator-cfnguard::{rule}", reason)
 
     foundation, persistent, compute, edge = stage.foundation, stage.persistent, stage.compute, stage.edge
     config = persistent.config

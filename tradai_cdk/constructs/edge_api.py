@@ -205,6 +205,8 @@ class EdgeApi(Construct):
             subnet_ids=[s.subnet_id for s in backend.subnets],
             security_group_ids=[backend.security_group.security_group_id],
         )
+        # Read once: every proxy method's integration points at them (each read is a jsii round trip).
+        self._connection = {"vpcLink": self.vpc_link.ref, "target": backend.listener.listener_arn}
         self.rest_api = apigateway.RestApi(
             self,
             "Api",
@@ -246,9 +248,7 @@ class EdgeApi(Construct):
         # Overridden properties are not in the deployment's hash: another link, listener or scheme must redeploy.
         deployment = self.rest_api.latest_deployment
         assert deployment is not None  # the RestApi deploys (deploy defaults to True)
-        deployment.add_to_logical_id(
-            {"vpcLink": self.vpc_link.ref, "target": backend.listener.listener_arn, "tls": backend.tls}
-        )
+        deployment.add_to_logical_id({**self._connection, "tls": backend.tls})
         self.queue_role: iam.Role | None = None
         self.methods: dict[tuple[str, str], apigateway.Method] = {}
         for route in routes:
@@ -318,8 +318,8 @@ class EdgeApi(Construct):
         # No L2 for a VPC link v2 to an ALB listener yet (aws-cdk-lib 2.275): set them on the CfnMethod.
         cfn = cast(apigateway.CfnMethod, method.node.default_child)
         cfn.add_property_override("Integration.ConnectionType", "VPC_LINK")
-        cfn.add_property_override("Integration.ConnectionId", self.vpc_link.ref)
-        cfn.add_property_override("Integration.IntegrationTarget", backend.listener.listener_arn)
+        cfn.add_property_override("Integration.ConnectionId", self._connection["vpcLink"])
+        cfn.add_property_override("Integration.IntegrationTarget", self._connection["target"])
         return method
 
     def _queue_method(self, route: ApiRoute, resource: apigateway.IResource) -> apigateway.Method:

@@ -28,6 +28,8 @@ class TradaiBucket(Construct):
     ):
         super().__init__(scope, construct_id)
         self.bucket_name = bucket_name
+        # Built from the physical name: consumers in other stacks need no cross-stack reference.
+        self.bucket_arn = f"arn:{cdk.Stack.of(self).partition}:s3:::{bucket_name}"
         rules = []
         if glacier_after_days:
             rules.append(
@@ -57,11 +59,6 @@ class TradaiBucket(Construct):
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=f"s3-access/{bucket_name}/" if access_logs else None,
         )
-
-    @property
-    def bucket_arn(self) -> str:
-        """Built from the physical name: consumers in other stacks need no cross-stack reference."""
-        return f"arn:{cdk.Stack.of(self).partition}:s3:::{self.bucket_name}"
 
     def objects_arn(self) -> str:
         return f"{self.bucket_arn}/*"

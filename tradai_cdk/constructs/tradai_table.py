@@ -52,6 +52,7 @@ class TradaiTable(Construct):
         super().__init__(scope, construct_id)
         self.spec = spec
         self._name = table_name
+        self.table_arn = cdk.Stack.of(self).format_arn(service="dynamodb", resource="table", resource_name=table_name)
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -83,10 +84,6 @@ class TradaiTable(Construct):
     def table_name(self) -> str:
         """The physical name as a plain string: consumers in other stacks need no cross-stack reference."""
         return self._name
-
-    @property
-    def table_arn(self) -> str:
-        return cdk.Stack.of(self).format_arn(service="dynamodb", resource="table", resource_name=self._name)
 
     def _arns(self) -> list[str]:
         """The table and each of its indexes by name: no index wildcard."""
