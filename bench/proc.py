@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
 SAMPLE_SECONDS = 0.05
+# As `make test`: bytecode written (some environments turn it off) and reused from .cache/pycache, as on a
+# developer's machine; otherwise every synth would compile each module it imports.
+BYTECODE_ENV = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(ROOT / ".cache" / "pycache")}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ SUPERLINEAR_RATIO = 1.25  # per-task cost at 50 tasks over that at 10 above this
 
 
 def synth(kind: str, outdir: Path, extra_tasks: int = 0, env: dict | None = None) -> proc.Sample:
-    sample, _ = proc.run([sys.executable, "-m", "bench.apps", kind, str(outdir), str(extra_tasks)], env)
+    command = [sys.executable, "-m", "bench.apps", kind, str(outdir), str(extra_tasks)]
+    sample, _ = proc.run(command, {**proc.BYTECODE_ENV, **(env or {})})
     return sample
 
 

@@ -15,7 +15,6 @@ LINT = ["make", "--no-print-directory", "lint"]
 SYNTH_CACHE = proc.ROOT / ".cache" / "synth"  # tests/conftest.py keeps the session synth here, one folder per key
 # --durations=0 lists every phase >= 5 ms, so the per-file totals come from the same run as the ten slowest.
 PYTEST = [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "--durations=0"]  # as `make test`
-PYTEST_ENV = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(proc.ROOT / ".cache" / "pycache")}  # as well
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)s\s+(setup|call|teardown)\s+(\S.*)$")
 SUMMARY = re.compile(r"^=+ (.+?) in (\d+(?:\.\d+)?)s\b.*=+$")
 
@@ -26,7 +25,7 @@ def measure() -> dict:
     tests reused a cached session synth ("hit") or synthesized the app ("miss")."""
     lint, _ = proc.run(LINT, check=False)
     cached = synth_cache()
-    tests, output = proc.run(PYTEST, PYTEST_ENV, check=False)
+    tests, output = proc.run(PYTEST, proc.BYTECODE_ENV, check=False)
     return {
         "command": f"make lint; {os.path.relpath(sys.executable, proc.ROOT)} {' '.join(PYTEST[1:])}",
         "lint": asdict(lint),

@@ -21,14 +21,13 @@ from typing import Any
 from . import settings as env_
 from .aws import cached_client
 from .clock import iso
+from .contract import ENV_ALERTS_TOPIC_ARN, ENV_NOTIFICATIONS_TABLE
 from .ddb import (
     CONDITION_FAILED as CONDITION_FAILED,  # re-exported for the outbox and state tables
     marshal,
     put_if_absent,
 )
 
-ENV_NOTIFICATIONS_TABLE = "NOTIFICATIONS_TABLE"
-ENV_ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
 TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
 RETENTION_DAYS = 30
 SUBJECT_MAX = 100  # SNS email subjects are limited to 100 characters

@@ -30,7 +30,7 @@ from aws_cdk import (
 from constructs import Construct
 
 from lambda_src.backtest import contract
-from lambda_src.shared import notify
+from lambda_src.shared import contract as shared_contract
 
 from .ids import pascal
 from .tradai_function import FunctionProps, TradaiFunction, VpcPlacement
@@ -160,8 +160,8 @@ class BacktestPipeline(Construct):
         self.functions["notify-completion"] = build(
             "notify-completion",
             {
-                notify.ENV_NOTIFICATIONS_TABLE: tables.notifications.table_name,
-                notify.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn,
+                shared_contract.ENV_NOTIFICATIONS_TABLE: tables.notifications.table_name,
+                shared_contract.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn,
             },
         )
         tables.workflow_state.grant(self.functions["update-status"].role, RUN_CALLS["update-status"])

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-import jsii
-from aws_cdk import aws_iam as iam, aws_kms as kms, aws_logs as logs
+from aws_cdk import aws_iam as iam, aws_logs as logs
 from constructs import Construct, IConstruct
 
 from .customer_key import customer_key
@@ -39,15 +38,10 @@ class LogEncryption(Construct):
         )
 
     def encrypt_log_groups(self, scope: IConstruct) -> None:
-        """Encrypt every log group under ``scope`` that has no key of its own with this key."""
-        cdk.Aspects.of(scope).add(_EncryptLogGroups(self.key))
-
-
-@jsii.implements(cdk.IAspect)
-class _EncryptLogGroups:
-    def __init__(self, key: kms.IKey):
-        self._key = key
-
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
-            node.kms_key_id = self._key.key_arn
+        """Encrypt with this key every log group under ``scope`` that has no key of its own; call it once ``scope``
+        is built. A walk rather than an aspect: a Python aspect costs a node-to-Python call for every construct of
+        the app at synth (~3,200 calls, ~1.3 s per synth). A log group added later stays unencrypted, which the
+        Control Tower rule CT.CLOUDWATCH.PR.3 fails at synth."""
+        for node in scope.node.find_all():
+            if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
+                node.kms_key_id = self.key.key_arn

@@ -36,6 +36,9 @@ class TradaiStack(cdk.Stack):
         self.log_encryption = LogEncryption(
             self, "LogEncryption", alias=f"alias/{self.stack_name}-logs", removal_policy=stateful_removal_policy(config)
         )
+
+    def encrypt_log_groups(self) -> None:
+        """Put every log group of the stack on its key; the stage calls it once every stack is built."""
         self.log_encryption.encrypt_log_groups(self)
 
     @property

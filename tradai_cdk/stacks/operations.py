@@ -22,7 +22,7 @@ from constructs import Construct
 
 from lambda_src.ml_lifecycle import contract as ml
 from lambda_src.operations import contract as ops
-from lambda_src.shared import notify
+from lambda_src.shared import contract as shared_contract
 
 from ..config.model import TradaiConfig
 from ..config.validation import required
@@ -90,8 +90,8 @@ class Operations:
             ml.ENV_STATE_TTL_DAYS: str(config.operations.state_ttl_days),
         }
         self._notifier_env = {
-            notify.ENV_NOTIFICATIONS_TABLE: tables["notifications"].table_name,
-            notify.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn,
+            shared_contract.ENV_NOTIFICATIONS_TABLE: tables["notifications"].table_name,
+            shared_contract.ENV_ALERTS_TOPIC_ARN: alerts_topic.topic_arn,
         }
         self._health_check(placement)
         self._heartbeat_check(placement)

@@ -85,6 +85,8 @@ class TradaiStage(cdk.Stage):
         )
         for consumer in (self.persistent, self.compute, self.edge):
             ReferenceRefresh(consumer, "ProducerOutputs")
+        for stack in (self.foundation, self.persistent, self.compute, self.edge):
+            stack.encrypt_log_groups()  # after every construct that adds a log group
         for key, value in config.tags:
             cdk.Tags.of(self).add(key, value)
         if config.profile.deletion_protection:
