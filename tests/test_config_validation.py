@@ -284,9 +284,17 @@ def test_synth_refuses_an_empty_or_unknown_stages_selection(stages):
     assert error.value.allowed == "a comma-separated subset of dev, staging, prod"
 
 
-def test_stages_context_builds_only_the_named_environments():
-    from tradai_cdk.app import build_app, stage_id
+def test_stages_context_builds_only_the_named_environments(monkeypatch):
+    """Each stage is an empty Stage here (building the real ones costs seconds): only the selection is tested."""
+    from tradai_cdk import app as app_module
+    built = {}
+
+    def stage(scope, construct_id, *, config, env):
+        built[construct_id] = config.env
+        return cdk.Stage(scope, construct_id, env=env)
+
+    monkeypatch.setattr(app_module, "TradaiStage", stage)
     flags = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
-    app = build_app(context={**flags, "image_tag": "0a1b2c3", "stages": "prod, dev"}, validations=False)
-    assert {child.node.id for child in app.node.children if isinstance(child, cdk.Stage)} == {
-        stage_id("prod"), stage_id("dev")}
+    app = app_module.build_app(context={**flags, "image_tag": "0a1b2c3", "stages": "prod, dev"}, validations=False)
+    assert built == {app_module.stage_id("prod"): "prod", app_module.stage_id("dev"): "dev"}
+    assert {child.node.id for child in app.node.children if isinstance(child, cdk.Stage)} == set(built)
