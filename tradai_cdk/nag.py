@@ -21,14 +21,13 @@ class _Acknowledgements:
     """The acknowledgements of one stage, applied per construct in one call (jsii round trips cost per call)."""
 
     def __init__(self) -> None:
-        self._by_construct: dict[int, tuple[IConstruct, list[cdk.Acknowledgment]]] = {}
+        self._by_construct: dict[IConstruct, list[cdk.Acknowledgment]] = {}
 
     def add(self, construct: IConstruct, rule_id: str, reason: str) -> None:
-        entry = self._by_construct.setdefault(id(construct), (construct, []))
-        entry[1].append(cdk.Acknowledgment(id=rule_id, reason=reason))
+        self._by_construct.setdefault(construct, []).append(cdk.Acknowledgment(id=rule_id, reason=reason))
 
     def apply(self) -> None:
-        for construct, acknowledgements in self._by_construct.values():
+        for construct, acknowledgements in self._by_construct.items():
             cdk.Validations.of(construct).acknowledge(*acknowledgements)
 
 

@@ -42,6 +42,7 @@ class LogEncryption(Construct):
         is built. A walk rather than an aspect: a Python aspect costs a node-to-Python call for every construct of
         the app at synth (~3,200 calls, ~1.3 s per synth). A log group added later stays unencrypted, which the
         Control Tower rule CT.CLOUDWATCH.PR.3 fails at synth."""
+        key_arn = self.key.key_arn
         for node in scope.node.find_all():
             if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
-                node.kms_key_id = self.key.key_arn
+                node.kms_key_id = key_arn
